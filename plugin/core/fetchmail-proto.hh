@@ -1,0 +1,97 @@
+#ifndef FETCHMAIL_PROTO_HH
+#define FETCHMAIL_PROTO_HH
+
+/* The vocabulary shared by the POP3 and IMAP protocol sessions.
+
+   A session is a pure state machine in the nghttp2 style: it does no I/O.
+   The driver (the Dovecot glue) connects, then loops:
+
+     - feed(bytes) hands it what the server sent; it returns how many bytes
+       it consumed (it may stop early, e.g. right after the reply to STLS or
+       STARTTLS, so that the rest can be read through TLS);
+     - take_output() returns the bytes to send to the server;
+     - next_event() pops the events that feeding produced.
+
+   The driver answers events with actions (tls_started(), fetch(), remove(),
+   select_folder(), quit()), each of which queues output. Everything that
+   comes from the server is untrusted: lines and literals are bounded, and
+   anything malformed ends the session with an Error event, never a crash.
+
+   Body bytes are handed out as string_views into the buffer given to feed():
+   drain all events of one feed() before reusing or freeing that buffer. */
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fetchmail {
+
+/* One message on the server as listed by UIDL/LIST or UID FETCH. */
+struct RemoteMessage {
+	std::string uid;        /* POP3 UIDL, or the IMAP UID in decimal */
+	uint32_t number = 0;    /* POP3 message number, or the IMAP UID */
+	uint64_t size = 0;      /* octets as the server states them */
+	/* IMAP listings with fingerprints only (after a UIDVALIDITY change):
+	   the Message-ID header value and INTERNALDATE, as sent. */
+	std::string message_id;
+	std::string internal_date;
+};
+
+enum class ErrorKind {
+	None,
+	Protocol,        /* malformed or unexpected server data, or too long */
+	Auth,            /* the server refused the credentials */
+	TlsUnavailable,  /* STARTTLS/STLS required but not offered or refused */
+	Server,          /* a command failed with -ERR / NO / BAD */
+	Closed,          /* the server said BYE or the stream ended early */
+};
+
+enum class EventType {
+	NeedTls,         /* start TLS on the connection now, then tls_started() */
+	LoggedIn,        /* authenticated; IMAP: call select_folder() next */
+	FolderSelected,  /* IMAP: folder, uidvalidity, message count filled */
+	Listing,         /* messages on the server (POP3) / in the folder (IMAP) */
+	MessageBegin,    /* uid, size; IMAP also internal_date and flags */
+	MessageData,     /* data: the next chunk of the message, wire form undone */
+	MessageEnd,      /* the message is complete */
+	Removed,         /* uids: deletion completed on the server (DELE/EXPUNGE) */
+	Done,            /* the session ended cleanly after quit() */
+	Error,           /* error_kind, text (sanitized server text, no secrets) */
+	Log,             /* text: one protocol line for the run log, redacted */
+};
+
+struct Event {
+	EventType type;
+	ErrorKind error_kind = ErrorKind::None;
+	std::string text;
+	std::string folder;
+	uint32_t uidvalidity = 0;
+	uint32_t count = 0;
+	std::vector<RemoteMessage> messages;
+	RemoteMessage message;
+	std::string_view data;
+	std::string internal_date;       /* IMAP INTERNALDATE as sent, or empty */
+	std::vector<std::string> flags;  /* IMAP system flags as sent, e.g. \Seen */
+	std::vector<std::string> uids;   /* for Removed */
+	bool outgoing = false;           /* Log: true for C: lines, false for S: */
+};
+
+/* What a session needs to know. No I/O, no Dovecot types. */
+struct SessionConfig {
+	enum class Tls { Implicit, StartTls, None };
+	Tls tls = Tls::Implicit;
+	std::string user;
+	std::string password;      /* or the OAuth2 access token for XOAUTH2 */
+	std::string sasl_mech;     /* empty: best of what the server offers */
+	size_t max_line = 64 * 1024;           /* longest status/response line */
+	size_t max_message = 1024ull * 1024 * 1024; /* longest message accepted */
+};
+
+/* Replace anything non-printable in server text before it reaches a log or
+   an error message; truncate to max bytes. */
+std::string sanitize_server_text(std::string_view text, size_t max = 512);
+
+} // namespace fetchmail
+
+#endif

@@ -1,0 +1,31 @@
+#ifndef FETCHMAIL_DOVECOT_HH
+#define FETCHMAIL_DOVECOT_HH
+
+/* The one place that includes Dovecot's C headers into C++. Dovecot's
+   headers have no extern "C" guards of their own; they are compiled with
+   -include config.h (see cmake/FindDovecot.cmake). In C++ Dovecot's
+   callback type checks are off: callbacks are plain function pointers. */
+
+extern "C" {
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "strescape.h"
+#include "hex-binary.h"
+#include "randgen.h"
+#include "ioloop.h"
+#include "istream.h"
+#include "ostream.h"
+#include "iostream-temp.h"
+#include "iostream-ssl.h"
+#include "net.h"
+#include "module-dir.h"
+#include "settings-parser.h"
+#include "mail-user.h"
+#include "mail-namespace.h"
+#include "mail-storage.h"
+#include "mail-storage-hooks.h"
+#include "mailbox-attribute.h"
+}
+
+#endif
