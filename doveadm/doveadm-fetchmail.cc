@@ -1,10 +1,18 @@
 #include "doveadm-fetchmail.hh"
 #include "fetchmail-plugin.hh"
 
+using namespace fetchmail;
+
 const char *doveadm_fetchmail_plugin_version = DOVECOT_ABI_VERSION;
 
 static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_version,
+	&doveadm_cmd_fetchmail_add,
+	&doveadm_cmd_fetchmail_edit,
+	&doveadm_cmd_fetchmail_remove,
+	&doveadm_cmd_fetchmail_list,
+	&doveadm_cmd_fetchmail_show,
+	&doveadm_cmd_fetchmail_log,
 };
 
 void doveadm_fetchmail_plugin_init(struct module *module ATTR_UNUSED)
@@ -15,4 +23,150 @@ void doveadm_fetchmail_plugin_init(struct module *module ATTR_UNUSED)
 
 void doveadm_fetchmail_plugin_deinit(void)
 {
+}
+
+/* Option values are read by name in init()/run(); getopt only has to
+   accept them. */
+static bool fetchmail_cmd_parse_arg(struct doveadm_mail_cmd_context *ctx
+				    ATTR_UNUSED, int c ATTR_UNUSED)
+{
+	return true;
+}
+
+struct fetchmail_cmd_context *fetchmail_cmd_alloc(void)
+{
+	struct fetchmail_cmd_context *fctx =
+		doveadm_mail_cmd_alloc(struct fetchmail_cmd_context);
+
+	fctx->ctx.v.parse_arg = fetchmail_cmd_parse_arg;
+	return fctx;
+}
+
+bool fetchmail_cmd_init_id(struct fetchmail_cmd_context *fctx,
+			   const char *const args[])
+{
+	if (args[0] == nullptr || args[1] != nullptr) {
+		fetchmail_cmd_fail(fctx, EX_USAGE,
+				   "exactly one account id expected");
+		return false;
+	}
+	if (!account_id_valid(args[0])) {
+		fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
+			"id: not a valid account id: ") +
+			account_quote_value(args[0]));
+		return false;
+	}
+	fctx->id = p_strdup(fctx->ctx.pool, args[0]);
+	return true;
+}
+
+int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,
+		       const std::string &error)
+{
+	i_error("fetchmail: %s", error.c_str());
+	/* keep the first, most specific exit code across users */
+	if (fctx->ctx.exit_code == 0)
+		fctx->ctx.exit_code = exit_code;
+	return -1;
+}
+
+int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
+			     const Store &store, const std::string &error)
+{
+	int code;
+
+	switch (store.last_error()) {
+	case StoreError::NotFound:
+		code = DOVEADM_EX_NOTFOUND;
+		break;
+	case StoreError::Config:
+		code = EX_CONFIG;
+		break;
+	case StoreError::Corrupt:
+		code = EX_DATAERR;
+		break;
+	default:
+		code = EX_TEMPFAIL;
+		break;
+	}
+	return fetchmail_cmd_fail(fctx, code, error);
+}
+
+static const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx)
+{
+	const char *actor = nullptr;
+
+	if (fctx->ctx.cctx == nullptr ||
+	    !doveadm_cmd_param_str(fctx->ctx.cctx, "actor", &actor))
+		return "";
+	return actor;
+}
+
+int fetchmail_cmd_begin(struct fetchmail_cmd_context *fctx,
+			struct mail_user *user, Settings &set_r,
+			Store *&store_r)
+{
+	std::string error, reason;
+	const char *actor = fetchmail_cmd_actor(fctx);
+
+	store_r = nullptr;
+	if (settings_read(user, set_r, error) < 0)
+		return fetchmail_cmd_fail(fctx, EX_CONFIG, error);
+	if (!set_r.roles.may_access(actor, user->username, reason)) {
+		if (!fctx->ctx.iterate_single_user) {
+			/* a mask or -A: only the users the actor may see */
+			return 0;
+		}
+		i_error("fetchmail: refused: %s", reason.c_str());
+		if (fctx->ctx.exit_code == 0)
+			fctx->ctx.exit_code = EX_NOPERM;
+		return -1;
+	}
+	store_r = new Store(user, set_r);
+	if (store_r->open(error) < 0) {
+		fetchmail_cmd_fail_store(fctx, *store_r, error);
+		fetchmail_cmd_end(store_r);
+		return -1;
+	}
+	return 1;
+}
+
+void fetchmail_cmd_end(Store *&store)
+{
+	delete store;
+	store = nullptr;
+}
+
+int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
+			       Account &account, bool &password_set_r)
+{
+	struct doveadm_cmd_context *cctx = fctx->ctx.cctx;
+	std::string error;
+	int count = 0;
+
+	password_set_r = false;
+	for (std::string_view name : account_field_names()) {
+		std::string key(name);
+		const char *value;
+		const char *const *values;
+
+		if (name == "folders") {
+			if (!doveadm_cmd_param_array(cctx, key.c_str(), &values))
+				continue;
+			std::vector<std::string> folders;
+			for (; *values != nullptr; values++)
+				folders.emplace_back(*values);
+			if (account_set_folders(account, folders, error) < 0)
+				return fetchmail_cmd_fail(fctx, EX_USAGE, error);
+		} else {
+			if (!doveadm_cmd_param_str(cctx, key.c_str(), &value))
+				continue;
+			if (account_set_field(account, name, value, error) < 0)
+				return fetchmail_cmd_fail(fctx, EX_USAGE, error);
+			if (name == "password")
+				password_set_r = true;
+		}
+		count++;
+	}
+	return count;
 }

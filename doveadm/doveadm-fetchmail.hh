@@ -5,11 +5,20 @@
 
    One file per verb (doveadm-fetchmail-<verb>.cc), each defining one
    struct doveadm_cmd_ver2. This file holds what they share: the command
-   context, parameter helpers and the single place where errors become exit
-   codes. All verbs except `version` are doveadm mail commands, so -u, user
-   masks, -A, -F and proxying come from doveadm itself. */
+   context, the parameter tables, the actor check, and the one place where
+   errors become exit codes (fetchmail_cmd_fail*()).
+
+   All verbs except `version` are doveadm mail commands: -u, user masks,
+   -A, -F and proxying come from doveadm itself, and run() is called once
+   per user. Every parameter has a long name (also the JSON key over the
+   HTTP API, camel-cased by doveadm) and a short option, because doveadm's
+   mail-command wrapper passes named parameters through getopt. */
 
 #include "fetchmail-dovecot.hh"
+#include "fetchmail-settings.hh"
+#include "fetchmail-store.hh"
+
+#include <string>
 
 extern "C" {
 #include "doveadm-mail.h"
@@ -23,6 +32,105 @@ void doveadm_fetchmail_plugin_init(struct module *module);
 void doveadm_fetchmail_plugin_deinit(void);
 }
 
+#define FETCHMAIL_PARAM(opt, name, type, flags) \
+	{ opt, name, type, false, {}, flags }
+#define FETCHMAIL_PARAM_END \
+	FETCHMAIL_PARAM('\0', nullptr, CMD_PARAM_BOOL, CMD_PARAM_FLAG_NONE)
+
+/* doveadm's DOVEADM_CMD_MAIL_COMMON (which doesn't compile as C++) plus
+   --actor, the login a panel acts for. */
+#define FETCHMAIL_PARAMS_COMMON \
+	FETCHMAIL_PARAM('A', "all-users", CMD_PARAM_BOOL, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('S', "socket-path", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('u', "user", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('\0', "trans-flags", CMD_PARAM_INT64, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('F', "user-file", CMD_PARAM_ISTREAM, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('a', "actor", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE)
+
+/* The account fields, as in account_field_names(). */
+#define FETCHMAIL_PARAMS_FIELDS \
+	FETCHMAIL_PARAM('H', "host", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('p', "port", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('P', "protocol", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('U', "remote-user", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('w', "password", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('t', "tls", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('V', "tls-verify", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('k', "keep", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('l', "folders", CMD_PARAM_ARRAY, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('m', "mailbox", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('z', "max-size", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('e', "active", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE)
+
+#define FETCHMAIL_USAGE_PREFIX "[-u <user>|-A] [-S <socket_path>] [--actor <login>] "
+#define FETCHMAIL_USAGE_FIELDS \
+	"[--host <host>] [--port <port>] [--protocol pop3|imap] " \
+	"[--remote-user <login>] [--password <password>] " \
+	"[--tls implicit|starttls|none] [--tls-verify yes|no] [--keep yes|no] " \
+	"[--folders <folder> ...] [--mailbox <mailbox>] [--max-size <bytes>] " \
+	"[--active yes|no]"
+
+/* The context shared by all mail-command verbs. Pool memory: keep it
+   plain (no C++ members). */
+struct fetchmail_cmd_context {
+	struct doveadm_mail_cmd_context ctx;
+	const char *actor;
+	const char *id;     /* the positional account id, when the verb has one */
+	const char *status; /* list --status filter */
+};
+
+/* Allocate a context whose parse_arg accepts the verb's options (their
+   values are read by name from ctx.cctx). */
+struct fetchmail_cmd_context *fetchmail_cmd_alloc(void);
+
+/* init() helpers: the positional id (EX_USAGE when missing or invalid). */
+bool fetchmail_cmd_init_id(struct fetchmail_cmd_context *fctx,
+			   const char *const args[]);
+
+/* The per-user preamble of run(): read the settings, check that the actor
+   may act for this user, open the store. Returns 1 to go on, 0 to skip the
+   user silently (a mask or -A reached a user the actor may not see), -1 on
+   failure (exit code set, error logged). */
+int fetchmail_cmd_begin(struct fetchmail_cmd_context *fctx,
+			struct mail_user *user, fetchmail::Settings &set_r,
+			fetchmail::Store *&store_r);
+void fetchmail_cmd_end(fetchmail::Store *&store);
+
+/* Apply the account fields given as parameters. Returns the number of
+   fields set, or -1 (EX_USAGE set and logged) for a bad value.
+   password_set_r tells whether a password was among them. */
+int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
+			       fetchmail::Account &account,
+			       bool &password_set_r);
+
+/* Errors to exit codes, in one place. Each logs the error and returns -1. */
+int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,
+		       const std::string &error);
+int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
+			     const fetchmail::Store &store,
+			     const std::string &error);
+
+/* Run body that may throw (std::bad_alloc, jsoncpp): catches everything so
+   that no exception reaches doveadm's C. */
+template <typename F>
+int fetchmail_cmd_guard(struct fetchmail_cmd_context *fctx, F &&body)
+{
+	try {
+		return body();
+	} catch (const std::exception &e) {
+		return fetchmail_cmd_fail(fctx, EX_TEMPFAIL,
+			std::string("internal error: ") + e.what());
+	} catch (...) {
+		return fetchmail_cmd_fail(fctx, EX_TEMPFAIL, "internal error");
+	}
+}
+
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_version;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_add;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_edit;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_remove;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_list;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_show;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_log;
 
 #endif

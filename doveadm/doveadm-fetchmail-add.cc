@@ -1,0 +1,84 @@
+#include "doveadm-fetchmail.hh"
+
+using namespace fetchmail;
+
+/* `doveadm fetchmail add -u USER <fields>`: create an account, print its
+   id. The fields are validated in init(), before any user is touched. */
+
+static void cmd_fetchmail_add_init(struct doveadm_mail_cmd_context *ctx,
+				   const char *const args[])
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	doveadm_print_header("id", "id", DOVEADM_PRINT_HEADER_FLAG_HIDE_TITLE);
+	if (args[0] != nullptr) {
+		fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
+			"unexpected argument: ") + account_quote_value(args[0]));
+		return;
+	}
+	fetchmail_cmd_guard(fctx, [&] {
+		Account account;
+		std::string error;
+		bool password_set;
+
+		if (fetchmail_cmd_apply_fields(fctx, account, password_set) < 0)
+			return -1;
+		if (account_validate(account, error) < 0)
+			return fetchmail_cmd_fail(fctx, EX_USAGE, error);
+		return 0;
+	});
+}
+
+static int cmd_fetchmail_add_run(struct doveadm_mail_cmd_context *ctx,
+				 struct mail_user *user)
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	if (ctx->exit_code != 0)
+		return -1;
+	return fetchmail_cmd_guard(fctx, [&] {
+		Settings set;
+		Store *store;
+		StoredAccount stored;
+		std::string error;
+		bool password_set;
+		int ret;
+
+		if (fetchmail_cmd_apply_fields(fctx, stored.account,
+					       password_set) < 0)
+			return -1;
+		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
+			return ret;
+		if ((ret = store->create(stored, error)) < 0)
+			fetchmail_cmd_fail_store(fctx, *store, error);
+		else
+			doveadm_print(stored.account.id.c_str());
+		fetchmail_cmd_end(store);
+		return ret;
+	});
+}
+
+static struct doveadm_mail_cmd_context *cmd_fetchmail_add_alloc(void)
+{
+	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
+
+	fctx->ctx.v.init = cmd_fetchmail_add_init;
+	fctx->ctx.v.run = cmd_fetchmail_add_run;
+	doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
+	return &fctx->ctx;
+}
+
+static const struct doveadm_cmd_param fetchmail_add_params[] = {
+	FETCHMAIL_PARAMS_COMMON,
+	FETCHMAIL_PARAMS_FIELDS,
+	FETCHMAIL_PARAM_END,
+};
+
+struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_add = {
+	.cmd = nullptr,
+	.mail_cmd = cmd_fetchmail_add_alloc,
+	.name = "fetchmail add",
+	.usage = FETCHMAIL_USAGE_PREFIX FETCHMAIL_USAGE_FIELDS,
+	.flags = CMD_FLAG_NONE,
+	.parameters = fetchmail_add_params,
+};

@@ -1,0 +1,134 @@
+#include "doveadm-fetchmail.hh"
+
+using namespace fetchmail;
+
+/* `doveadm fetchmail list -u USER|-A [--status never|ok|error|running]`:
+   one row per account with its status, never the password. A record that
+   cannot be read is listed with last-status "corrupt" and the reason in
+   last-error, so that it is seen and can be removed. */
+
+static const char *const list_columns[] = {
+	"id", "protocol", "host", "remote-user", "mailbox", "active",
+	"last-status", "last-run", "last-fetched", "next-run", "last-error",
+};
+
+static void cmd_fetchmail_list_init(struct doveadm_mail_cmd_context *ctx,
+				    const char *const args[])
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+	const char *status;
+	RunStatus parsed;
+
+	for (const char *column : list_columns)
+		doveadm_print_header_simple(column);
+	if (args[0] != nullptr) {
+		fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
+			"unexpected argument: ") + account_quote_value(args[0]));
+		return;
+	}
+	if (doveadm_cmd_param_str(ctx->cctx, "status", &status)) {
+		if (run_status_parse(status, parsed) < 0) {
+			fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
+				"status: must be never, ok, error or running "
+				"(got ") + account_quote_value(status) + ")");
+			return;
+		}
+		fctx->status = p_strdup(ctx->pool, status);
+	}
+}
+
+static void list_print(const StoredAccount &stored)
+{
+	auto fields = account_show_fields(stored.account, stored.status);
+
+	for (const char *column : list_columns) {
+		const char *value = "";
+		for (const auto &[name, v] : fields) {
+			if (name == column) {
+				value = v.c_str();
+				break;
+			}
+		}
+		doveadm_print(value);
+	}
+}
+
+static void list_print_corrupt(const std::string &id, const std::string &error)
+{
+	for (const char *column : list_columns) {
+		if (strcmp(column, "id") == 0)
+			doveadm_print(id.c_str());
+		else if (strcmp(column, "last-status") == 0)
+			doveadm_print("corrupt");
+		else if (strcmp(column, "last-error") == 0)
+			doveadm_print(error.c_str());
+		else
+			doveadm_print("");
+	}
+}
+
+static int cmd_fetchmail_list_run(struct doveadm_mail_cmd_context *ctx,
+				  struct mail_user *user)
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	if (ctx->exit_code != 0)
+		return -1;
+	return fetchmail_cmd_guard(fctx, [&] {
+		Settings set;
+		Store *store;
+		std::vector<std::string> ids;
+		std::string error;
+		int ret;
+
+		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
+			return ret;
+		if ((ret = store->list_ids(ids, error)) < 0)
+			fetchmail_cmd_fail_store(fctx, *store, error);
+		for (const std::string &id : ids) {
+			StoredAccount stored;
+			if (store->load(id, stored, error) < 0) {
+				if (store->last_error() != StoreError::Corrupt) {
+					ret = fetchmail_cmd_fail_store(
+						fctx, *store, error);
+					break;
+				}
+				if (fctx->status == nullptr)
+					list_print_corrupt(id, error);
+				continue;
+			}
+			if (fctx->status != nullptr &&
+			    strcmp(fctx->status, run_status_name(
+					   stored.status.last_status)) != 0)
+				continue;
+			list_print(stored);
+		}
+		fetchmail_cmd_end(store);
+		return ret;
+	});
+}
+
+static struct doveadm_mail_cmd_context *cmd_fetchmail_list_alloc(void)
+{
+	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
+
+	fctx->ctx.v.init = cmd_fetchmail_list_init;
+	fctx->ctx.v.run = cmd_fetchmail_list_run;
+	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+	return &fctx->ctx;
+}
+
+static const struct doveadm_cmd_param fetchmail_list_params[] = {
+	FETCHMAIL_PARAMS_COMMON,
+	FETCHMAIL_PARAM('s', "status", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE),
+	FETCHMAIL_PARAM_END,
+};
+
+struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_list = {
+	.cmd = nullptr,
+	.mail_cmd = cmd_fetchmail_list_alloc,
+	.name = "fetchmail list",
+	.usage = FETCHMAIL_USAGE_PREFIX "[--status never|ok|error|running]",
+	.flags = CMD_FLAG_NONE,
+	.parameters = fetchmail_list_params,
+};

@@ -1,0 +1,70 @@
+#include "doveadm-fetchmail.hh"
+
+using namespace fetchmail;
+
+/* `doveadm fetchmail show -u USER <id>`: every field and status of one
+   account (never the password), one per line by default. */
+
+static void cmd_fetchmail_show_init(struct doveadm_mail_cmd_context *ctx,
+				    const char *const args[])
+{
+	if (!fetchmail_cmd_init_id((struct fetchmail_cmd_context *)ctx, args))
+		return;
+	Account account;
+	for (const auto &[name, value] :
+	     account_show_fields(account, AccountStatus()))
+		doveadm_print_header_simple(t_strdup(name.c_str()));
+}
+
+static int cmd_fetchmail_show_run(struct doveadm_mail_cmd_context *ctx,
+				  struct mail_user *user)
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	if (ctx->exit_code != 0)
+		return -1;
+	return fetchmail_cmd_guard(fctx, [&] {
+		Settings set;
+		Store *store;
+		StoredAccount stored;
+		std::string error;
+		int ret;
+
+		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
+			return ret;
+		if ((ret = store->load(fctx->id, stored, error)) < 0)
+			fetchmail_cmd_fail_store(fctx, *store, error);
+		else {
+			for (const auto &[name, value] : account_show_fields(
+				     stored.account, stored.status))
+				doveadm_print(value.c_str());
+		}
+		fetchmail_cmd_end(store);
+		return ret;
+	});
+}
+
+static struct doveadm_mail_cmd_context *cmd_fetchmail_show_alloc(void)
+{
+	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
+
+	fctx->ctx.v.init = cmd_fetchmail_show_init;
+	fctx->ctx.v.run = cmd_fetchmail_show_run;
+	doveadm_print_init(DOVEADM_PRINT_TYPE_PAGER);
+	return &fctx->ctx;
+}
+
+static const struct doveadm_cmd_param fetchmail_show_params[] = {
+	FETCHMAIL_PARAMS_COMMON,
+	FETCHMAIL_PARAM('\0', "id", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL),
+	FETCHMAIL_PARAM_END,
+};
+
+struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_show = {
+	.cmd = nullptr,
+	.mail_cmd = cmd_fetchmail_show_alloc,
+	.name = "fetchmail show",
+	.usage = FETCHMAIL_USAGE_PREFIX "<id>",
+	.flags = CMD_FLAG_NONE,
+	.parameters = fetchmail_show_params,
+};

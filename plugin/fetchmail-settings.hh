@@ -1,0 +1,35 @@
+#ifndef FETCHMAIL_SETTINGS_HH
+#define FETCHMAIL_SETTINGS_HH
+
+/* The plugin { fetchmail_* } settings of one mail user, parsed once per
+   user. Every setting and its default is listed, with a comment, in
+   conf.d/90-fetchmail.conf. */
+
+#include "fetchmail-dovecot.hh"
+#include "fetchmail-crypto.hh"
+#include "fetchmail-roles.hh"
+
+#include <string>
+
+namespace fetchmail {
+
+enum class Delivery { Storage, Lmtp };
+
+struct Settings {
+	KeyRing keys;            /* empty when fetchmail_key is unset */
+	unsigned int interval_secs = 5 * 60;
+	unsigned int max_parallel = 16;
+	unsigned int timeout_msecs = 60 * 1000;
+	Delivery delivery = Delivery::Storage;
+	size_t max_log_size = 64 * 1024;
+	RolePolicy roles;
+};
+
+/* Parse the user's settings. Returns -1 with error_r naming the setting
+   when one is invalid. */
+int settings_read(struct mail_user *user, Settings &set_r,
+		  std::string &error_r);
+
+} // namespace fetchmail
+
+#endif

@@ -1,0 +1,290 @@
+#include "fetchmail-store.hh"
+#include "fetchmail-crypto.hh"
+#include "fetchmail-record.hh"
+
+#include <algorithm>
+
+namespace fetchmail {
+
+#define FETCHMAIL_ATTR_PREFIX \
+	MAILBOX_ATTRIBUTE_PREFIX_DOVECOT_PVT_SERVER "fetchmail/"
+
+static const char *const record_kinds[] = {
+	"account", "status", "ledger", "log",
+};
+
+static std::string attr_key(const char *kind, const std::string &id)
+{
+	return std::string(FETCHMAIL_ATTR_PREFIX) + kind + "/" + id;
+}
+
+Store::Store(struct mail_user *user, const Settings &set)
+	: user_(user), set_(set)
+{
+}
+
+Store::~Store()
+{
+	if (box_ != nullptr)
+		mailbox_free(&box_);
+}
+
+int Store::fail(StoreError kind, std::string &error_r, std::string error)
+{
+	last_error_ = kind;
+	error_r = std::move(error);
+	return -1;
+}
+
+std::string Store::aad(const std::string &id) const
+{
+	return std::string(user_->username) + "\n" + id;
+}
+
+int Store::open(std::string &error_r)
+{
+	struct mail_namespace *ns =
+		mail_namespace_find_inbox(user_->namespaces);
+
+	box_ = mailbox_alloc(ns->list, "INBOX", static_cast<mailbox_flags>(
+		MAILBOX_FLAG_IGNORE_ACLS | MAILBOX_FLAG_ATTRIBUTE_SESSION));
+	if (mailbox_open(box_) < 0) {
+		return fail(StoreError::Internal, error_r, std::string(
+			"mailbox_open(INBOX) failed: ") +
+			mailbox_get_last_internal_error(box_, nullptr));
+	}
+	return 0;
+}
+
+int Store::get(const char *kind, const std::string &id,
+	       std::string &value_r, std::string &error_r)
+{
+	struct mail_attribute_value value;
+	std::string key = attr_key(kind, id);
+	int ret;
+
+	i_zero(&value);
+	ret = mailbox_attribute_get(box_, MAIL_ATTRIBUTE_TYPE_PRIVATE,
+				    key.c_str(), &value);
+	if (ret < 0) {
+		return fail(StoreError::Internal, error_r,
+			"mailbox_attribute_get(" + key + ") failed: " +
+			mailbox_get_last_internal_error(box_, nullptr));
+	}
+	value_r = ret == 0 || value.value == nullptr ? "" : value.value;
+	return ret > 0 ? 1 : 0;
+}
+
+/* Write (or with a null value, unset) several keys in one transaction. */
+int Store::set(const std::vector<std::pair<std::string,
+					   const std::string *>> &changes,
+	       std::string &error_r)
+{
+	struct mailbox_transaction_context *t =
+		mailbox_transaction_begin(box_,
+			MAILBOX_TRANSACTION_FLAG_EXTERNAL, "fetchmail store");
+
+	for (const auto &[key, value] : changes) {
+		struct mail_attribute_value attr;
+		int ret;
+
+		i_zero(&attr);
+		if (value != nullptr) {
+			attr.value = value->c_str();
+			attr.last_change = ioloop_time;
+			ret = mailbox_attribute_set(t,
+				MAIL_ATTRIBUTE_TYPE_PRIVATE, key.c_str(), &attr);
+		} else {
+			ret = mailbox_attribute_unset(t,
+				MAIL_ATTRIBUTE_TYPE_PRIVATE, key.c_str());
+		}
+		if (ret < 0) {
+			mailbox_transaction_rollback(&t);
+			return fail(StoreError::Internal, error_r,
+				"mailbox_attribute_set(" + key + ") failed: " +
+				mailbox_get_last_internal_error(box_, nullptr));
+		}
+	}
+	if (mailbox_transaction_commit(&t) < 0) {
+		return fail(StoreError::Internal, error_r, std::string(
+			"mailbox_transaction_commit(INBOX) failed: ") +
+			mailbox_get_last_internal_error(box_, nullptr));
+	}
+	return 0;
+}
+
+int Store::list_ids(std::vector<std::string> &ids_r, std::string &error_r)
+{
+	std::string prefix = attr_key("account", "");
+	struct mailbox_attribute_iter *iter =
+		mailbox_attribute_iter_init(box_, MAIL_ATTRIBUTE_TYPE_PRIVATE,
+					    prefix.c_str());
+	const char *key;
+
+	ids_r.clear();
+	while ((key = mailbox_attribute_iter_next(iter)) != nullptr) {
+		if (account_id_valid(key))
+			ids_r.emplace_back(key);
+	}
+	if (mailbox_attribute_iter_deinit(&iter) < 0) {
+		return fail(StoreError::Internal, error_r,
+			"mailbox_attribute_iter(" + prefix + ") failed: " +
+			mailbox_get_last_internal_error(box_, nullptr));
+	}
+	std::sort(ids_r.begin(), ids_r.end());
+	return 0;
+}
+
+int Store::load(const std::string &id, StoredAccount &stored_r,
+		std::string &error_r)
+{
+	std::string json;
+	int ret;
+
+	if ((ret = get("account", id, json, error_r)) < 0)
+		return -1;
+	if (ret == 0) {
+		return fail(StoreError::NotFound, error_r,
+			    "account " + id + ": no such account");
+	}
+	if (account_record_decode(json, stored_r.account,
+				  stored_r.password_blob, error_r) < 0) {
+		return fail(StoreError::Corrupt, error_r,
+			    "account " + id + ": corrupt record: " + error_r);
+	}
+	stored_r.account.id = id;
+
+	stored_r.status = AccountStatus();
+	if ((ret = get("status", id, json, error_r)) < 0)
+		return -1;
+	if (ret > 0 && status_record_decode(json, stored_r.status,
+					    error_r) < 0) {
+		return fail(StoreError::Corrupt, error_r,
+			    "account " + id + ": corrupt status: " + error_r);
+	}
+	return 0;
+}
+
+int Store::decrypt_password(StoredAccount &stored, std::string &error_r)
+{
+	if (set_.keys.empty()) {
+		return fail(StoreError::Config, error_r,
+			    "fetchmail_key is not set: cannot decrypt the "
+			    "password of account " + stored.account.id);
+	}
+	if (secret_decrypt(set_.keys, stored.password_blob,
+			   aad(stored.account.id), stored.account.password,
+			   error_r) < 0) {
+		return fail(StoreError::Corrupt, error_r, "account " +
+			    stored.account.id + ": password: " + error_r);
+	}
+	return 0;
+}
+
+int Store::encrypt_password(StoredAccount &stored, std::string &error_r)
+{
+	if (set_.keys.empty()) {
+		return fail(StoreError::Config, error_r,
+			    "fetchmail_key is not set: cannot store a "
+			    "password (see conf.d/90-fetchmail.conf)");
+	}
+	if (secret_encrypt(set_.keys, stored.account.password,
+			   aad(stored.account.id), stored.password_blob,
+			   error_r) < 0)
+		return fail(StoreError::Internal, error_r, error_r);
+	return 0;
+}
+
+int Store::create(StoredAccount &stored, std::string &error_r)
+{
+	std::vector<std::string> ids;
+	std::string tomb;
+
+	if (list_ids(ids, error_r) < 0)
+		return -1;
+	/* ids are never reused: a removed id leaves no account record,
+	   so also check the other kinds' keys for leftovers */
+	do {
+		stored.account.id = account_generate_id([] {
+			uint32_t r;
+			random_fill(&r, sizeof(r));
+			return r;
+		});
+	} while (std::binary_search(ids.begin(), ids.end(),
+				    stored.account.id));
+
+	if (encrypt_password(stored, error_r) < 0)
+		return -1;
+	std::string record = account_record_encode(stored.account,
+						   stored.password_blob);
+	std::string status = status_record_encode(stored.status);
+	return set({ { attr_key("account", stored.account.id), &record },
+		     { attr_key("status", stored.account.id), &status },
+		     { attr_key("ledger", stored.account.id), nullptr },
+		     { attr_key("log", stored.account.id), nullptr } },
+		   error_r);
+}
+
+int Store::update(StoredAccount &stored, bool password_changed,
+		  std::string &error_r)
+{
+	if (password_changed && encrypt_password(stored, error_r) < 0)
+		return -1;
+	std::string record = account_record_encode(stored.account,
+						   stored.password_blob);
+	return set({ { attr_key("account", stored.account.id), &record } },
+		   error_r);
+}
+
+int Store::remove(const std::string &id, std::string &error_r)
+{
+	std::vector<std::pair<std::string, const std::string *>> changes;
+
+	for (const char *kind : record_kinds)
+		changes.emplace_back(attr_key(kind, id), nullptr);
+	return set(changes, error_r);
+}
+
+int Store::save_status(const std::string &id, const AccountStatus &status,
+		       std::string &error_r)
+{
+	std::string json = status_record_encode(status);
+	return set({ { attr_key("status", id), &json } }, error_r);
+}
+
+int Store::load_ledger(const std::string &id, Ledger &ledger_r,
+		       std::string &error_r)
+{
+	std::string json;
+	int ret;
+
+	ledger_r = Ledger();
+	if ((ret = get("ledger", id, json, error_r)) <= 0)
+		return ret;
+	if (ledger_decode(json, ledger_r, error_r) < 0) {
+		return fail(StoreError::Corrupt, error_r,
+			    "account " + id + ": corrupt ledger: " + error_r);
+	}
+	return 1;
+}
+
+int Store::save_ledger(const std::string &id, const Ledger &ledger,
+		       std::string &error_r)
+{
+	std::string json = ledger_encode(ledger);
+	return set({ { attr_key("ledger", id), &json } }, error_r);
+}
+
+int Store::load_log(const std::string &id, std::string &log_r,
+		    std::string &error_r)
+{
+	return get("log", id, log_r, error_r);
+}
+
+int Store::save_log(const std::string &id, const std::string &log,
+		    std::string &error_r)
+{
+	return set({ { attr_key("log", id), &log } }, error_r);
+}
+
+} // namespace fetchmail

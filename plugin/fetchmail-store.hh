@@ -1,0 +1,102 @@
+#ifndef FETCHMAIL_STORE_HH
+#define FETCHMAIL_STORE_HH
+
+/* The account store of one mail user.
+
+   Everything lives in the user's INBOX private server attributes, a space
+   that IMAP clients can neither read nor write (mail-crypt keeps its keys
+   the same way):
+
+     vendor/vendor.dovecot/pvt/server/fetchmail/account/<id>  account record
+     vendor/vendor.dovecot/pvt/server/fetchmail/status/<id>   status record
+     vendor/vendor.dovecot/pvt/server/fetchmail/ledger/<id>   delivered UIDs
+     vendor/vendor.dovecot/pvt/server/fetchmail/log/<id>      last run log
+
+   The account record holds the password only as an AES-256-GCM blob bound
+   to "<user>\n<id>" (see fetchmail-crypto.hh). Records that fail to parse
+   or decrypt are reported, never dropped. */
+
+#include "fetchmail-dovecot.hh"
+#include "fetchmail-account.hh"
+#include "fetchmail-ledger.hh"
+#include "fetchmail-settings.hh"
+
+#include <string>
+#include <vector>
+
+namespace fetchmail {
+
+/* Why an operation failed, so that callers can pick an exit code. */
+enum class StoreError {
+	None,
+	Internal,  /* storage or attribute failure: temporary */
+	Config,    /* fetchmail_key missing or invalid */
+	Corrupt,   /* a record that does not parse or decrypt */
+	NotFound,  /* no account with that id */
+};
+
+struct StoredAccount {
+	Account account;          /* password filled only by decrypt_password() */
+	std::string password_blob;
+	AccountStatus status;
+};
+
+class Store {
+public:
+	Store(struct mail_user *user, const Settings &set);
+	~Store();
+	Store(const Store &) = delete;
+	Store &operator=(const Store &) = delete;
+
+	/* Open the user's INBOX for attribute access. */
+	int open(std::string &error_r);
+
+	/* Account ids, sorted. */
+	int list_ids(std::vector<std::string> &ids_r, std::string &error_r);
+	/* Load account and status (not the plaintext password). */
+	int load(const std::string &id, StoredAccount &stored_r,
+		 std::string &error_r);
+	int decrypt_password(StoredAccount &stored, std::string &error_r);
+
+	/* Create a new account: generates its id (stored in account.id),
+	   encrypts account.password, writes account and a fresh status. */
+	int create(StoredAccount &stored, std::string &error_r);
+	/* Rewrite the account record; re-encrypts when password_changed. */
+	int update(StoredAccount &stored, bool password_changed,
+		   std::string &error_r);
+	/* Remove the account with its status, ledger and log. */
+	int remove(const std::string &id, std::string &error_r);
+
+	int save_status(const std::string &id, const AccountStatus &status,
+			std::string &error_r);
+	int load_ledger(const std::string &id, Ledger &ledger_r,
+			std::string &error_r);
+	int save_ledger(const std::string &id, const Ledger &ledger,
+			std::string &error_r);
+	int load_log(const std::string &id, std::string &log_r,
+		     std::string &error_r);
+	int save_log(const std::string &id, const std::string &log,
+		     std::string &error_r);
+
+	StoreError last_error() const { return last_error_; }
+	struct mail_user *user() const { return user_; }
+
+private:
+	int get(const char *kind, const std::string &id, std::string &value_r,
+		std::string &error_r);
+	int set(const std::vector<std::pair<std::string,
+					    const std::string *>> &changes,
+		std::string &error_r);
+	int encrypt_password(StoredAccount &stored, std::string &error_r);
+	int fail(StoreError kind, std::string &error_r, std::string error);
+	std::string aad(const std::string &id) const;
+
+	struct mail_user *user_;
+	const Settings &set_;
+	struct mailbox *box_ = nullptr;
+	StoreError last_error_ = StoreError::None;
+};
+
+} // namespace fetchmail
+
+#endif
