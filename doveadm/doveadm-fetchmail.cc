@@ -13,6 +13,8 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_list,
 	&doveadm_cmd_fetchmail_show,
 	&doveadm_cmd_fetchmail_log,
+	&doveadm_cmd_fetchmail_run,
+	&doveadm_cmd_fetchmail_test,
 };
 
 void doveadm_fetchmail_plugin_init(struct module *module ATTR_UNUSED)

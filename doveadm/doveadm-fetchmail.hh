@@ -132,5 +132,7 @@ extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_remove;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_list;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_show;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_log;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_run;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_test;
 
 #endif

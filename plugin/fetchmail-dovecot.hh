@@ -28,4 +28,14 @@ extern "C" {
 #include "mailbox-attribute.h"
 }
 
+/* Typed stand-ins for Dovecot's ioloop macros, whose callback type checks
+   are off in C++: these check the callback against its context instead. */
+template <typename T>
+static inline struct timeout *
+fetchmail_timeout_add(unsigned int msecs, void (*callback)(T *), T *context)
+{
+	return (timeout_add)(msecs, __FILE__, __LINE__,
+			     (timeout_callback_t *)callback, context);
+}
+
 #endif

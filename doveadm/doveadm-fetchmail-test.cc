@@ -1,0 +1,113 @@
+#include "doveadm-fetchmail.hh"
+#include "fetchmail-retrieve.hh"
+
+using namespace fetchmail;
+
+/* `doveadm fetchmail test -u USER <id>` or `... test -u USER <fields>`:
+   resolve, connect, negotiate TLS, log in and count messages, without
+   fetching, storing or writing anything. Prints one row per step. */
+
+static void cmd_fetchmail_test_init(struct doveadm_mail_cmd_context *ctx,
+				    const char *const args[])
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	doveadm_print_header_simple("step");
+	doveadm_print_header_simple("result");
+	if (args[0] != nullptr) {
+		fetchmail_cmd_init_id(fctx, args);
+		return;
+	}
+	fetchmail_cmd_guard(fctx, [&] {
+		Account account;
+		std::string error;
+		bool password_set;
+
+		if (fetchmail_cmd_apply_fields(fctx, account, password_set) < 0)
+			return -1;
+		if (account_validate(account, error) < 0)
+			return fetchmail_cmd_fail(fctx, EX_USAGE, error);
+		return 0;
+	});
+}
+
+/* The account to test: the stored one, or one made of the fields given
+   (nothing of it is stored). */
+static int test_account(struct fetchmail_cmd_context *fctx, Store &store,
+			StoredAccount &stored_r)
+{
+	std::string error;
+	bool password_set;
+
+	if (fctx->id != nullptr) {
+		if (store.load(fctx->id, stored_r, error) < 0)
+			return fetchmail_cmd_fail_store(fctx, store, error);
+		return 0;
+	}
+	if (fetchmail_cmd_apply_fields(fctx, stored_r.account,
+				       password_set) < 0)
+		return -1;
+	stored_r.account.id = "test";
+	return 0;
+}
+
+static int cmd_fetchmail_test_run(struct doveadm_mail_cmd_context *ctx,
+				  struct mail_user *user)
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	if (ctx->exit_code != 0)
+		return -1;
+	return fetchmail_cmd_guard(fctx, [&] {
+		Settings set;
+		Store *store;
+		std::vector<StoredAccount> accounts(1);
+		int ret;
+
+		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
+			return ret;
+		if ((ret = test_account(fctx, *store, accounts[0])) == 0) {
+			RunReport r = run_accounts(*store, set,
+				std::move(accounts), RunMode::Test).front();
+			for (const auto &[step, result] : r.steps) {
+				doveadm_print(step.c_str());
+				doveadm_print(result.c_str());
+			}
+			doveadm_print("result");
+			doveadm_print(r.ok ? "ok" : ("failed: " + r.error).c_str());
+			if (!r.ok) {
+				ret = -1;
+				if (ctx->exit_code == 0)
+					ctx->exit_code = EX_TEMPFAIL;
+			}
+		}
+		fetchmail_cmd_end(store);
+		return ret;
+	});
+}
+
+static struct doveadm_mail_cmd_context *cmd_fetchmail_test_alloc(void)
+{
+	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
+
+	fctx->ctx.v.init = cmd_fetchmail_test_init;
+	fctx->ctx.v.run = cmd_fetchmail_test_run;
+	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+	return &fctx->ctx;
+}
+
+static const struct doveadm_cmd_param fetchmail_test_params[] = {
+	FETCHMAIL_PARAMS_COMMON,
+	FETCHMAIL_PARAM('\0', "id", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL),
+	FETCHMAIL_PARAMS_FIELDS,
+	FETCHMAIL_PARAM_END,
+};
+
+struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_test = {
+	.cmd = nullptr,
+	.mail_cmd = cmd_fetchmail_test_alloc,
+	.name = "fetchmail test",
+	.usage = FETCHMAIL_USAGE_PREFIX "<id> | " FETCHMAIL_USAGE_FIELDS,
+	.flags = CMD_FLAG_NONE,
+	.parameters = fetchmail_test_params,
+};

@@ -1,0 +1,739 @@
+#include "fetchmail-retrieve.hh"
+#include "fetchmail-deliver.hh"
+#include "fetchmail-imap.hh"
+#include "fetchmail-message.hh"
+#include "fetchmail-pop3.hh"
+#include "fetchmail-runlog.hh"
+#include "fetchmail-transport.hh"
+
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+
+namespace fetchmail {
+
+/* saves committed together (one transaction, one ledger write) */
+static const unsigned int RETRIEVE_COMMIT_BATCH = 256;
+/* header bytes kept per message to find its Message-ID (IMAP, keep) */
+static const size_t RETRIEVE_HEADER_MAX = 16 * 1024;
+
+/* A protocol-neutral view of Pop3Session and ImapSession. */
+class Session {
+public:
+	virtual ~Session() = default;
+	virtual size_t feed(std::string_view in) = 0;
+	virtual void eof() = 0;
+	virtual std::string take_output() = 0;
+	virtual bool next_event(Event &event_r) = 0;
+	virtual void tls_started() = 0;
+	virtual void fetch(const std::vector<RemoteMessage> &messages) = 0;
+	virtual void remove(const std::vector<std::string> &uids) = 0;
+	virtual void quit() = 0;
+	virtual void select_folder(std::string_view, bool) {}
+	virtual void list(uint32_t, bool) {}
+};
+
+template <typename S>
+class SessionOf : public Session {
+public:
+	explicit SessionOf(SessionConfig config) : s(std::move(config)) {}
+	size_t feed(std::string_view in) override { return s.feed(in); }
+	void eof() override { s.eof(); }
+	std::string take_output() override { return s.take_output(); }
+	bool next_event(Event &event_r) override { return s.next_event(event_r); }
+	void tls_started() override { s.tls_started(); }
+	void fetch(const std::vector<RemoteMessage> &m) override { s.fetch(m); }
+	void remove(const std::vector<std::string> &u) override { s.remove(u); }
+	void quit() override { s.quit(); }
+protected:
+	S s;
+};
+
+class ImapSessionAdapter : public SessionOf<ImapSession> {
+public:
+	using SessionOf::SessionOf;
+	void select_folder(std::string_view folder, bool read_only) override
+	{ s.select_folder(folder, read_only); }
+	void list(uint32_t first_uid, bool fingerprints) override
+	{ s.list(first_uid, fingerprints); }
+};
+
+static int64_t now_ms()
+{
+	return static_cast<int64_t>(ioloop_timeval.tv_sec) * 1000 +
+		ioloop_timeval.tv_usec / 1000;
+}
+
+/* One run of one account. Owned by run_accounts(); reports through done_
+   from a timeout, never from inside a transport callback. */
+class AccountRun : private TransportHandler {
+public:
+	AccountRun(Store &store, const Settings &set, StoredAccount stored,
+		   RunMode mode, std::function<void()> done);
+	~AccountRun() override;
+	void start();
+	const RunReport &report() const { return report_; }
+
+private:
+	struct Pending {
+		RemoteMessage message;
+		std::string fingerprint;
+	};
+
+	/* TransportHandler */
+	void transport_connected() override;
+	size_t transport_input(std::string_view data) override;
+	void transport_tls_started() override;
+	void transport_failed(TransportError kind,
+			      const std::string &error) override;
+
+	int lock(std::string &error_r);
+	int prepare(std::string &error_r);
+	void process_events();
+	void flush_output();
+	void on_event(Event &ev);
+	void on_logged_in();
+	void on_folder_selected(const Event &ev);
+	void on_listing(const Event &ev);
+	void on_message_begin(const Event &ev);
+	void on_message_data(const Event &ev);
+	void on_message_end(const Event &ev);
+	void on_message_done();
+	void on_removed(const Event &ev);
+	int commit_batch();
+	void after_fetch();
+	void next_folder();
+	void note(const std::string &text);
+	void fail(const std::string &error);
+	void finish();
+	static void finish_timeout(AccountRun *run);
+	void write_status();
+
+	Store &store_;
+	const Settings &set_;
+	StoredAccount stored_;
+	RunMode mode_;
+	std::function<void()> done_;
+	RunReport report_;
+	RunLog log_;
+	Ledger ledger_;
+	std::unique_ptr<Session> session_;
+	std::unique_ptr<Transport> transport_;
+	std::unique_ptr<StorageDelivery> delivery_;
+	int lock_fd_ = -1;
+	int64_t started_ = 0;
+	struct timeout *to_finish_ = nullptr;
+	bool finished_ = false;
+
+	/* IMAP folder iteration */
+	size_t folder_idx_ = 0;
+	std::string folder_;
+	bool fingerprints_ = false;
+
+	/* the fetch in progress */
+	std::vector<RemoteMessage> known_present_;
+	size_t expected_ = 0, completed_ = 0;
+	bool in_message_ = false;
+	bool save_failed_ = false;
+	std::string header_;
+	std::vector<Pending> pending_;
+	std::vector<std::string> committed_;
+	std::vector<std::string> message_errors_;
+};
+
+AccountRun::AccountRun(Store &store, const Settings &set,
+		       StoredAccount stored, RunMode mode,
+		       std::function<void()> done)
+	: store_(store), set_(set), stored_(std::move(stored)), mode_(mode),
+	  done_(std::move(done)), log_(set.max_log_size)
+{
+	report_.id = stored_.account.id;
+}
+
+AccountRun::~AccountRun()
+{
+	if (to_finish_ != nullptr)
+		timeout_remove(&to_finish_);
+	transport_.reset();
+	delivery_.reset();
+	if (lock_fd_ != -1)
+		i_close_fd(&lock_fd_);
+}
+
+void AccountRun::note(const std::string &text)
+{
+	log_.line(now_ms(), '*', text);
+}
+
+int AccountRun::lock(std::string &error_r)
+{
+	struct mail_namespace *ns =
+		mail_namespace_find_inbox(store_.user()->namespaces);
+	const char *dir;
+
+	if (mailbox_list_get_root_path(ns->list, MAILBOX_LIST_PATH_TYPE_INDEX,
+				       &dir) <= 0) {
+		error_r = "mailbox_list_get_root_path(INBOX index) failed";
+		return -1;
+	}
+	std::string path = std::string(dir) + "/.fetchmail-" +
+		stored_.account.id + ".lock";
+	lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock_fd_ == -1) {
+		error_r = "open(" + path + ") failed: " + strerror(errno);
+		return -1;
+	}
+	if (flock(lock_fd_, LOCK_EX | LOCK_NB) < 0) {
+		error_r = errno == EWOULDBLOCK ?
+			std::string("another run of this account is in progress") :
+			"flock(" + path + ") failed: " + strerror(errno);
+		i_close_fd(&lock_fd_);
+		return -1;
+	}
+	return 0;
+}
+
+int AccountRun::prepare(std::string &error_r)
+{
+	if (mode_ == RunMode::Fetch) {
+		if (lock(error_r) < 0)
+			return -1;
+		if (store_.load_ledger(stored_.account.id, ledger_, error_r) < 0)
+			return -1;
+		delivery_ = std::make_unique<StorageDelivery>(
+			store_.user(), stored_.account.mailbox);
+		if (delivery_->open(error_r) < 0)
+			return -1;
+		stored_.status.last_status = RunStatus::Running;
+		stored_.status.last_run = ioloop_time;
+		if (store_.save_status(stored_.account.id, stored_.status,
+				       error_r) < 0)
+			return -1;
+	}
+	if (stored_.password_blob.empty()) {
+		/* test mode with fields given: the password is not stored */
+		return 0;
+	}
+	return store_.decrypt_password(stored_, error_r);
+}
+
+void AccountRun::start()
+{
+	const Account &a = stored_.account;
+	std::string error;
+
+	started_ = now_ms();
+	if (prepare(error) < 0) {
+		fail(error);
+		return;
+	}
+	log_.add_secret(a.password);
+
+	SessionConfig config;
+	config.tls = a.tls == TlsMode::StartTls ? SessionConfig::Tls::StartTls :
+		a.tls == TlsMode::None ? SessionConfig::Tls::None :
+		SessionConfig::Tls::Implicit;
+	config.user = a.remote_user;
+	config.password = a.password;
+	if (a.protocol == Protocol::Pop3)
+		session_ = std::make_unique<SessionOf<Pop3Session>>(config);
+	else
+		session_ = std::make_unique<ImapSessionAdapter>(config);
+
+	TransportSettings tset;
+	tset.host = a.host;
+	tset.port = a.effective_port();
+	tset.implicit_tls = a.tls == TlsMode::Implicit;
+	tset.verify = a.tls_verify;
+	tset.timeout_msecs = set_.timeout_msecs;
+	tset.user = store_.user();
+	note(std::string("run started: ") + protocol_name(a.protocol) + " " +
+	     a.host + ":" + std::to_string(tset.port) + " tls=" +
+	     tls_mode_name(a.tls) + (a.tls_verify ? "" : " (not verified)"));
+	transport_ = std::make_unique<Transport>(
+		static_cast<TransportHandler &>(*this), tset);
+	transport_->connect();
+}
+
+void AccountRun::transport_connected()
+{
+	const TransportInfo &info = transport_->info();
+
+	note("connected to " + info.address);
+	report_.steps.emplace_back("connect", info.address);
+	if (info.tls) {
+		std::string tls = info.tls_cipher + ", " + info.tls_subject +
+			(info.tls_verified ? ", verified" :
+			 ", NOT verified: " + info.tls_verify_error);
+		note("TLS: " + tls);
+		report_.steps.emplace_back("tls", tls);
+	}
+}
+
+void AccountRun::transport_tls_started()
+{
+	const TransportInfo &info = transport_->info();
+	std::string tls = info.tls_cipher + ", " + info.tls_subject +
+		(info.tls_verified ? ", verified" :
+		 ", NOT verified: " + info.tls_verify_error);
+
+	note("STARTTLS: " + tls);
+	report_.steps.emplace_back("tls", tls);
+	session_->tls_started();
+	process_events();
+	flush_output();
+}
+
+size_t AccountRun::transport_input(std::string_view data)
+{
+	if (finished_)
+		return data.size();
+	size_t consumed = session_->feed(data);
+	process_events();
+	flush_output();
+	return consumed;
+}
+
+void AccountRun::transport_failed(TransportError kind,
+				  const std::string &error)
+{
+	if (finished_)
+		return;
+	if (kind == TransportError::Closed && session_ != nullptr) {
+		/* the session decides whether that was expected (after QUIT
+		   or LOGOUT) or an error */
+		session_->eof();
+		process_events();
+		if (finished_)
+			return;
+	}
+	if (in_message_) {
+		delivery_->abort();
+		in_message_ = false;
+		note("the message in progress was discarded");
+	}
+	fail(error);
+}
+
+void AccountRun::flush_output()
+{
+	if (finished_ || session_ == nullptr)
+		return;
+	std::string out = session_->take_output();
+	if (!out.empty())
+		transport_->send(out);
+}
+
+void AccountRun::process_events()
+{
+	Event ev;
+
+	while (!finished_ && session_->next_event(ev))
+		on_event(ev);
+}
+
+void AccountRun::on_event(Event &ev)
+{
+	switch (ev.type) {
+	case EventType::Log:
+		log_.line(now_ms(), ev.outgoing ? 'C' : 'S', ev.text);
+		break;
+	case EventType::NeedTls:
+		transport_->start_tls();
+		break;
+	case EventType::LoggedIn:
+		on_logged_in();
+		break;
+	case EventType::FolderSelected:
+		on_folder_selected(ev);
+		break;
+	case EventType::FolderFailed:
+		message_errors_.push_back("folder " + ev.folder + ": " + ev.text);
+		note("folder " + ev.folder + " failed: " + ev.text);
+		if (mode_ == RunMode::Test)
+			fail("folder " + ev.folder + ": " + ev.text);
+		else
+			next_folder();
+		break;
+	case EventType::Listing:
+		on_listing(ev);
+		break;
+	case EventType::MessageBegin:
+		on_message_begin(ev);
+		break;
+	case EventType::MessageData:
+		on_message_data(ev);
+		break;
+	case EventType::MessageEnd:
+		on_message_end(ev);
+		break;
+	case EventType::MessageFailed:
+		message_errors_.push_back("message " + ev.message.uid + ": " +
+					  ev.text);
+		if (in_message_) {
+			delivery_->abort();
+			in_message_ = false;
+		}
+		on_message_done();
+		break;
+	case EventType::Removed:
+		on_removed(ev);
+		break;
+	case EventType::Done:
+		finish();
+		break;
+	case EventType::Error:
+		if (ev.error_kind == ErrorKind::Auth)
+			report_.steps.emplace_back("login", "failed: " + ev.text);
+		fail(ev.error_kind == ErrorKind::Auth ?
+		     "login failed: " + ev.text : ev.text);
+		break;
+	}
+}
+
+void AccountRun::on_logged_in()
+{
+	report_.steps.emplace_back("login", "ok");
+	if (stored_.account.protocol == Protocol::Imap) {
+		folder_idx_ = 0;
+		next_folder();
+	}
+	/* POP3 lists by itself after login */
+}
+
+void AccountRun::next_folder()
+{
+	const std::vector<std::string> &folders = stored_.account.folders;
+
+	if (stored_.account.protocol == Protocol::Pop3 ||
+	    folder_idx_ >= folders.size() ||
+	    (mode_ == RunMode::Test && folder_idx_ > 0)) {
+		if (mode_ == RunMode::Fetch &&
+		    stored_.account.protocol == Protocol::Imap)
+			ledger_.retain_folders(folders);
+		session_->quit();
+		return;
+	}
+	folder_ = folders[folder_idx_++];
+	session_->select_folder(folder_, mode_ == RunMode::Test ||
+				stored_.account.keep);
+}
+
+void AccountRun::on_folder_selected(const Event &ev)
+{
+	if (mode_ == RunMode::Test) {
+		report_.steps.emplace_back("messages", std::to_string(ev.count) +
+					   " in " + ev.folder);
+		next_folder();
+		return;
+	}
+	FolderLedger &fl = ledger_.folder(folder_);
+	fingerprints_ = false;
+	if (fl.uidvalidity != 0 && fl.uidvalidity != ev.uidvalidity) {
+		note("folder " + folder_ + ": UIDVALIDITY changed from " +
+		     std::to_string(fl.uidvalidity) + " to " +
+		     std::to_string(ev.uidvalidity) +
+		     ": matching messages by fingerprint");
+		fl.reset_uids(ev.uidvalidity);
+		fingerprints_ = true;
+	}
+	fl.uidvalidity = ev.uidvalidity;
+	session_->list(1, fingerprints_);
+}
+
+void AccountRun::on_listing(const Event &ev)
+{
+	const Account &a = stored_.account;
+	std::vector<RemoteMessage> fetch;
+
+	if (mode_ == RunMode::Test) {
+		report_.steps.emplace_back("messages",
+			std::to_string(ev.messages.size()));
+		session_->quit();
+		return;
+	}
+	known_present_.clear();
+	if (a.protocol == Protocol::Pop3) {
+		std::vector<std::string> present;
+		for (const RemoteMessage &m : ev.messages) {
+			if (m.uid.empty()) {
+				fail("the server does not support UIDL: "
+				     "cannot fetch exactly once");
+				return;
+			}
+			present.push_back(m.uid);
+		}
+		ledger_.pop3_retain(present);
+	} else {
+		std::vector<uint32_t> present;
+		std::vector<std::string> fps;
+		FolderLedger &fl = ledger_.folder(folder_);
+		for (const RemoteMessage &m : ev.messages) {
+			present.push_back(m.number);
+			if (!fingerprints_)
+				continue;
+			std::string fp = message_fingerprint(m.message_id,
+				m.size, m.internal_date);
+			if (fl.has_fingerprint(fp))
+				fl.add(m.number);
+			fps.push_back(std::move(fp));
+		}
+		std::sort(present.begin(), present.end());
+		fl.retain(present);
+		if (fingerprints_)
+			fl.retain_fingerprints(fps);
+	}
+
+	for (const RemoteMessage &m : ev.messages) {
+		bool known = a.protocol == Protocol::Pop3 ?
+			ledger_.pop3_has(m.uid) :
+			ledger_.folder(folder_).has(m.number);
+		if (known)
+			known_present_.push_back(m);
+		else if (a.max_size != 0 && m.size > a.max_size) {
+			report_.skipped++;
+			note("message " + m.uid + " (" + std::to_string(m.size) +
+			     " bytes) is over max-size: left on the server");
+		} else
+			fetch.push_back(m);
+	}
+	note(std::to_string(ev.messages.size()) + " messages on the server" +
+	     (folder_.empty() ? "" : " in " + folder_) + ", " +
+	     std::to_string(fetch.size()) + " new");
+	expected_ = fetch.size();
+	completed_ = 0;
+	if (fetch.empty())
+		after_fetch();
+	else
+		session_->fetch(fetch);
+}
+
+void AccountRun::on_message_begin(const Event &ev)
+{
+	delivery_->begin();
+	in_message_ = true;
+	header_.clear();
+	pending_.push_back(Pending{ ev.message, "" });
+}
+
+void AccountRun::on_message_data(const Event &ev)
+{
+	if (!in_message_)
+		return;
+	delivery_->data(ev.data);
+	report_.bytes += ev.data.size();
+	if (stored_.account.keep && stored_.account.protocol == Protocol::Imap &&
+	    header_.size() < RETRIEVE_HEADER_MAX && !header_complete(header_))
+		header_.append(ev.data.substr(0, RETRIEVE_HEADER_MAX -
+					      header_.size()));
+}
+
+void AccountRun::on_message_end(const Event &ev)
+{
+	std::string error;
+	MessageMeta meta{ ev.internal_date, ev.flags };
+
+	if (!in_message_)
+		return;
+	in_message_ = false;
+	Pending &p = pending_.back();
+	if (save_failed_ || delivery_->save(meta, error) < 0) {
+		if (!save_failed_) {
+			message_errors_.push_back(error);
+			note("message " + p.message.uid + " not saved, left on "
+			     "the server: " + error);
+		}
+		save_failed_ = true;
+		pending_.pop_back();
+		on_message_done();
+		return;
+	}
+	if (stored_.account.keep && stored_.account.protocol == Protocol::Imap) {
+		p.fingerprint = message_fingerprint(
+			message_id_from_header(header_), p.message.size,
+			ev.internal_date);
+	}
+	if (delivery_->uncommitted() >= RETRIEVE_COMMIT_BATCH &&
+	    commit_batch() < 0)
+		return;
+	on_message_done();
+}
+
+void AccountRun::on_message_done()
+{
+	if (++completed_ == expected_)
+		after_fetch();
+}
+
+int AccountRun::commit_batch()
+{
+	std::string error;
+
+	if (pending_.empty())
+		return 0;
+	if (delivery_->commit(error) < 0) {
+		pending_.clear();
+		fail(error);
+		return -1;
+	}
+	for (Pending &p : pending_) {
+		if (stored_.account.protocol == Protocol::Pop3)
+			ledger_.pop3_add(p.message.uid);
+		else {
+			FolderLedger &fl = ledger_.folder(folder_);
+			fl.add(p.message.number);
+			if (!p.fingerprint.empty())
+				fl.add_fingerprint(std::move(p.fingerprint));
+		}
+		committed_.push_back(p.message.uid);
+		report_.fetched++;
+	}
+	pending_.clear();
+	if (store_.save_ledger(stored_.account.id, ledger_, error) < 0) {
+		fail(error);
+		return -1;
+	}
+	return 0;
+}
+
+void AccountRun::after_fetch()
+{
+	if (commit_batch() < 0)
+		return;
+	if (save_failed_) {
+		/* keep what was committed, delete nothing more, stop */
+		session_->quit();
+		return;
+	}
+	if (!stored_.account.keep) {
+		std::vector<std::string> remove = std::move(committed_);
+		for (const RemoteMessage &m : known_present_)
+			remove.push_back(m.uid);
+		committed_.clear();
+		if (!remove.empty()) {
+			session_->remove(remove);
+			return;
+		}
+	}
+	committed_.clear();
+	next_folder();
+}
+
+void AccountRun::on_removed(const Event &ev)
+{
+	report_.deleted += ev.uids.size();
+	next_folder();
+}
+
+void AccountRun::fail(const std::string &error)
+{
+	if (finished_)
+		return;
+	report_.error = error;
+	note("error: " + error);
+	finish();
+}
+
+void AccountRun::finish()
+{
+	if (finished_)
+		return;
+	finished_ = true;
+	if (report_.error.empty() && !message_errors_.empty()) {
+		report_.error = message_errors_.front();
+		if (message_errors_.size() > 1) {
+			report_.error += " (and " +
+				std::to_string(message_errors_.size() - 1) +
+				" more)";
+		}
+	}
+	report_.ok = report_.error.empty();
+	if (pending_.size() > 0 && delivery_ != nullptr && !in_message_)
+		(void)commit_batch();
+	note(std::string("run ended: ") + (report_.ok ? "ok" : "error") +
+	     ", fetched " + std::to_string(report_.fetched) + ", deleted " +
+	     std::to_string(report_.deleted) + ", skipped " +
+	     std::to_string(report_.skipped) + ", " +
+	     std::to_string(now_ms() - started_) + " ms");
+	if (mode_ == RunMode::Fetch && lock_fd_ != -1)
+		write_status();
+	/* the transport may be inside one of its callbacks: let it return */
+	to_finish_ = fetchmail_timeout_add(0, finish_timeout, this);
+}
+
+void AccountRun::finish_timeout(AccountRun *run)
+{
+	timeout_remove(&run->to_finish_);
+	run->transport_.reset();
+	run->session_.reset();
+	run->done_();
+}
+
+void AccountRun::write_status()
+{
+	AccountStatus &st = stored_.status;
+	std::string error;
+
+	st.last_status = report_.ok ? RunStatus::Ok : RunStatus::Error;
+	st.last_error = report_.error;
+	st.last_fetched = report_.fetched;
+	st.failures = report_.ok ? 0 : st.failures + 1;
+	st.next_run = ioloop_time + next_run_delay(set_.interval_secs,
+						   st.failures);
+	if (store_.save_status(stored_.account.id, st, error) < 0 ||
+	    store_.save_log(stored_.account.id, log_.str(), error) < 0)
+		i_error("fetchmail(%s/%s): %s", store_.user()->username,
+			stored_.account.id.c_str(), error.c_str());
+}
+
+struct RunQueue {
+	struct ioloop *ioloop = nullptr;
+	std::vector<std::unique_ptr<AccountRun>> runs;
+	size_t next = 0, running = 0, max_parallel = 1;
+
+	void start_more()
+	{
+		while (running < max_parallel && next < runs.size()) {
+			running++;
+			runs[next++]->start();
+		}
+		if (running == 0)
+			io_loop_stop(ioloop);
+	}
+	void done()
+	{
+		running--;
+		start_more();
+	}
+};
+
+std::vector<RunReport> run_accounts(Store &store, const Settings &set,
+				    std::vector<StoredAccount> accounts,
+				    RunMode mode)
+{
+	struct ioloop *prev_ioloop = current_ioloop;
+	RunQueue queue;
+	std::vector<RunReport> reports;
+
+	queue.max_parallel = set.max_parallel;
+	queue.ioloop = io_loop_create();
+	for (StoredAccount &stored : accounts) {
+		queue.runs.push_back(std::make_unique<AccountRun>(
+			store, set, std::move(stored), mode,
+			[&queue] { queue.done(); }));
+	}
+	queue.start_more();
+	if (queue.running > 0)
+		io_loop_run(queue.ioloop);
+	for (const auto &run : queue.runs)
+		reports.push_back(run->report());
+	queue.runs.clear();
+	io_loop_destroy(&queue.ioloop);
+	io_loop_set_current(prev_ioloop);
+	return reports;
+}
+
+} // namespace fetchmail
