@@ -1,0 +1,437 @@
+#include "fetchmail-ledger.hh"
+
+#include <json/json.h>
+
+#include <algorithm>
+#include <memory>
+
+namespace fetchmail {
+
+namespace {
+
+/* jsoncpp's "* Line 1, Column 2\n  Missing '}'...\n" as one line:
+   "line 1, column 2: Missing '}'..." (the first error only) */
+std::string json_error_text(const std::string &errs)
+{
+	size_t start = errs.compare(0, 2, "* ") == 0 ? 2 : 0;
+	size_t nl = errs.find('\n', start);
+	std::string where = errs.substr(start, nl == errs.npos ?
+					errs.npos : nl - start);
+	for (char &c : where) {
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+	}
+	if (nl == errs.npos)
+		return where;
+	size_t msg = errs.find_first_not_of(' ', nl + 1);
+	size_t end = msg == errs.npos ? errs.npos : errs.find('\n', msg);
+	if (msg == errs.npos || end == msg)
+		return where;
+	return where + ": " +
+		errs.substr(msg, end == errs.npos ? errs.npos : end - msg);
+}
+
+const int LEDGER_VERSION = 1;
+
+bool parse_uid(std::string_view s, uint32_t &uid_r)
+{
+	uint64_t n = 0;
+	if (s.empty() || s.size() > 10)
+		return false;
+	for (char c : s) {
+		if (c < '0' || c > '9')
+			return false;
+		n = n * 10 + (uint64_t)(c - '0');
+	}
+	if (n == 0 || n > UINT32_MAX)
+		return false;
+	uid_r = (uint32_t)n;
+	return true;
+}
+
+int type_error(std::string &error_r, const std::string &what,
+	       const char *type)
+{
+	error_r = "ledger: " + what + ": expected " + type;
+	return -1;
+}
+
+int folder_decode(const std::string &name, const Json::Value &v,
+		  FolderLedger &folder, std::string &error_r)
+{
+	std::string where = "folder '" + name + "'";
+	if (!v.isObject())
+		return type_error(error_r, where, "an object");
+	const Json::Value &uv = v["uidvalidity"];
+	if (!uv.isNull()) {
+		if (!uv.isUInt())
+			return type_error(error_r, where + " uidvalidity",
+					  "a number");
+		folder.uidvalidity = uv.asUInt();
+	}
+	const Json::Value &uids = v["uids"];
+	if (!uids.isNull()) {
+		if (!uids.isString())
+			return type_error(error_r, where + " uids", "a string");
+		if (folder.add_uids_string(uids.asString()) < 0) {
+			error_r = "ledger: " + where + " uids: malformed UID set";
+			return -1;
+		}
+	}
+	const Json::Value &fps = v["fp"];
+	if (!fps.isNull()) {
+		if (!fps.isArray())
+			return type_error(error_r, where + " fp",
+					  "a list of strings");
+		for (const auto &fp : fps) {
+			if (!fp.isString())
+				return type_error(error_r, where + " fp",
+						  "a list of strings");
+			folder.add_fingerprint(fp.asString());
+		}
+	}
+	return 0;
+}
+
+} // namespace
+
+bool FolderLedger::has(uint32_t uid) const
+{
+	auto it = ranges.upper_bound(uid);
+	if (it == ranges.begin())
+		return false;
+	--it;
+	return uid <= it->second;
+}
+
+void FolderLedger::add(uint32_t uid)
+{
+	add_range(uid, uid);
+}
+
+void FolderLedger::add_range(uint32_t lo, uint32_t hi)
+{
+	if (lo > hi)
+		std::swap(lo, hi);
+	uint32_t new_lo = lo, new_hi = hi;
+	auto it = ranges.upper_bound(lo);
+	if (it != ranges.begin()) {
+		auto prev = std::prev(it);
+		if ((uint64_t)prev->second + 1 >= lo)
+			it = prev;
+	}
+	/* it: the first range that overlaps or touches [lo, hi] */
+	while (it != ranges.end() && (uint64_t)it->first <= (uint64_t)hi + 1) {
+		new_lo = std::min(new_lo, it->first);
+		new_hi = std::max(new_hi, it->second);
+		it = ranges.erase(it);
+	}
+	ranges.emplace_hint(it, new_lo, new_hi);
+}
+
+void FolderLedger::retain(const std::vector<uint32_t> &present)
+{
+	std::vector<uint32_t> sorted;
+	const std::vector<uint32_t> *list = &present;
+	if (!std::is_sorted(present.begin(), present.end())) {
+		sorted = present;
+		std::sort(sorted.begin(), sorted.end());
+		list = &sorted;
+	}
+
+	std::map<uint32_t, uint32_t> kept;
+	bool run = false;
+	uint32_t lo = 0, hi = 0;
+	for (uint32_t uid : *list) {
+		if (has(uid)) {
+			if (!run)
+				lo = uid;
+			hi = uid;
+			run = true;
+		} else if (run) {
+			kept.emplace_hint(kept.end(), lo, hi);
+			run = false;
+		}
+	}
+	if (run)
+		kept.emplace_hint(kept.end(), lo, hi);
+	ranges = std::move(kept);
+}
+
+uint32_t FolderLedger::max_uid() const
+{
+	return ranges.empty() ? 0 : ranges.rbegin()->second;
+}
+
+size_t FolderLedger::uid_count() const
+{
+	size_t n = 0;
+	for (const auto &[lo, hi] : ranges)
+		n += (size_t)(hi - lo) + 1;
+	return n;
+}
+
+size_t FolderLedger::range_count() const
+{
+	return ranges.size();
+}
+
+bool FolderLedger::empty() const
+{
+	return ranges.empty() && fps.empty();
+}
+
+std::string FolderLedger::uids_string() const
+{
+	std::string s;
+	for (const auto &[lo, hi] : ranges) {
+		if (!s.empty())
+			s += ',';
+		s += std::to_string(lo);
+		if (hi != lo) {
+			s += ':';
+			s += std::to_string(hi);
+		}
+	}
+	return s;
+}
+
+int FolderLedger::add_uids_string(std::string_view s)
+{
+	std::vector<std::pair<uint32_t, uint32_t>> parsed;
+	size_t pos = 0;
+
+	while (pos < s.size()) {
+		size_t end = s.find(',', pos);
+		if (end == s.npos)
+			end = s.size();
+		std::string_view item = s.substr(pos, end - pos);
+		size_t colon = item.find(':');
+		uint32_t lo, hi;
+		if (colon == item.npos) {
+			if (!parse_uid(item, lo))
+				return -1;
+			hi = lo;
+		} else if (!parse_uid(item.substr(0, colon), lo) ||
+			   !parse_uid(item.substr(colon + 1), hi)) {
+			return -1;
+		}
+		parsed.emplace_back(lo, hi);
+		pos = end + 1;
+		if (end + 1 == s.size())
+			return -1; /* trailing comma */
+	}
+	for (const auto &[lo, hi] : parsed)
+		add_range(lo, hi);
+	return 0;
+}
+
+bool FolderLedger::has_fingerprint(std::string_view fp) const
+{
+	return fps.find(fp) != fps.end();
+}
+
+void FolderLedger::add_fingerprint(std::string fp)
+{
+	fps.insert(std::move(fp));
+}
+
+void FolderLedger::retain_fingerprints(const std::vector<std::string> &present)
+{
+	std::set<std::string, std::less<>> kept;
+	for (const auto &fp : present) {
+		if (has_fingerprint(fp))
+			kept.insert(fp);
+	}
+	fps = std::move(kept);
+}
+
+void FolderLedger::reset_uids(uint32_t new_uidvalidity)
+{
+	ranges.clear();
+	uidvalidity = new_uidvalidity;
+}
+
+bool Ledger::pop3_has(std::string_view uidl) const
+{
+	return pop3.find(uidl) != pop3.end();
+}
+
+void Ledger::pop3_add(std::string uidl)
+{
+	pop3.insert(std::move(uidl));
+}
+
+void Ledger::pop3_retain(const std::vector<std::string> &present)
+{
+	std::set<std::string, std::less<>> kept;
+	for (const auto &uidl : present) {
+		auto it = pop3.find(uidl);
+		if (it != pop3.end())
+			kept.insert(*it);
+	}
+	pop3 = std::move(kept);
+}
+
+FolderLedger &Ledger::folder(const std::string &name)
+{
+	return imap[name];
+}
+
+const FolderLedger *Ledger::find_folder(std::string_view name) const
+{
+	auto it = imap.find(name);
+	return it == imap.end() ? nullptr : &it->second;
+}
+
+void Ledger::remove_folder(std::string_view name)
+{
+	auto it = imap.find(name);
+	if (it != imap.end())
+		imap.erase(it);
+}
+
+void Ledger::retain_folders(const std::vector<std::string> &names)
+{
+	for (auto it = imap.begin(); it != imap.end(); ) {
+		if (std::find(names.begin(), names.end(), it->first) ==
+		    names.end())
+			it = imap.erase(it);
+		else
+			++it;
+	}
+}
+
+void Ledger::clear()
+{
+	pop3.clear();
+	imap.clear();
+}
+
+std::string message_fingerprint(std::string_view message_id, uint64_t size,
+				std::string_view internal_date)
+{
+	const uint64_t FNV_OFFSET = 0xcbf29ce484222325ULL;
+	const uint64_t FNV_PRIME = 0x100000001b3ULL;
+	auto is_ws = [](char c) {
+		return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+	};
+	while (!message_id.empty() && is_ws(message_id.front()))
+		message_id.remove_prefix(1);
+	while (!message_id.empty() && is_ws(message_id.back()))
+		message_id.remove_suffix(1);
+
+	uint64_t h = FNV_OFFSET;
+	auto feed = [&](std::string_view s) {
+		for (char c : s) {
+			h ^= (unsigned char)c;
+			h *= FNV_PRIME;
+		}
+	};
+	feed(message_id);
+	feed(std::string_view("\0", 1));
+	feed(std::to_string(size));
+	feed(std::string_view("\0", 1));
+	feed(internal_date);
+
+	static const char hex[] = "0123456789abcdef";
+	std::string out(16, '0');
+	for (int i = 15; i >= 0; i--, h >>= 4)
+		out[i] = hex[h & 15];
+	return out;
+}
+
+std::string ledger_encode(const Ledger &ledger)
+{
+	try {
+		Json::Value root(Json::objectValue);
+		root["v"] = LEDGER_VERSION;
+		Json::Value &pop3 = root["pop3"] = Json::arrayValue;
+		for (const auto &uidl : ledger.pop3)
+			pop3.append(uidl);
+		Json::Value &folders = root["folders"] = Json::objectValue;
+		for (const auto &[name, f] : ledger.imap) {
+			Json::Value &v = folders[name] = Json::objectValue;
+			v["uidvalidity"] = f.uidvalidity;
+			v["uids"] = f.uids_string();
+			Json::Value &fps = v["fp"] = Json::arrayValue;
+			for (const auto &fp : f.fingerprints())
+				fps.append(fp);
+		}
+		Json::StreamWriterBuilder builder;
+		builder["indentation"] = "";
+		builder["emitUTF8"] = true;
+		return Json::writeString(builder, root);
+	} catch (const std::exception &) {
+		return "";
+	}
+}
+
+int ledger_decode(std::string_view json, Ledger &ledger_r,
+		  std::string &error_r)
+{
+	try {
+		Json::CharReaderBuilder builder;
+		Json::CharReaderBuilder::strictMode(&builder.settings_);
+		std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+		Json::Value root;
+		std::string errs;
+
+		if (!reader->parse(json.data(), json.data() + json.size(),
+				   &root, &errs)) {
+			error_r = "ledger: not valid JSON: " +
+				json_error_text(errs);
+			return -1;
+		}
+		if (!root.isObject()) {
+			error_r = "ledger: not a JSON object";
+			return -1;
+		}
+		const Json::Value &v = root["v"];
+		if (!v.isNull()) {
+			if (!v.isInt() || v.asInt() < 0)
+				return type_error(error_r, "v", "a version number");
+			if (v.asInt() > LEDGER_VERSION) {
+				error_r = "ledger: version " +
+					std::to_string(v.asInt()) +
+					" is newer than this plugin supports";
+				return -1;
+			}
+		}
+
+		Ledger ledger;
+		const Json::Value &pop3 = root["pop3"];
+		if (!pop3.isNull()) {
+			if (!pop3.isArray())
+				return type_error(error_r, "pop3",
+						  "a list of strings");
+			for (const auto &uidl : pop3) {
+				if (!uidl.isString())
+					return type_error(error_r, "pop3",
+							  "a list of strings");
+				ledger.pop3_add(uidl.asString());
+			}
+		}
+		const Json::Value &folders = root["folders"];
+		if (!folders.isNull()) {
+			if (!folders.isObject())
+				return type_error(error_r, "folders",
+						  "an object");
+			for (auto it = folders.begin(); it != folders.end();
+			     ++it) {
+				std::string name = it.name();
+				if (folder_decode(name, *it,
+						  ledger.folder(name),
+						  error_r) < 0)
+					return -1;
+			}
+		}
+		ledger_r = std::move(ledger);
+	} catch (const std::exception &e) {
+		error_r = std::string("ledger: ") + e.what();
+		return -1;
+	}
+	return 0;
+}
+
+} // namespace fetchmail

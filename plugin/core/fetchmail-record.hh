@@ -1,0 +1,61 @@
+#ifndef FETCHMAIL_RECORD_HH
+#define FETCHMAIL_RECORD_HH
+
+/* The stored forms of an account and its status: compact JSON objects
+   (jsoncpp), one per attribute, carrying a format version "v".
+
+   Account record (v1):
+
+     {"v":1,"id":"fm-abcdefgh","host":"pop.example.com","port":0,
+      "protocol":"pop3","remote-user":"bob","password":"v1:1a2b3c4d:...",
+      "tls":"implicit","tls-verify":true,"keep":true,"folders":["INBOX"],
+      "mailbox":"INBOX","max-size":0,"active":true}
+
+   "password" holds the encrypted blob from secret_encrypt(), never the
+   plaintext; port 0 means the default port. Required on decode: id, host,
+   protocol, remote-user, password (a non-empty string). Every other key
+   may be missing and then takes the Account default. Every value goes
+   through the same validation as account_set_field(); wrong JSON types
+   are errors naming the field ("port: expected a number"). Unknown keys
+   are ignored (a newer plugin of the same record version may add some).
+
+   Versions: a record with "v" greater than 1 is refused ("record version
+   7 is newer than this plugin supports"). A record without "v" is a v0
+   record, written by pre-release builds: the same layout except that keys
+   may use '_' instead of '-' (remote_user, tls_verify, max_size); the
+   upgrade step renames them and then reads it as v1. Future format changes
+   add one upgrade step per version (record_upgrade() in the .cc).
+
+   Status record (v1):
+
+     {"v":1,"last-run":1795405200,"last-status":"ok","last-error":"",
+      "last-fetched":3,"next-run":1795405500,"failures":0}
+
+   with every key optional.
+
+   Nothing throws: jsoncpp exceptions are caught and become errors. */
+
+#include "fetchmail-account.hh"
+
+#include <string>
+#include <string_view>
+
+namespace fetchmail {
+
+/* The version written by this plugin. */
+const int RECORD_VERSION = 1;
+
+std::string account_record_encode(const Account &account,
+				  std::string_view password_blob);
+/* Decode into account_r (fully replaced: password left empty, protocol_set
+   true) and the stored blob into password_blob_r. -1 on error. */
+int account_record_decode(std::string_view json, Account &account_r,
+			  std::string &password_blob_r, std::string &error_r);
+
+std::string status_record_encode(const AccountStatus &status);
+int status_record_decode(std::string_view json, AccountStatus &status_r,
+			 std::string &error_r);
+
+} // namespace fetchmail
+
+#endif

@@ -1,0 +1,150 @@
+#include "fetchmail-runlog.hh"
+
+#include "fetchmail-account.hh"
+#include "fetchmail-crypto.hh"
+
+#include <algorithm>
+
+namespace fetchmail {
+
+namespace {
+
+const size_t MIN_MAX_BYTES = 256;
+const size_t BASE64_MIN_SECRET = 6;
+const std::string_view REDACTED = "***";
+
+void replace_all(std::string &s, std::string_view pattern)
+{
+	size_t pos = 0;
+	while ((pos = s.find(pattern, pos)) != s.npos) {
+		s.replace(pos, pattern.size(), REDACTED);
+		pos += REDACTED.size();
+	}
+}
+
+} // namespace
+
+RunLog::RunLog(size_t max_bytes)
+	: max_bytes(std::max(max_bytes, MIN_MAX_BYTES))
+{
+}
+
+void RunLog::add_secret(std::string s)
+{
+	if (s.empty())
+		return;
+	try {
+		std::vector<std::string> add;
+		if (s.size() >= BASE64_MIN_SECRET) {
+			/* The secret at byte offset k (mod 3) of a base64
+			   encoded string: the output characters that only
+			   depend on the secret's bits are a fixed substring. */
+			for (size_t k = 0; k < 3; k++) {
+				std::string enc =
+					base64_encode(std::string(k, '\0') + s);
+				size_t start = (8 * k + 5) / 6;
+				size_t end = (8 * k + 8 * s.size()) / 6;
+				if (end > start && end - start >= BASE64_MIN_SECRET)
+					add.push_back(enc.substr(start, end - start));
+			}
+		}
+		add.push_back(std::move(s));
+		for (auto &p : add) {
+			if (std::find(secrets.begin(), secrets.end(), p) ==
+			    secrets.end())
+				secrets.push_back(std::move(p));
+		}
+		std::stable_sort(secrets.begin(), secrets.end(),
+				 [](const std::string &a, const std::string &b) {
+					 return a.size() > b.size();
+				 });
+	} catch (const std::exception &) {
+		/* keep what we have; nothing throws out */
+	}
+}
+
+std::string RunLog::redact(std::string_view text) const
+{
+	static const char hex[] = "0123456789abcdef";
+
+	while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+		text.remove_suffix(1);
+	std::string s(text);
+	for (const auto &secret : secrets)
+		replace_all(s, secret);
+
+	std::string out;
+	out.reserve(s.size());
+	for (char ch : s) {
+		unsigned char c = (unsigned char)ch;
+		if (c < 0x20 || c == 0x7f) {
+			out += "\\x";
+			out += hex[c >> 4];
+			out += hex[c & 15];
+		} else {
+			out += ch;
+		}
+	}
+	return out;
+}
+
+void RunLog::line(int64_t unix_ms, char direction, std::string_view text)
+{
+	try {
+		if (direction != 'C' && direction != 'S')
+			direction = '*';
+		std::string l = iso8601_utc_ms(unix_ms);
+		l += ' ';
+		l += direction;
+		l += ": ";
+		l += redact(text);
+		const size_t half = max_bytes / 2;
+		if (l.size() + 1 > half) {
+			l.resize(half - 4);
+			l += "...";
+		}
+		l += '\n';
+
+		if (!head_closed && head.size() + l.size() <= half) {
+			head += l;
+			return;
+		}
+		head_closed = true;
+		tail_bytes += l.size();
+		tail.push_back(std::move(l));
+		while (tail_bytes > half) {
+			tail_bytes -= tail.front().size();
+			tail.pop_front();
+			dropped++;
+		}
+	} catch (const std::exception &) {
+		dropped++;
+	}
+}
+
+std::string RunLog::str() const
+{
+	std::string out;
+	try {
+		out.reserve(head.size() + tail_bytes + 64);
+		out += head;
+		if (dropped > 0)
+			out += "... " + std::to_string(dropped) +
+				" lines dropped ...\n";
+		for (const auto &l : tail)
+			out += l;
+	} catch (const std::exception &) {
+	}
+	return out;
+}
+
+void RunLog::clear()
+{
+	head.clear();
+	head_closed = false;
+	tail.clear();
+	tail_bytes = 0;
+	dropped = 0;
+}
+
+} // namespace fetchmail
