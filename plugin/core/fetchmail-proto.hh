@@ -59,6 +59,9 @@ enum class EventType {
 	Done,            /* the session ended cleanly after quit() */
 	Error,           /* error_kind, text (sanitized server text, no secrets) */
 	Log,             /* text: one protocol line for the run log, redacted */
+	MessageFailed,   /* message, text: fetching or deleting this one message
+	                    failed on the server (RETR/DELE -ERR, UID FETCH NO);
+	                    the session goes on with the next */
 };
 
 struct Event {

@@ -1,0 +1,927 @@
+#include "fetchmail-pop3.hh"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+namespace fetchmail {
+
+namespace {
+
+const char cr_byte[] = "\r";
+constexpr size_t max_capabilities = 128;
+constexpr size_t max_capability_length = 1024;
+constexpr size_t max_uidl_bytes = 64 * 1024 * 1024;
+constexpr size_t max_uid_length = 255;
+constexpr size_t max_initial_response_line = 255;
+
+bool equals_ci(std::string_view a, std::string_view b)
+{
+	if (a.size() != b.size())
+		return false;
+	for (size_t i = 0; i < a.size(); i++) {
+		unsigned char x = a[i], y = b[i];
+		if (x >= 'a' && x <= 'z') x -= 32;
+		if (y >= 'a' && y <= 'z') y -= 32;
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+std::string upper(std::string_view s)
+{
+	std::string out(s);
+	for (char &c : out) {
+		if (c >= 'a' && c <= 'z')
+			c = static_cast<char>(c - 32);
+	}
+	return out;
+}
+
+/* The next space-separated word of s; s is advanced past it. */
+std::string_view next_word(std::string_view &s)
+{
+	size_t start = s.find_first_not_of(' ');
+	if (start == std::string_view::npos) {
+		s = {};
+		return {};
+	}
+	s.remove_prefix(start);
+	size_t len = std::min(s.find(' '), s.size());
+	std::string_view word = s.substr(0, len);
+	s.remove_prefix(len);
+	return word;
+}
+
+bool parse_u64(std::string_view s, uint64_t max, uint64_t &n_r)
+{
+	if (s.empty() || s.size() > 20)
+		return false;
+	uint64_t n = 0;
+	for (char c : s) {
+		if (c < '0' || c > '9')
+			return false;
+		uint64_t d = static_cast<uint64_t>(c - '0');
+		if (n > (max - d) / 10)
+			return false;
+		n = n * 10 + d;
+	}
+	n_r = n;
+	return true;
+}
+
+bool parse_number(std::string_view s, uint32_t &n_r)
+{
+	uint64_t n;
+	if (!parse_u64(s, UINT32_MAX, n) || n == 0)
+		return false;
+	n_r = static_cast<uint32_t>(n);
+	return true;
+}
+
+bool valid_uid(std::string_view uid)
+{
+	if (uid.empty() || uid.size() > max_uid_length)
+		return false;
+	for (unsigned char c : uid) {
+		if (c < 0x21 || c > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+bool has_line_breaks(std::string_view s)
+{
+	return s.find_first_of(std::string_view("\r\n\0", 3)) !=
+		std::string_view::npos;
+}
+
+std::string base64(std::string_view in)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	std::string out;
+	out.reserve((in.size() + 2) / 3 * 4);
+	size_t i = 0;
+	for (; i + 2 < in.size(); i += 3) {
+		uint32_t v = (uint8_t)in[i] << 16 | (uint8_t)in[i + 1] << 8 |
+			(uint8_t)in[i + 2];
+		out += tab[v >> 18];
+		out += tab[(v >> 12) & 63];
+		out += tab[(v >> 6) & 63];
+		out += tab[v & 63];
+	}
+	if (i < in.size()) {
+		uint32_t v = (uint8_t)in[i] << 16;
+		if (i + 1 < in.size())
+			v |= (uint8_t)in[i + 1] << 8;
+		out += tab[v >> 18];
+		out += tab[(v >> 12) & 63];
+		out += i + 1 < in.size() ? tab[(v >> 6) & 63] : '=';
+		out += '=';
+	}
+	return out;
+}
+
+/* RFC 5801 saslname: "," and "=" are escaped. */
+std::string saslname(std::string_view s)
+{
+	std::string out;
+	for (char c : s) {
+		if (c == ',')
+			out += "=2C";
+		else if (c == '=')
+			out += "=3D";
+		else
+			out += c;
+	}
+	return out;
+}
+
+void replace_all(std::string &s, std::string_view what)
+{
+	if (what.empty())
+		return;
+	size_t pos = 0;
+	while ((pos = s.find(what, pos)) != std::string::npos) {
+		s.replace(pos, what.size(), "***");
+		pos += 3;
+	}
+}
+
+} // namespace
+
+Pop3Session::Pop3Session(SessionConfig config)
+	: config_(std::move(config))
+{
+	if (!config_.password.empty())
+		secrets_.push_back(config_.password);
+	inflight_.push_back(Command{Cmd::Greeting, {}, {}, {}, false});
+}
+
+/* ---- the driver's side ---- */
+
+size_t Pop3Session::feed(std::string_view in)
+{
+	if (in.empty() || reader_ == Reader::Stopped)
+		return 0;
+	const char *start = in.data(), *p = start, *end = start + in.size();
+	while (p < end && reader_ != Reader::Stopped) {
+		if (inflight_.empty()) {
+			set_error(ErrorKind::Protocol, "unexpected data from server");
+			break;
+		}
+		p = reader_ == Reader::Body ? feed_body(p, end) : feed_line(p, end);
+	}
+	return static_cast<size_t>(p - start);
+}
+
+void Pop3Session::eof()
+{
+	if (finished_)
+		return;
+	if (!inflight_.empty() && inflight_.front().kind == Cmd::Quit)
+		finish_done("connection closed before the reply to QUIT");
+	else
+		set_error(ErrorKind::Closed, "connection closed by server");
+}
+
+std::string Pop3Session::take_output()
+{
+	return std::exchange(out_, std::string());
+}
+
+bool Pop3Session::next_event(Event &event_r)
+{
+	if (events_.empty())
+		return false;
+	event_r = std::move(events_.front());
+	events_.pop_front();
+	return true;
+}
+
+void Pop3Session::tls_started()
+{
+	if (finished_ || phase_ != Phase::AwaitTls)
+		return;
+	tls_done_ = true;
+	phase_ = Phase::Negotiating;
+	reader_ = Reader::Status;
+	send_capa();
+}
+
+void Pop3Session::fetch(const std::vector<RemoteMessage> &messages)
+{
+	if (finished_ || quit_queued_)
+		return;
+	for (const RemoteMessage &msg : messages) {
+		std::string line = "RETR " + std::to_string(msg.number);
+		enqueue(Command{Cmd::Retr, line, line, msg, false});
+	}
+}
+
+void Pop3Session::remove(const std::vector<std::string> &uids)
+{
+	if (finished_ || quit_queued_)
+		return;
+	std::vector<Command> deles;
+	for (const std::string &uid : uids) {
+		RemoteMessage msg;
+		auto it = uid_index_.find(uid);
+		if (it != uid_index_.end())
+			msg = listing_[it->second];
+		else if (!uidl_ok_ && phase_ == Phase::Ready &&
+			 parse_number(uid, msg.number))
+			msg.uid = uid;
+		if (msg.number == 0) {
+			RemoteMessage unknown;
+			unknown.uid = uid;
+			message_failed(unknown, "not in the listing");
+			continue;
+		}
+		std::string line = "DELE " + std::to_string(msg.number);
+		deles.push_back(Command{Cmd::Dele, line, line, msg, false});
+	}
+	if (deles.empty()) {
+		emit(EventType::Removed);
+		return;
+	}
+	deles.back().batch_end = true;
+	for (Command &cmd : deles)
+		enqueue(std::move(cmd));
+}
+
+void Pop3Session::quit()
+{
+	if (finished_ || quit_queued_)
+		return;
+	quit_queued_ = true;
+	enqueue(Command{Cmd::Quit, "QUIT", "QUIT", {}, false});
+}
+
+/* ---- input ---- */
+
+/* Reads one line into line_r (without CRLF or LF); false when the line is
+   not complete yet (it is kept in line_) or too long (Error). */
+bool Pop3Session::read_line(const char *&p, const char *end,
+			    std::string_view &line_r)
+{
+	/* one byte more than max_line may be the CR of CRLF */
+	size_t limit = config_.max_line < SIZE_MAX ? config_.max_line + 1 :
+		SIZE_MAX;
+	const char *nl = static_cast<const char *>(memchr(p, '\n', end - p));
+	if (nl == nullptr) {
+		if (line_.size() + (end - p) > limit)
+			set_error(ErrorKind::Protocol, "line too long");
+		else
+			line_.append(p, end);
+		p = end;
+		return false;
+	}
+	if (line_.empty()) {
+		line_r = std::string_view(p, nl - p);
+	} else {
+		if (line_.size() + (nl - p) > limit) {
+			set_error(ErrorKind::Protocol, "line too long");
+			p = nl + 1;
+			return false;
+		}
+		line_.append(p, nl);
+		line_r = line_;
+	}
+	p = nl + 1;
+	if (!line_r.empty() && line_r.back() == '\r')
+		line_r.remove_suffix(1);
+	if (line_r.size() > config_.max_line) {
+		set_error(ErrorKind::Protocol, "line too long");
+		return false;
+	}
+	return true;
+}
+
+const char *Pop3Session::feed_line(const char *p, const char *end)
+{
+	std::string_view line;
+	if (!read_line(p, end, line))
+		return p;
+	if (reader_ == Reader::Lines) {
+		if (line == ".")
+			end_lines();
+		else
+			handle_list_line(!line.empty() && line[0] == '.' ?
+					 line.substr(1) : line);
+	} else {
+		handle_status(line);
+	}
+	line_.clear();
+	return p;
+}
+
+/* Streams a RETR body: data runs between line starts that begin with a
+   dot are handed out as views into the input; the dot of a stuffed line
+   and the terminating ".\r\n" are dropped. */
+const char *Pop3Session::feed_body(const char *p, const char *end)
+{
+	const char *run = p;
+	while (p < end && reader_ == Reader::Body) {
+		switch (body_state_) {
+		case BodyState::MidLine: {
+			const void *nl = memchr(p, '\n', end - p);
+			if (nl == nullptr) {
+				p = end;
+			} else {
+				p = static_cast<const char *>(nl) + 1;
+				body_state_ = BodyState::LineStart;
+			}
+			break;
+		}
+		case BodyState::LineStart:
+			if (*p != '.') {
+				body_state_ = BodyState::MidLine;
+				break;
+			}
+			emit_data(run, p - run);
+			run = ++p;
+			body_state_ = BodyState::Dot;
+			break;
+		case BodyState::Dot:
+			if (*p == '\n') {
+				end_body();
+				return p + 1;
+			}
+			if (*p == '\r') {
+				run = ++p;
+				body_state_ = BodyState::DotCr;
+			} else {
+				body_state_ = BodyState::MidLine;
+			}
+			break;
+		case BodyState::DotCr:
+			if (*p == '\n') {
+				end_body();
+				return p + 1;
+			}
+			/* ".\r" that did not end the message: the CR is data */
+			emit_data(cr_byte, 1);
+			body_state_ = BodyState::MidLine;
+			break;
+		}
+	}
+	if (reader_ == Reader::Body)
+		emit_data(run, p - run);
+	return p;
+}
+
+void Pop3Session::emit_data(const char *p, size_t size)
+{
+	if (size == 0 || reader_ != Reader::Body)
+		return;
+	/* what fits goes out first, so that the events do not depend on
+	   how the input was split */
+	uint64_t room = config_.max_message - body_bytes_;
+	size_t part = size <= room ? size : static_cast<size_t>(room);
+	if (part > 0) {
+		body_bytes_ += part;
+		emit(EventType::MessageData).data = std::string_view(p, part);
+	}
+	if (part < size) {
+		set_error(ErrorKind::Protocol, "message " +
+			  std::to_string(inflight_.front().message.number) +
+			  " is larger than the maximum message size");
+	}
+}
+
+void Pop3Session::end_body()
+{
+	emit(EventType::MessageEnd).message =
+		std::move(inflight_.front().message);
+	reader_ = Reader::Status;
+	complete();
+}
+
+void Pop3Session::handle_status(std::string_view line)
+{
+	Status st = Status::Bad;
+	std::string_view text;
+	if (line.size() >= 3 && equals_ci(line.substr(0, 3), "+OK") &&
+	    (line.size() == 3 || line[3] == ' ' || line[3] == '\t')) {
+		st = Status::Ok;
+		text = line.substr(std::min<size_t>(4, line.size()));
+	} else if (line.size() >= 4 && equals_ci(line.substr(0, 4), "-ERR") &&
+		   (line.size() == 4 || line[4] == ' ' || line[4] == '\t')) {
+		st = Status::Err;
+		text = line.substr(std::min<size_t>(5, line.size()));
+	} else if (line == "+" || (line.size() >= 2 && line[0] == '+' &&
+				   line[1] == ' ')) {
+		st = Status::Cont;
+		text = line.substr(std::min<size_t>(2, line.size()));
+	}
+	log_server(line);
+	Cmd kind = inflight_.front().kind;
+	if (st == Status::Bad || (st == Status::Cont && kind != Cmd::Auth)) {
+		set_error(ErrorKind::Protocol, "unexpected reply from server: " +
+		     server_text(line));
+		return;
+	}
+	switch (kind) {
+	case Cmd::Greeting: on_greeting(st, text); break;
+	case Cmd::Capa: on_capa(st, text); break;
+	case Cmd::Stls: on_stls(st, text); break;
+	case Cmd::User: on_user(st, text); break;
+	case Cmd::Pass: on_pass(st, text); break;
+	case Cmd::Auth: on_auth(st, text); break;
+	case Cmd::Uidl: on_uidl(st, text); break;
+	case Cmd::List: on_list(st, text); break;
+	case Cmd::Retr: on_retr(st, text); break;
+	case Cmd::Dele: on_dele(st, text); break;
+	case Cmd::Quit: on_quit(st, text); break;
+	}
+}
+
+void Pop3Session::handle_list_line(std::string_view line)
+{
+	switch (inflight_.front().kind) {
+	case Cmd::Capa: add_capability(line); break;
+	case Cmd::Uidl: add_uidl(line); break;
+	case Cmd::List: add_list(line); break;
+	default: break;
+	}
+}
+
+void Pop3Session::end_lines()
+{
+	reader_ = Reader::Status;
+	Cmd kind = inflight_.front().kind;
+	if (kind == Cmd::Capa) {
+		std::string summary = "(capabilities:";
+		for (const std::string &cap : caps_)
+			summary += " " + cap;
+		log(false, server_text(summary + ")"));
+		complete();
+		after_capa();
+		return;
+	}
+	log(false, "(" + std::to_string(lines_seen_) +
+	    (kind == Cmd::Uidl ? " UIDL" : " LIST") + " lines not logged)");
+	complete();
+	if (kind == Cmd::Uidl && !pipelining_)
+		send(Cmd::List, "LIST", "LIST");
+	else if (kind == Cmd::List)
+		make_listing();
+}
+
+/* ---- replies ---- */
+
+void Pop3Session::on_greeting(Status st, std::string_view text)
+{
+	if (st != Status::Ok) {
+		set_error(ErrorKind::Server, "server refused the connection: " +
+		     server_text(text));
+		return;
+	}
+	complete();
+	send_capa();
+}
+
+void Pop3Session::on_capa(Status st, std::string_view)
+{
+	if (st == Status::Ok) {
+		reader_ = Reader::Lines;
+		return;
+	}
+	complete();
+	after_capa();
+}
+
+void Pop3Session::on_stls(Status st, std::string_view text)
+{
+	if (st != Status::Ok) {
+		set_error(ErrorKind::TlsUnavailable, "STLS failed: " +
+		     server_text(text));
+		return;
+	}
+	complete();
+	phase_ = Phase::AwaitTls;
+	reader_ = Reader::Stopped;
+	emit(EventType::NeedTls);
+}
+
+void Pop3Session::on_user(Status st, std::string_view text)
+{
+	if (st != Status::Ok) {
+		fail_auth(text);
+		return;
+	}
+	complete();
+	send(Cmd::Pass, "PASS " + config_.password, "PASS ***");
+}
+
+void Pop3Session::on_pass(Status st, std::string_view text)
+{
+	if (st != Status::Ok) {
+		fail_auth(text);
+		return;
+	}
+	complete();
+	logged_in();
+}
+
+void Pop3Session::on_auth(Status st, std::string_view text)
+{
+	if (st == Status::Err) {
+		fail_auth(text);
+		return;
+	}
+	complete();
+	if (st == Status::Ok) {
+		logged_in();
+	} else if (sasl_step_ < sasl_responses_.size()) {
+		send(Cmd::Auth, sasl_responses_[sasl_step_++], "***");
+	} else if (!sasl_aborted_) {
+		/* a challenge after our last response: the server reports a
+		   failure (XOAUTH2/OAUTHBEARER) or wants more than we have */
+		sasl_aborted_ = true;
+		if (mech_ == "XOAUTH2")
+			send(Cmd::Auth, "", "***");
+		else if (mech_ == "OAUTHBEARER")
+			send(Cmd::Auth, "AQ==", "***");
+		else
+			send(Cmd::Auth, "*", "*");
+	} else {
+		set_error(ErrorKind::Protocol, "unexpected SASL challenge");
+	}
+}
+
+void Pop3Session::on_uidl(Status st, std::string_view)
+{
+	lines_seen_ = 0;
+	if (st == Status::Ok) {
+		uidl_ok_ = true;
+		reader_ = Reader::Lines;
+		return;
+	}
+	uidl_ok_ = false;
+	complete();
+	if (!pipelining_)
+		send(Cmd::List, "LIST", "LIST");
+}
+
+void Pop3Session::on_list(Status st, std::string_view text)
+{
+	lines_seen_ = 0;
+	if (st != Status::Ok) {
+		set_error(ErrorKind::Server, "LIST failed: " + server_text(text));
+		return;
+	}
+	reader_ = Reader::Lines;
+}
+
+void Pop3Session::on_retr(Status st, std::string_view text)
+{
+	const RemoteMessage &msg = inflight_.front().message;
+	if (st != Status::Ok) {
+		message_failed(msg, server_text(text));
+		complete();
+		return;
+	}
+	emit(EventType::MessageBegin).message = msg;
+	body_bytes_ = 0;
+	body_state_ = BodyState::LineStart;
+	reader_ = Reader::Body;
+}
+
+void Pop3Session::on_dele(Status st, std::string_view text)
+{
+	const Command &cmd = inflight_.front();
+	if (st == Status::Ok)
+		removed_.push_back(cmd.message.uid);
+	else
+		message_failed(cmd.message, server_text(text));
+	if (cmd.batch_end)
+		emit(EventType::Removed).uids = std::exchange(removed_, {});
+	complete();
+}
+
+void Pop3Session::on_quit(Status st, std::string_view text)
+{
+	if (st != Status::Ok) {
+		set_error(ErrorKind::Server, "QUIT failed, deletions not committed: " +
+		     server_text(text));
+		return;
+	}
+	complete();
+	finish_done("");
+}
+
+/* ---- multi-line reply contents ---- */
+
+void Pop3Session::add_capability(std::string_view line)
+{
+	if (caps_.size() < max_capabilities)
+		caps_.emplace_back(line.substr(0, max_capability_length));
+}
+
+void Pop3Session::add_uidl(std::string_view line)
+{
+	std::string_view rest = line;
+	uint32_t number;
+	std::string_view uid;
+	if (!parse_number(next_word(rest), number) ||
+	    !valid_uid(uid = next_word(rest))) {
+		set_error(ErrorKind::Protocol, "malformed UIDL line: " +
+		     server_text(line));
+		return;
+	}
+	uidl_bytes_ += uid.size();
+	if (++lines_seen_ > max_listing || uidl_bytes_ > max_uidl_bytes) {
+		set_error(ErrorKind::Protocol, "UIDL listing too long");
+		return;
+	}
+	uidl_.emplace_back(number, std::string(uid));
+}
+
+void Pop3Session::add_list(std::string_view line)
+{
+	std::string_view rest = line;
+	RemoteMessage msg;
+	if (!parse_number(next_word(rest), msg.number) ||
+	    !parse_u64(next_word(rest), UINT64_MAX, msg.size)) {
+		set_error(ErrorKind::Protocol, "malformed LIST line: " +
+		     server_text(line));
+		return;
+	}
+	if (++lines_seen_ > max_listing) {
+		set_error(ErrorKind::Protocol, "LIST listing too long");
+		return;
+	}
+	listing_.push_back(std::move(msg));
+}
+
+/* ---- steps ---- */
+
+void Pop3Session::send_capa()
+{
+	caps_.clear();
+	send(Cmd::Capa, "CAPA", "CAPA");
+}
+
+void Pop3Session::after_capa()
+{
+	if (config_.tls == SessionConfig::Tls::StartTls && !tls_done_) {
+		if (!has_cap("STLS"))
+			set_error(ErrorKind::TlsUnavailable,
+			     "server does not offer STLS");
+		else
+			send(Cmd::Stls, "STLS", "STLS");
+		return;
+	}
+	pipelining_ = has_cap("PIPELINING");
+	authenticate();
+}
+
+void Pop3Session::authenticate()
+{
+	if (has_line_breaks(config_.user) || has_line_breaks(config_.password)) {
+		set_error(ErrorKind::Auth,
+		     "user name or password contains CR, LF or NUL");
+		return;
+	}
+	std::string mech = upper(config_.sasl_mech);
+	if (mech.empty() && sasl_offers("PLAIN") && !has_cap("USER"))
+		mech = "PLAIN";
+	if (mech.empty())
+		send(Cmd::User, "USER " + config_.user,
+		     "USER " + sanitize_server_text(config_.user));
+	else
+		start_sasl(mech);
+}
+
+void Pop3Session::start_sasl(const std::string &mech)
+{
+	const std::string &user = config_.user, &pass = config_.password;
+	std::string initial;
+	mech_ = mech;
+	if (mech == "PLAIN") {
+		initial = std::string(1, '\0') + user + '\0' + pass;
+	} else if (mech == "LOGIN") {
+		sasl_responses_ = {base64(user), base64(pass)};
+	} else if (mech == "XOAUTH2") {
+		initial = "user=" + user + "\x01" "auth=Bearer " + pass +
+			"\x01\x01";
+	} else if (mech == "OAUTHBEARER") {
+		initial = "n,a=" + saslname(user) + ",\x01" "auth=Bearer " +
+			pass + "\x01\x01";
+	} else {
+		set_error(ErrorKind::Auth, "unsupported SASL mechanism " +
+		     sanitize_server_text(mech, 64));
+		return;
+	}
+	for (const std::string &resp : sasl_responses_)
+		secrets_.push_back(resp);
+	std::string cmd = "AUTH " + mech;
+	if (initial.empty()) {
+		send(Cmd::Auth, cmd, cmd);
+		return;
+	}
+	std::string encoded = base64(initial);
+	secrets_.push_back(encoded);
+	if (has_cap("SASL") &&
+	    cmd.size() + 1 + encoded.size() + 2 <= max_initial_response_line) {
+		send(Cmd::Auth, cmd + " " + encoded, cmd + " ***");
+	} else {
+		sasl_responses_.insert(sasl_responses_.begin(), encoded);
+		send(Cmd::Auth, cmd, cmd);
+	}
+}
+
+void Pop3Session::fail_auth(std::string_view text)
+{
+	std::string msg = server_text(text);
+	bool server = text.starts_with("[IN-USE]") || text.starts_with("[SYS/");
+	if (msg.empty())
+		msg = "authentication failed";
+	set_error(server ? ErrorKind::Server : ErrorKind::Auth, msg);
+}
+
+void Pop3Session::logged_in()
+{
+	emit(EventType::LoggedIn);
+	phase_ = Phase::Listing;
+	send(Cmd::Uidl, "UIDL", "UIDL");
+	if (pipelining_)
+		send(Cmd::List, "LIST", "LIST");
+}
+
+void Pop3Session::make_listing()
+{
+	std::stable_sort(uidl_.begin(), uidl_.end(),
+			 [](const auto &a, const auto &b) {
+				 return a.first < b.first;
+			 });
+	for (size_t i = 0; i < listing_.size(); i++) {
+		RemoteMessage &msg = listing_[i];
+		auto it = std::lower_bound(uidl_.begin(), uidl_.end(), msg.number,
+			[](const auto &a, uint32_t n) { return a.first < n; });
+		if (it != uidl_.end() && it->first == msg.number)
+			msg.uid = it->second;
+		if (!msg.uid.empty())
+			uid_index_.emplace(msg.uid, i);
+	}
+	uidl_.clear();
+	uidl_.shrink_to_fit();
+	Event &ev = emit(EventType::Listing);
+	ev.messages = listing_;
+	ev.count = static_cast<uint32_t>(listing_.size());
+	phase_ = Phase::Ready;
+	pump();
+}
+
+/* ---- commands ---- */
+
+/* Sends a command of the negotiation at once (never more than two are
+   outstanding there). */
+void Pop3Session::send(Cmd kind, std::string line, std::string log_text)
+{
+	out_ += line;
+	out_ += "\r\n";
+	log(true, std::move(log_text));
+	inflight_bytes_ += line.size() + 2;
+	inflight_.push_back(Command{kind, std::move(line), {}, {}, false});
+}
+
+void Pop3Session::enqueue(Command cmd)
+{
+	queue_.push_back(std::move(cmd));
+	pump();
+}
+
+/* Sends queued driver commands while the window allows. */
+void Pop3Session::pump()
+{
+	if (phase_ != Phase::Ready)
+		return;
+	while (!queue_.empty()) {
+		Command &cmd = queue_.front();
+		size_t bytes = cmd.line.size() + 2;
+		if (!inflight_.empty() &&
+		    (!pipelining_ ||
+		     inflight_.size() >= max_pipelined_commands ||
+		     inflight_bytes_ + bytes > max_pipelined_bytes))
+			break;
+		out_ += cmd.line;
+		out_ += "\r\n";
+		log(true, std::move(cmd.log));
+		inflight_bytes_ += bytes;
+		inflight_.push_back(std::move(cmd));
+		queue_.pop_front();
+	}
+}
+
+/* The reply to the oldest outstanding command is complete. */
+void Pop3Session::complete()
+{
+	inflight_bytes_ -= std::min(inflight_bytes_,
+				    inflight_.front().line.size() + 2);
+	inflight_.pop_front();
+	pump();
+}
+
+/* ---- events ---- */
+
+Event &Pop3Session::emit(EventType type)
+{
+	Event &ev = events_.emplace_back();
+	ev.type = type;
+	return ev;
+}
+
+void Pop3Session::log(bool outgoing, std::string text)
+{
+	Event &ev = emit(EventType::Log);
+	ev.text = std::move(text);
+	ev.outgoing = outgoing;
+}
+
+void Pop3Session::log_server(std::string_view line)
+{
+	log(false, server_text(line));
+}
+
+void Pop3Session::message_failed(const RemoteMessage &message,
+				 std::string text)
+{
+	Event &ev = emit(EventType::MessageFailed);
+	ev.error_kind = ErrorKind::Server;
+	ev.message = message;
+	ev.text = std::move(text);
+}
+
+void Pop3Session::set_error(ErrorKind kind, std::string text)
+{
+	if (finished_)
+		return;
+	Event &ev = emit(EventType::Error);
+	ev.error_kind = kind;
+	ev.text = std::move(text);
+	finished_ = true;
+	phase_ = Phase::Finished;
+	reader_ = Reader::Stopped;
+	out_.clear();
+	queue_.clear();
+	inflight_.clear();
+	line_.clear();
+}
+
+void Pop3Session::finish_done(std::string text)
+{
+	emit(EventType::Done).text = std::move(text);
+	finished_ = true;
+	phase_ = Phase::Finished;
+	reader_ = Reader::Stopped;
+	out_.clear();
+	queue_.clear();
+	inflight_.clear();
+	line_.clear();
+}
+
+/* Server text made safe for logs and errors: sanitized, secrets out. */
+std::string Pop3Session::server_text(std::string_view text) const
+{
+	std::string out = sanitize_server_text(text);
+	for (const std::string &secret : secrets_)
+		replace_all(out, secret);
+	for (const std::string &secret : secrets_) {
+		/* only when the password is made of '*' and the like */
+		if (out.find(secret) != std::string::npos)
+			return std::string();
+	}
+	return out;
+}
+
+bool Pop3Session::has_cap(std::string_view name) const
+{
+	for (const std::string &cap : caps_) {
+		std::string_view rest = cap;
+		if (equals_ci(next_word(rest), name))
+			return true;
+	}
+	return false;
+}
+
+bool Pop3Session::sasl_offers(std::string_view mech) const
+{
+	for (const std::string &cap : caps_) {
+		std::string_view rest = cap;
+		if (!equals_ci(next_word(rest), "SASL"))
+			continue;
+		for (std::string_view w = next_word(rest); !w.empty();
+		     w = next_word(rest)) {
+			if (equals_ci(w, mech))
+				return true;
+		}
+	}
+	return false;
+}
+
+} // namespace fetchmail
