@@ -28,6 +28,24 @@ extern "C" {
 #include "mailbox-attribute.h"
 }
 
+/* Makes an ioloop current for a scope. Storage calls made while a private
+   ioloop runs (doveadm fetchmail run) must attach their timeouts (e.g.
+   mailbox-list-index's refresh) to the long-lived ioloop, not to the
+   private one that is destroyed after the run. */
+class IoloopScope {
+public:
+	explicit IoloopScope(struct ioloop *ioloop) : prev_(current_ioloop)
+	{
+		if (ioloop != nullptr)
+			io_loop_set_current(ioloop);
+	}
+	~IoloopScope() { io_loop_set_current(prev_); }
+	IoloopScope(const IoloopScope &) = delete;
+	IoloopScope &operator=(const IoloopScope &) = delete;
+private:
+	struct ioloop *prev_;
+};
+
 /* Typed stand-ins for Dovecot's ioloop macros, whose callback type checks
    are off in C++: these check the callback against its context instead. */
 template <typename T>

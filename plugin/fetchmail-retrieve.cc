@@ -72,7 +72,8 @@ static int64_t now_ms()
 class AccountRun : private TransportHandler {
 public:
 	AccountRun(Store &store, const Settings &set, StoredAccount stored,
-		   RunMode mode, std::function<void()> done);
+		   RunMode mode, struct ioloop *storage_ioloop,
+		   std::function<void()> done);
 	~AccountRun() override;
 	void start();
 	const RunReport &report() const { return report_; }
@@ -116,6 +117,8 @@ private:
 	const Settings &set_;
 	StoredAccount stored_;
 	RunMode mode_;
+	/* current during storage calls (see IoloopScope) */
+	struct ioloop *storage_ioloop_;
 	std::function<void()> done_;
 	RunReport report_;
 	RunLog log_;
@@ -146,9 +149,10 @@ private:
 
 AccountRun::AccountRun(Store &store, const Settings &set,
 		       StoredAccount stored, RunMode mode,
-		       std::function<void()> done)
+		       struct ioloop *storage_ioloop, std::function<void()> done)
 	: store_(store), set_(set), stored_(std::move(stored)), mode_(mode),
-	  done_(std::move(done)), log_(set.max_log_size)
+	  storage_ioloop_(storage_ioloop), done_(std::move(done)),
+	  log_(set.max_log_size)
 {
 	report_.id = stored_.account.id;
 }
@@ -158,6 +162,7 @@ AccountRun::~AccountRun()
 	if (to_finish_ != nullptr)
 		timeout_remove(&to_finish_);
 	transport_.reset();
+	IoloopScope scope(storage_ioloop_);
 	delivery_.reset();
 	if (lock_fd_ != -1)
 		i_close_fd(&lock_fd_);
@@ -198,6 +203,8 @@ int AccountRun::lock(std::string &error_r)
 
 int AccountRun::prepare(std::string &error_r)
 {
+	IoloopScope scope(storage_ioloop_);
+
 	if (mode_ == RunMode::Fetch) {
 		if (lock(error_r) < 0)
 			return -1;
@@ -540,6 +547,7 @@ void AccountRun::on_message_end(const Event &ev)
 		return;
 	in_message_ = false;
 	Pending &p = pending_.back();
+	IoloopScope scope(storage_ioloop_);
 	if (save_failed_ || delivery_->save(meta, error) < 0) {
 		if (!save_failed_) {
 			message_errors_.push_back(error);
@@ -570,6 +578,7 @@ void AccountRun::on_message_done()
 
 int AccountRun::commit_batch()
 {
+	IoloopScope scope(storage_ioloop_);
 	std::string error;
 
 	if (pending_.empty())
@@ -674,6 +683,7 @@ void AccountRun::finish_timeout(AccountRun *run)
 
 void AccountRun::write_status()
 {
+	IoloopScope scope(storage_ioloop_);
 	AccountStatus &st = stored_.status;
 	std::string error;
 
@@ -722,7 +732,7 @@ std::vector<RunReport> run_accounts(Store &store, const Settings &set,
 	queue.ioloop = io_loop_create();
 	for (StoredAccount &stored : accounts) {
 		queue.runs.push_back(std::make_unique<AccountRun>(
-			store, set, std::move(stored), mode,
+			store, set, std::move(stored), mode, prev_ioloop,
 			[&queue] { queue.done(); }));
 	}
 	queue.start_more();
