@@ -9,15 +9,52 @@ namespace fetchmail {
 /* messages up to this size stay in memory while they are received */
 static const size_t DELIVER_TEMP_MEM_SIZE = 256 * 1024;
 
+Delivery::~Delivery()
+{
+	abort();
+}
+
+void Delivery::begin()
+{
+	string_t *prefix = t_str_new(128);
+
+	abort();
+	mail_user_set_get_temp_prefix(prefix, user_->set);
+	temp_ = iostream_temp_create_sized(str_c(prefix),
+		static_cast<iostream_temp_flags>(0), "fetchmail message",
+		DELIVER_TEMP_MEM_SIZE);
+}
+
+void Delivery::data(std::string_view chunk)
+{
+	o_stream_nsend(temp_, chunk.data(), chunk.size());
+}
+
+void Delivery::abort()
+{
+	if (temp_ != nullptr)
+		o_stream_destroy(&temp_);
+}
+
+struct istream *Delivery::finish_message(std::string &error_r)
+{
+	if (o_stream_finish(temp_) < 0) {
+		error_r = std::string("write(temp message) failed: ") +
+			o_stream_get_error(temp_);
+		abort();
+		return nullptr;
+	}
+	return iostream_temp_finish(&temp_, IO_BLOCK_SIZE);
+}
+
 StorageDelivery::StorageDelivery(struct mail_user *user,
 				 const std::string &mailbox)
-	: user_(user), mailbox_(mailbox)
+	: Delivery(user), mailbox_(mailbox)
 {
 }
 
 StorageDelivery::~StorageDelivery()
 {
-	abort();
 	if (trans_ != nullptr)
 		mailbox_transaction_rollback(&trans_);
 	if (box_ != nullptr)
@@ -60,28 +97,6 @@ int StorageDelivery::open(std::string &error_r)
 	return 0;
 }
 
-void StorageDelivery::begin()
-{
-	string_t *prefix = t_str_new(128);
-
-	abort();
-	mail_user_set_get_temp_prefix(prefix, user_->set);
-	temp_ = iostream_temp_create_sized(str_c(prefix),
-		static_cast<iostream_temp_flags>(0), "fetchmail message",
-		DELIVER_TEMP_MEM_SIZE);
-}
-
-void StorageDelivery::data(std::string_view chunk)
-{
-	o_stream_nsend(temp_, chunk.data(), chunk.size());
-}
-
-void StorageDelivery::abort()
-{
-	if (temp_ != nullptr)
-		o_stream_destroy(&temp_);
-}
-
 enum mail_flags deliver_flags(const std::vector<std::string> &flags)
 {
 	unsigned int result = 0;
@@ -104,13 +119,8 @@ int StorageDelivery::save(const MessageMeta &meta, std::string &error_r)
 	time_t received;
 	int tz, ret = 0;
 
-	if (o_stream_finish(temp_) < 0) {
-		error_r = std::string("write(temp message) failed: ") +
-			o_stream_get_error(temp_);
-		abort();
+	if ((input = finish_message(error_r)) == nullptr)
 		return -1;
-	}
-	input = iostream_temp_finish(&temp_, IO_BLOCK_SIZE);
 	if (trans_ == nullptr) {
 		trans_ = mailbox_transaction_begin(box_,
 			MAILBOX_TRANSACTION_FLAG_EXTERNAL, "fetchmail deliver");

@@ -25,34 +25,58 @@ struct MessageMeta {
 	std::vector<std::string> flags;     /* IMAP flags as sent */
 };
 
-class StorageDelivery {
+/* The common shape of the delivery methods (fetchmail_delivery). */
+class Delivery {
 public:
-	StorageDelivery(struct mail_user *user, const std::string &mailbox);
-	~StorageDelivery();             /* rolls back what is not committed */
-	StorageDelivery(const StorageDelivery &) = delete;
-	StorageDelivery &operator=(const StorageDelivery &) = delete;
+	explicit Delivery(struct mail_user *user) : user_(user) {}
+	virtual ~Delivery();        /* drops a message in progress */
+	Delivery(const Delivery &) = delete;
+	Delivery &operator=(const Delivery &) = delete;
 
-	/* Open the destination mailbox, creating it when missing. */
-	int open(std::string &error_r);
+	/* Prepare (open the mailbox, check the LMTP socket, ...). */
+	virtual int open(std::string &error_r) = 0;
 
+	/* Receive a message into a temporary stream. */
 	void begin();
 	void data(std::string_view chunk);
 	void abort();
-	/* Save the complete message into the current transaction. */
-	int save(const MessageMeta &meta, std::string &error_r);
-	/* Commit the saves since the last commit (no-op without any). */
-	int commit(std::string &error_r);
+	/* Deliver the complete message received since begin(). */
+	virtual int save(const MessageMeta &meta, std::string &error_r) = 0;
+	/* Make every save since the last commit durable (no-op without any).
+	   Only after this may the messages be recorded or deleted remotely. */
+	virtual int commit(std::string &error_r) = 0;
 	unsigned int uncommitted() const { return uncommitted_; }
+
+protected:
+	/* Finish the temporary stream: the complete message, or nullptr with
+	   error_r set. The caller unrefs it. */
+	struct istream *finish_message(std::string &error_r);
+
+	struct mail_user *user_;
+	unsigned int uncommitted_ = 0;
+
+private:
+	struct ostream *temp_ = nullptr;
+};
+
+/* fetchmail_delivery = storage: save through lib-storage, many messages
+   per transaction. */
+class StorageDelivery : public Delivery {
+public:
+	StorageDelivery(struct mail_user *user, const std::string &mailbox);
+	~StorageDelivery() override;   /* rolls back what is not committed */
+
+	/* Open the destination mailbox, creating it when missing. */
+	int open(std::string &error_r) override;
+	int save(const MessageMeta &meta, std::string &error_r) override;
+	int commit(std::string &error_r) override;
 
 private:
 	std::string last_error() const;
 
-	struct mail_user *user_;
 	std::string mailbox_;
 	struct mailbox *box_ = nullptr;
 	struct mailbox_transaction_context *trans_ = nullptr;
-	struct ostream *temp_ = nullptr;
-	unsigned int uncommitted_ = 0;
 };
 
 /* Dovecot mail flags for the IMAP system flags we copy (\Seen, \Answered,

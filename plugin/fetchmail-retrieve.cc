@@ -125,7 +125,7 @@ private:
 	Ledger ledger_;
 	std::unique_ptr<Session> session_;
 	std::unique_ptr<Transport> transport_;
-	std::unique_ptr<StorageDelivery> delivery_;
+	std::unique_ptr<Delivery> delivery_;
 	int lock_fd_ = -1;
 	int64_t started_ = 0;
 	struct timeout *to_finish_ = nullptr;

@@ -79,9 +79,9 @@ int settings_read(struct mail_user *user, Settings &set_r,
 	}
 
 	if (*delivery == '\0' || strcmp(delivery, "storage") == 0)
-		set_r.delivery = Delivery::Storage;
+		set_r.delivery = DeliveryMethod::Storage;
 	else if (strcmp(delivery, "lmtp") == 0)
-		set_r.delivery = Delivery::Lmtp;
+		set_r.delivery = DeliveryMethod::Lmtp;
 	else {
 		error_r = std::string("fetchmail_delivery: must be storage "
 				      "or lmtp (got '") + delivery + "')";

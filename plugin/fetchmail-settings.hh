@@ -13,14 +13,14 @@
 
 namespace fetchmail {
 
-enum class Delivery { Storage, Lmtp };
+enum class DeliveryMethod { Storage, Lmtp };
 
 struct Settings {
 	KeyRing keys;            /* empty when fetchmail_key is unset */
 	unsigned int interval_secs = 5 * 60;
 	unsigned int max_parallel = 16;
 	unsigned int timeout_msecs = 60 * 1000;
-	Delivery delivery = Delivery::Storage;
+	DeliveryMethod delivery = DeliveryMethod::Storage;
 	size_t max_log_size = 64 * 1024;
 	RolePolicy roles;
 };
