@@ -49,10 +49,16 @@ static int cmd_fetchmail_add_run(struct doveadm_mail_cmd_context *ctx,
 			return -1;
 		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
 			return ret;
+		/* first poll somewhere within one interval, so that accounts
+		   added together are not all polled in the same second */
+		stored.status.next_run = ioloop_time +
+			i_rand_limit(set.interval_secs);
 		if ((ret = store->create(stored, error)) < 0)
 			fetchmail_cmd_fail_store(fctx, *store, error);
-		else
+		else {
 			doveadm_print(stored.account.id.c_str());
+			fetchmail_cmd_registry_update(fctx, *store);
+		}
 		fetchmail_cmd_end(store);
 		return ret;
 	});

@@ -66,6 +66,8 @@ static int cmd_fetchmail_edit_run(struct doveadm_mail_cmd_context *ctx,
 		else if ((ret = store->update(stored, password_set,
 					      error)) < 0)
 			fetchmail_cmd_fail_store(fctx, *store, error);
+		else
+			fetchmail_cmd_registry_update(fctx, *store);
 		fetchmail_cmd_end(store);
 		return ret < 0 ? -1 : 0;
 	});

@@ -33,6 +33,8 @@ static int cmd_fetchmail_remove_run(struct doveadm_mail_cmd_context *ctx,
 			fetchmail_cmd_fail_store(fctx, *store, error);
 		else if ((ret = store->remove(fctx->id, error)) < 0)
 			fetchmail_cmd_fail_store(fctx, *store, error);
+		else
+			fetchmail_cmd_registry_update(fctx, *store);
 		fetchmail_cmd_end(store);
 		return ret;
 	});

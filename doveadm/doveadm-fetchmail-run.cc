@@ -1,12 +1,15 @@
 #include "doveadm-fetchmail.hh"
+#include "fetchmail-registry.hh"
 #include "fetchmail-retrieve.hh"
 
 using namespace fetchmail;
 
-/* `doveadm fetchmail run -u USER|-A [<id>]`: retrieve now ("check now"),
-   ignoring any backoff, and print per account what happened. Without an
-   id every active account of the user runs, concurrently up to
-   fetchmail_max_parallel. */
+/* `doveadm fetchmail run -u USER|-A [--due] [<id>]`: retrieve now ("check
+   now"), ignoring any backoff, and print per account what happened.
+   Without an id every active account of the user runs, concurrently up to
+   fetchmail_max_parallel. With --due only the accounts whose next-run has
+   come (what the scheduler starts). Afterwards the user's registry entry
+   is brought up to date. */
 
 static const char *const run_columns[] = {
 	"id", "status", "fetched", "skipped", "deleted", "error",
@@ -21,6 +24,8 @@ static void cmd_fetchmail_run_init(struct doveadm_mail_cmd_context *ctx,
 		doveadm_print_header_simple(column);
 	if (args[0] != nullptr)
 		fetchmail_cmd_init_id(fctx, args);
+	bool due;
+	fctx->due = doveadm_cmd_param_bool(ctx->cctx, "due", &due) && due;
 }
 
 /* The accounts to run: the one named (active or not: naming it is asking
@@ -45,6 +50,8 @@ static int run_select(struct fetchmail_cmd_context *fctx, Store &store,
 		}
 		if (fctx->id == nullptr && !stored.account.active)
 			continue;
+		if (fctx->due && stored.status.next_run > ioloop_time)
+			continue;
 		accounts_r.push_back(std::move(stored));
 	}
 	return 0;
@@ -67,7 +74,8 @@ static int cmd_fetchmail_run_run(struct doveadm_mail_cmd_context *ctx,
 			return ret;
 		if ((ret = run_select(fctx, *store, accounts)) == 0) {
 			for (const RunReport &r : run_accounts(*store, set,
-					std::move(accounts), RunMode::Fetch)) {
+					std::move(accounts), RunMode::Fetch,
+					doveadm_is_killed)) {
 				doveadm_print(r.id.c_str());
 				doveadm_print(r.ok ? "ok" : "error");
 				doveadm_print(dec2str(r.fetched));
@@ -81,6 +89,7 @@ static int cmd_fetchmail_run_run(struct doveadm_mail_cmd_context *ctx,
 				}
 			}
 		}
+		fetchmail_cmd_registry_update(fctx, *store);
 		fetchmail_cmd_end(store);
 		return ret;
 	});
@@ -98,6 +107,7 @@ static struct doveadm_mail_cmd_context *cmd_fetchmail_run_alloc(void)
 
 static const struct doveadm_cmd_param fetchmail_run_params[] = {
 	FETCHMAIL_PARAMS_COMMON,
+	FETCHMAIL_PARAM('d', "due", CMD_PARAM_BOOL, CMD_PARAM_FLAG_NONE),
 	FETCHMAIL_PARAM('\0', "id", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL),
 	FETCHMAIL_PARAM_END,
 };
@@ -106,7 +116,7 @@ struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_run = {
 	.cmd = nullptr,
 	.mail_cmd = cmd_fetchmail_run_alloc,
 	.name = "fetchmail run",
-	.usage = FETCHMAIL_USAGE_PREFIX "[<id>]",
+	.usage = FETCHMAIL_USAGE_PREFIX "[--due] [<id>]",
 	.flags = CMD_FLAG_NONE,
 	.parameters = fetchmail_run_params,
 };

@@ -1,5 +1,6 @@
 #include "doveadm-fetchmail.hh"
 #include "fetchmail-plugin.hh"
+#include "fetchmail-registry.hh"
 
 using namespace fetchmail;
 
@@ -15,10 +16,16 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_log,
 	&doveadm_cmd_fetchmail_run,
 	&doveadm_cmd_fetchmail_test,
+	&doveadm_cmd_fetchmail_registry_rebuild,
+	&doveadm_cmd_fetchmail_scheduler,
 };
 
 void doveadm_fetchmail_plugin_init(struct module *module ATTR_UNUSED)
 {
+	/* started by Dovecot's master (service fetchmail, and the runs it
+	   starts): log through the log service with proper levels */
+	if (getenv("LOG_SERVICE") != nullptr)
+		i_set_failure_internal();
 	for (struct doveadm_cmd_ver2 *cmd : doveadm_fetchmail_commands)
 		doveadm_cmd_register_ver2(cmd);
 }
@@ -131,6 +138,18 @@ int fetchmail_cmd_begin(struct fetchmail_cmd_context *fctx,
 		return -1;
 	}
 	return 1;
+}
+
+void fetchmail_cmd_registry_update(struct fetchmail_cmd_context *fctx
+				   ATTR_UNUSED, Store &store)
+{
+	std::string error;
+
+	if (registry_update_user(store, error) < 0) {
+		i_error("fetchmail: registry update for %s failed "
+			"(doveadm fetchmail registry rebuild repairs it): %s",
+			store.user()->username, error.c_str());
+	}
 }
 
 void fetchmail_cmd_end(Store *&store)

@@ -77,6 +77,7 @@ struct fetchmail_cmd_context {
 	const char *actor;
 	const char *id;     /* the positional account id, when the verb has one */
 	const char *status; /* list --status filter */
+	bool due;           /* run --due */
 };
 
 /* Allocate a context whose parse_arg accepts the verb's options (their
@@ -102,6 +103,11 @@ void fetchmail_cmd_end(fetchmail::Store *&store);
 int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 			       fetchmail::Account &account,
 			       bool &password_set_r);
+
+/* Bring the user's registry entry up to date after a change; a failure
+   is logged (the registry can be rebuilt) but does not fail the command. */
+void fetchmail_cmd_registry_update(struct fetchmail_cmd_context *fctx,
+				   fetchmail::Store &store);
 
 /* Errors to exit codes, in one place. Each logs the error and returns -1. */
 int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,
@@ -134,5 +140,7 @@ extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_show;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_log;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_run;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_test;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_registry_rebuild;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_scheduler;
 
 #endif

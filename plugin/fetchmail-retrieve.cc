@@ -76,6 +76,11 @@ public:
 		   std::function<void()> done);
 	~AccountRun() override;
 	void start();
+	/* Dovecot is stopping: keep what is saved, drop the message in
+	   progress, delete nothing more, end the run now. */
+	void interrupt();
+	void not_started(const std::string &why) { report_.error = why; }
+	bool finished() const { return finished_; }
 	const RunReport &report() const { return report_; }
 
 private:
@@ -103,6 +108,7 @@ private:
 	void on_message_data(const Event &ev);
 	void on_message_end(const Event &ev);
 	void on_message_done();
+	void drop_current_message();
 	void on_removed(const Event &ev);
 	int commit_batch();
 	void after_fetch();
@@ -141,8 +147,9 @@ private:
 	size_t expected_ = 0, completed_ = 0;
 	bool in_message_ = false;
 	bool save_failed_ = false;
+	RemoteMessage current_;        /* the message being received */
 	std::string header_;
-	std::vector<Pending> pending_;
+	std::vector<Pending> pending_; /* saved, not yet committed */
 	std::vector<std::string> committed_;
 	std::vector<std::string> message_errors_;
 };
@@ -210,8 +217,8 @@ int AccountRun::prepare(std::string &error_r)
 			return -1;
 		if (store_.load_ledger(stored_.account.id, ledger_, error_r) < 0)
 			return -1;
-		delivery_ = std::make_unique<StorageDelivery>(
-			store_.user(), stored_.account.mailbox);
+		delivery_ = delivery_create(set_, store_.user(),
+					    stored_.account.mailbox);
 		if (delivery_->open(error_r) < 0)
 			return -1;
 		stored_.status.last_status = RunStatus::Running;
@@ -317,11 +324,7 @@ void AccountRun::transport_failed(TransportError kind,
 		if (finished_)
 			return;
 	}
-	if (in_message_) {
-		delivery_->abort();
-		in_message_ = false;
-		note("the message in progress was discarded");
-	}
+	drop_current_message();
 	fail(error);
 }
 
@@ -380,10 +383,7 @@ void AccountRun::on_event(Event &ev)
 	case EventType::MessageFailed:
 		message_errors_.push_back("message " + ev.message.uid + ": " +
 					  ev.text);
-		if (in_message_) {
-			delivery_->abort();
-			in_message_ = false;
-		}
+		drop_current_message();
 		on_message_done();
 		break;
 	case EventType::Removed:
@@ -393,6 +393,7 @@ void AccountRun::on_event(Event &ev)
 		finish();
 		break;
 	case EventType::Error:
+		drop_current_message();
 		if (ev.error_kind == ErrorKind::Auth)
 			report_.steps.emplace_back("login", "failed: " + ev.text);
 		fail(ev.error_kind == ErrorKind::Auth ?
@@ -523,7 +524,16 @@ void AccountRun::on_message_begin(const Event &ev)
 	delivery_->begin();
 	in_message_ = true;
 	header_.clear();
-	pending_.push_back(Pending{ ev.message, "" });
+	current_ = ev.message;
+}
+
+void AccountRun::drop_current_message()
+{
+	if (!in_message_)
+		return;
+	delivery_->abort();
+	in_message_ = false;
+	note("message " + current_.uid + " was not complete: discarded");
 }
 
 void AccountRun::on_message_data(const Event &ev)
@@ -546,19 +556,19 @@ void AccountRun::on_message_end(const Event &ev)
 	if (!in_message_)
 		return;
 	in_message_ = false;
-	Pending &p = pending_.back();
 	IoloopScope scope(storage_ioloop_);
 	if (save_failed_ || delivery_->save(meta, error) < 0) {
 		if (!save_failed_) {
 			message_errors_.push_back(error);
-			note("message " + p.message.uid + " not saved, left on "
+			note("message " + current_.uid + " not saved, left on "
 			     "the server: " + error);
 		}
 		save_failed_ = true;
-		pending_.pop_back();
+		delivery_->abort();
 		on_message_done();
 		return;
 	}
+	Pending &p = pending_.emplace_back(Pending{ current_, "" });
 	if (stored_.account.keep && stored_.account.protocol == Protocol::Imap) {
 		p.fingerprint = message_fingerprint(
 			message_id_from_header(header_), p.message.size,
@@ -585,6 +595,8 @@ int AccountRun::commit_batch()
 		return 0;
 	if (delivery_->commit(error) < 0) {
 		pending_.clear();
+		if (report_.error.empty())
+			report_.error = error;
 		fail(error);
 		return -1;
 	}
@@ -651,6 +663,10 @@ void AccountRun::finish()
 	if (finished_)
 		return;
 	finished_ = true;
+	/* complete messages saved before a failure are kept */
+	drop_current_message();
+	if (!pending_.empty())
+		(void)commit_batch();
 	if (report_.error.empty() && !message_errors_.empty()) {
 		report_.error = message_errors_.front();
 		if (message_errors_.size() > 1) {
@@ -660,8 +676,6 @@ void AccountRun::finish()
 		}
 	}
 	report_.ok = report_.error.empty();
-	if (pending_.size() > 0 && delivery_ != nullptr && !in_message_)
-		(void)commit_batch();
 	note(std::string("run ended: ") + (report_.ok ? "ok" : "error") +
 	     ", fetched " + std::to_string(report_.fetched) + ", deleted " +
 	     std::to_string(report_.deleted) + ", skipped " +
@@ -671,6 +685,12 @@ void AccountRun::finish()
 		write_status();
 	/* the transport may be inside one of its callbacks: let it return */
 	to_finish_ = fetchmail_timeout_add(0, finish_timeout, this);
+}
+
+void AccountRun::interrupt()
+{
+	if (!finished_)
+		fail("interrupted: the process is stopping");
 }
 
 void AccountRun::finish_timeout(AccountRun *run)
@@ -691,18 +711,24 @@ void AccountRun::write_status()
 	st.last_error = report_.error;
 	st.last_fetched = report_.fetched;
 	st.failures = report_.ok ? 0 : st.failures + 1;
-	st.next_run = ioloop_time + next_run_delay(set_.interval_secs,
-						   st.failures);
+	/* +-5% jitter keeps accounts spread over the interval */
+	uint64_t delay = next_run_delay(set_.interval_secs, st.failures);
+	st.next_run = ioloop_time + delay - delay / 20 +
+		i_rand_limit(delay / 10 + 1);
 	if (store_.save_status(stored_.account.id, st, error) < 0 ||
 	    store_.save_log(stored_.account.id, log_.str(), error) < 0)
 		i_error("fetchmail(%s/%s): %s", store_.user()->username,
 			stored_.account.id.c_str(), error.c_str());
 }
 
+/* how often run_accounts() asks whether it should stop */
+static const unsigned int RUN_INTERRUPT_CHECK_MSECS = 200;
+
 struct RunQueue {
 	struct ioloop *ioloop = nullptr;
 	std::vector<std::unique_ptr<AccountRun>> runs;
 	size_t next = 0, running = 0, max_parallel = 1;
+	std::function<bool()> interrupted;
 
 	void start_more()
 	{
@@ -718,31 +744,53 @@ struct RunQueue {
 		running--;
 		start_more();
 	}
+	static void check_interrupt(RunQueue *queue)
+	{
+		if (!queue->interrupted())
+			return;
+		/* start nothing new; end what runs */
+		for (size_t i = 0; i < queue->runs.size(); i++) {
+			if (i < queue->next)
+				queue->runs[i]->interrupt();
+			else
+				queue->runs[i]->not_started("interrupted before it started");
+		}
+		queue->next = queue->runs.size();
+	}
 };
 
 std::vector<RunReport> run_accounts(Store &store, const Settings &set,
 				    std::vector<StoredAccount> accounts,
-				    RunMode mode)
+				    RunMode mode,
+				    const std::function<bool()> &interrupted)
 {
 	struct ioloop *prev_ioloop = current_ioloop;
+	struct timeout *to_interrupt = nullptr;
 	RunQueue queue;
 	std::vector<RunReport> reports;
 
 	queue.max_parallel = set.max_parallel;
+	queue.interrupted = interrupted;
 	queue.ioloop = io_loop_create();
 	for (StoredAccount &stored : accounts) {
 		queue.runs.push_back(std::make_unique<AccountRun>(
 			store, set, std::move(stored), mode, prev_ioloop,
 			[&queue] { queue.done(); }));
 	}
+	if (interrupted) {
+		to_interrupt = (timeout_add)(RUN_INTERRUPT_CHECK_MSECS,
+			__FILE__, __LINE__, (timeout_callback_t *)
+			RunQueue::check_interrupt, &queue);
+	}
 	queue.start_more();
 	if (queue.running > 0)
 		io_loop_run(queue.ioloop);
+	if (to_interrupt != nullptr)
+		timeout_remove(&to_interrupt);
 	for (const auto &run : queue.runs)
 		reports.push_back(run->report());
 	queue.runs.clear();
 	io_loop_destroy(&queue.ioloop);
-	io_loop_set_current(prev_ioloop);
 	return reports;
 }
 

@@ -55,10 +55,13 @@ class AccountRun;
 
 /* Run the given accounts of one user concurrently (at most
    set.max_parallel at a time) in a private ioloop, and return a report per
-   account, in the order given. */
+   account, in the order given. interrupted, when given, is asked a few
+   times a second; once it returns true every run is ended safely (saved
+   messages kept, the one in progress dropped, nothing more deleted). */
 std::vector<RunReport> run_accounts(Store &store, const Settings &set,
 				    std::vector<StoredAccount> accounts,
-				    RunMode mode);
+				    RunMode mode,
+				    const std::function<bool()> &interrupted = {});
 
 } // namespace fetchmail
 
