@@ -5,6 +5,7 @@
 extern "C" {
 #include "child-wait.h"
 #include "doveadm-settings.h"
+#include "master-interface.h"
 #include "master-service.h"
 }
 
@@ -64,6 +65,25 @@ static const char *plugin_setting(const char *name)
 			return envs[i + 1];
 	}
 	return "";
+}
+
+/* doveadm runs standalone, so when Dovecot's master started it (service
+   fetchmail) tell the master ourselves that the process is up, as every
+   service process does; otherwise it is killed after 30 seconds. */
+static void scheduler_notify_master(void)
+{
+	const char *uid = getenv(MASTER_UID_ENV);
+	struct master_status status;
+
+	if (uid == nullptr || getenv(MASTER_SERVICE_ENV) == nullptr)
+		return;
+	i_zero(&status);
+	status.pid = getpid();
+	if (str_to_uint(uid, &status.uid) < 0)
+		return;
+	status.available_count = 1;
+	if (write(MASTER_STATUS_FD, &status, sizeof(status)) != sizeof(status))
+		i_error("fetchmail scheduler: write(master status) failed: %m");
 }
 
 static int scheduler_init(Scheduler &s, std::string &error_r)
@@ -126,6 +146,9 @@ void Scheduler::spawn(const std::string &user)
 		int fd = ::open("/dev/null", O_WRONLY);
 		if (fd != -1)
 			(void)dup2(fd, STDOUT_FILENO);
+		/* the master's pipes are the scheduler's, not the run's */
+		(void)close(MASTER_STATUS_FD);
+		(void)close(MASTER_DEAD_FD);
 		execv(doveadm_path.c_str(), const_cast<char **>(argv));
 		i_fatal("execv(%s) failed: %m", doveadm_path.c_str());
 	}
@@ -239,6 +262,7 @@ static void cmd_fetchmail_scheduler(struct doveadm_cmd_context *cctx)
 			doveadm_exit_code = EX_CONFIG;
 			return;
 		}
+		scheduler_notify_master();
 		i_info("fetchmail scheduler: started (interval %us, up to %u "
 		       "users at a time with %u accounts each)",
 		       s.interval_secs, s.children_max, s.child_parallel);

@@ -118,6 +118,7 @@ private:
 	void finish();
 	static void finish_timeout(AccountRun *run);
 	void write_status();
+	void emit_finished();
 
 	Store &store_;
 	const Settings &set_;
@@ -134,6 +135,9 @@ private:
 	std::unique_ptr<Delivery> delivery_;
 	int lock_fd_ = -1;
 	int64_t started_ = 0;
+	/* fetchmail_run_finished, for metric { } blocks; log prefix
+	   "fetchmail(<user>/<id>): " */
+	struct event *event_ = nullptr;
 	struct timeout *to_finish_ = nullptr;
 	bool finished_ = false;
 
@@ -173,6 +177,8 @@ AccountRun::~AccountRun()
 	delivery_.reset();
 	if (lock_fd_ != -1)
 		i_close_fd(&lock_fd_);
+	if (event_ != nullptr)
+		event_unref(&event_);
 }
 
 void AccountRun::note(const std::string &text)
@@ -240,6 +246,12 @@ void AccountRun::start()
 	std::string error;
 
 	started_ = now_ms();
+	event_ = event_create(store_.user()->event);
+	event_set_append_log_prefix(event_, t_strdup_printf(
+		"fetchmail(%s/%s): ", store_.user()->username, a.id.c_str()));
+	event_add_str(event_, "account_id", a.id.c_str());
+	event_add_str(event_, "protocol", protocol_name(a.protocol));
+	event_add_str(event_, "host", a.host.c_str());
 	if (prepare(error) < 0) {
 		fail(error);
 		return;
@@ -681,10 +693,31 @@ void AccountRun::finish()
 	     std::to_string(report_.deleted) + ", skipped " +
 	     std::to_string(report_.skipped) + ", " +
 	     std::to_string(now_ms() - started_) + " ms");
-	if (mode_ == RunMode::Fetch && lock_fd_ != -1)
+	if (mode_ == RunMode::Fetch && lock_fd_ != -1) {
 		write_status();
+		emit_finished();
+	}
 	/* the transport may be inside one of its callbacks: let it return */
 	to_finish_ = fetchmail_timeout_add(0, finish_timeout, this);
+}
+
+void AccountRun::emit_finished()
+{
+	event_set_name(event_, "fetchmail_run_finished");
+	event_add_int(event_, "fetched", report_.fetched);
+	event_add_int(event_, "deleted", report_.deleted);
+	event_add_int(event_, "skipped", report_.skipped);
+	event_add_int(event_, "bytes", report_.bytes);
+	event_add_str(event_, "result", report_.ok ? "ok" : "error");
+	if (report_.ok) {
+		e_info(event_, "run finished: fetched %" PRIu64 ", deleted %"
+		       PRIu64 ", skipped %" PRIu64, report_.fetched,
+		       report_.deleted, report_.skipped);
+	} else {
+		event_add_str(event_, "error", report_.error.c_str());
+		e_error(event_, "run failed after fetching %" PRIu64 ": %s",
+			report_.fetched, report_.error.c_str());
+	}
 }
 
 void AccountRun::interrupt()
@@ -717,8 +750,7 @@ void AccountRun::write_status()
 		i_rand_limit(delay / 10 + 1);
 	if (store_.save_status(stored_.account.id, st, error) < 0 ||
 	    store_.save_log(stored_.account.id, log_.str(), error) < 0)
-		i_error("fetchmail(%s/%s): %s", store_.user()->username,
-			stored_.account.id.c_str(), error.c_str());
+		e_error(event_, "%s", error.c_str());
 }
 
 /* how often run_accounts() asks whether it should stop */
