@@ -1,4 +1,5 @@
 #include "fetchmail-deliver.hh"
+#include "fetchmail-deliver-lmtp.hh"
 
 extern "C" {
 #include "imap-date.h"
@@ -173,6 +174,15 @@ int StorageDelivery::commit(std::string &error_r)
 		return -1;
 	}
 	return 0;
+}
+
+std::unique_ptr<Delivery> delivery_create(const Settings &set,
+					  struct mail_user *user,
+					  const std::string &mailbox)
+{
+	if (set.delivery == DeliveryMethod::Lmtp)
+		return std::make_unique<LmtpDelivery>(user, set.timeout_msecs);
+	return std::make_unique<StorageDelivery>(user, mailbox);
 }
 
 } // namespace fetchmail

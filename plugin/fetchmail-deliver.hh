@@ -13,7 +13,9 @@
    messages in the ledger or delete them on the server. */
 
 #include "fetchmail-dovecot.hh"
+#include "fetchmail-settings.hh"
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +84,13 @@ private:
 /* Dovecot mail flags for the IMAP system flags we copy (\Seen, \Answered,
    \Flagged); others are ignored. */
 enum mail_flags deliver_flags(const std::vector<std::string> &flags);
+
+/* The delivery method of fetchmail_delivery: StorageDelivery into mailbox
+   (storage) or LmtpDelivery to the user (lmtp, where mailbox is not used:
+   see fetchmail-deliver-lmtp.hh). Call open() next. */
+std::unique_ptr<Delivery> delivery_create(const Settings &set,
+					  struct mail_user *user,
+					  const std::string &mailbox);
 
 } // namespace fetchmail
 
