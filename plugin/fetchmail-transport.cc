@@ -1,0 +1,885 @@
+/* The connection to one remote server: see fetchmail-transport.hh.
+
+   One Impl per Transport. It lives in the current ioloop and runs through
+   these states:
+
+     Idle -> Connecting -> (Handshake) -> Connected -> (Handshake) ->
+     Connected ... -> Closed
+
+   Everything is attached to the ioloop that is current when connect() is
+   called, also when the handler calls in while another ioloop is current
+   (the driver makes its storage ioloop current around storage calls).
+
+   Handler callbacks are made only from ioloop callbacks (never from inside
+   connect(), send(), start_tls() or resume()): what arises there is
+   deferred through a zero timeout. The handler may delete the Transport in
+   any callback; a Guard on the stack notices that, and the code returns
+   without touching the Impl again. */
+
+#include "fetchmail-transport.hh"
+
+/* The peer certificate (subject, also of an untrusted one) is only
+   reachable through the OpenSSL module's stream struct. Its header is
+   installed with dovecot-dev and matches the Dovecot this plugin is built
+   for (plugins are tied to the exact Dovecot version anyway). */
+extern "C" {
+#include "iostream-openssl.h"
+}
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fetchmail {
+
+namespace {
+
+/* Lines are bounded by the protocol sessions (64 kB); message bodies are
+   consumed as they arrive. A full buffer pauses reading until resume(). */
+constexpr size_t input_max_buffer = 256 * 1024;
+
+enum class State { Idle, Connecting, Handshake, Connected, Closed };
+
+std::string ip_port(const struct ip_addr &ip, in_port_t port)
+{
+	std::string addr = net_ip2addr(&ip);
+	if (IPADDR_IS_V6(&ip))
+		addr = "[" + addr + "]";
+	return addr + ":" + std::to_string(port);
+}
+
+std::string errno_text(int err)
+{
+	return strerror(err);
+}
+
+/* Dovecot's io_add() / timeout_add() macros are bypassed: in C++ they lose
+   their type checks anyway, and the callbacks here take void *. */
+struct io *add_io(struct ioloop *ioloop, int fd, enum io_condition cond,
+		  io_callback_t *cb, void *context)
+{
+	return (io_add_to)(ioloop, fd, cond, __FILE__, __LINE__, cb, context);
+}
+
+struct io *add_io_istream(struct ioloop *ioloop, struct istream *input,
+			  io_callback_t *cb, void *context)
+{
+	return (io_add_istream_to)(ioloop, input, __FILE__, __LINE__, cb,
+				   context);
+}
+
+struct timeout *add_timeout(struct ioloop *ioloop, unsigned int msecs,
+			    timeout_callback_t *cb, void *context)
+{
+	return (timeout_add_to)(ioloop, msecs, __FILE__, __LINE__, cb, context);
+}
+
+} // namespace
+
+struct Transport::Impl {
+	Transport &transport;
+	TransportHandler &handler;
+	TransportSettings set;
+	std::string peer;              /* "host:port" for error texts */
+
+	State state = State::Idle;
+	struct ioloop *ioloop;         /* current at connect() */
+	std::vector<struct ip_addr> ips;
+	size_t next_ip = 0;
+	std::string connect_errors;
+	TransportError connect_error_kind = TransportError::Connect;
+
+	int fd = -1;
+	struct io *io = nullptr;
+	struct timeout *to = nullptr;       /* connect, handshake, inactivity */
+	struct timeout *to_defer = nullptr; /* deferred work, see on_defer() */
+	struct istream *input = nullptr;
+	struct ostream *output = nullptr;
+	struct ssl_iostream *ssl_io = nullptr;
+
+	bool starttls = false;     /* the handshake in progress is STARTTLS */
+	bool in_input = false;     /* inside handler.transport_input() */
+	bool tls_requested = false;/* start_tls() while in_input */
+	bool paused = false;       /* input buffer full: not reading */
+	bool defer_tls = false;
+	bool defer_resume = false;
+	bool defer_fail = false;
+	TransportError fail_kind = TransportError::Io;
+	std::string fail_error;
+
+	/* Becomes false when this Impl is destroyed (see Guard). */
+	std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+	class Guard;
+
+	/* The C callbacks (context: the Impl). */
+	template <typename Fn> static void callback_body(Impl *impl, Fn fn);
+	static void connect_io_cb(void *context);
+	static void input_io_cb(void *context);
+	static void timeout_cb(void *context);
+	static void defer_cb(void *context);
+	static int flush_cb(void *context);
+	static int handshake_cb(const char **error_r, void *context);
+
+	Impl(Transport &t, TransportHandler &h, const TransportSettings &s);
+	~Impl();
+
+	/* connect() */
+	bool resolve(std::string &error_r);
+	void connect_next();
+	void connect_failed(TransportError kind, const std::string &error);
+	void connected();
+	/* TLS */
+	bool tls_wrap(std::string &error_r);
+	void tls_begin();
+	void tls_upgrade();
+	void tls_continue();
+	void tls_finished();
+	int tls_check(const char **error_r);
+	void tls_fill_info();
+	std::string tls_error(const char *what) const;
+	/* reading and writing */
+	void on_input();
+	void read_loop(bool offer_first);
+	bool offer();
+	void read_failed();
+	void pause_input();
+	void resume_input();
+	void send(std::string_view data);
+	int on_flush();
+	void on_timeout();
+	void timeout_start();
+	/* failing and closing */
+	void fail(TransportError kind, const std::string &error);
+	void fail_later(TransportError kind, const std::string &error);
+	void defer();
+	void on_defer();
+	void close_connection();
+	void close();
+};
+
+/* Notices the destruction of an Impl while a handler callback runs. */
+class Transport::Impl::Guard {
+public:
+	explicit Guard(const Impl *impl) : alive_(impl->alive) {}
+	bool destroyed() const { return !*alive_; }
+
+private:
+	std::shared_ptr<bool> alive_;
+};
+
+/* The C callbacks. Nothing may throw into Dovecot: an exception ends the
+   connection with an Io error (unless the Transport is already gone). */
+template <typename Fn>
+void Transport::Impl::callback_body(Impl *impl, Fn fn)
+{
+	Guard guard(impl);
+	char what[256];
+
+	try {
+		fn();
+		return;
+	} catch (const std::exception &e) {
+		i_strocpy(what, e.what(), sizeof(what));
+	} catch (...) {
+		i_strocpy(what, "unknown exception", sizeof(what));
+	}
+	if (guard.destroyed() || impl->state == State::Closed) {
+		i_error("fetchmail transport: internal error: %s", what);
+		return;
+	}
+	try {
+		impl->fail(TransportError::Io,
+			   std::string("internal error: ") + what);
+	} catch (...) {
+		i_error("fetchmail transport: internal error: %s", what);
+	}
+}
+
+void Transport::Impl::connect_io_cb(void *context)
+{
+	auto *impl = static_cast<Impl *>(context);
+	callback_body(impl, [impl] { impl->connected(); });
+}
+
+void Transport::Impl::input_io_cb(void *context)
+{
+	auto *impl = static_cast<Impl *>(context);
+	callback_body(impl, [impl] { impl->on_input(); });
+}
+
+void Transport::Impl::timeout_cb(void *context)
+{
+	auto *impl = static_cast<Impl *>(context);
+	callback_body(impl, [impl] { impl->on_timeout(); });
+}
+
+void Transport::Impl::defer_cb(void *context)
+{
+	auto *impl = static_cast<Impl *>(context);
+	callback_body(impl, [impl] { impl->on_defer(); });
+}
+
+int Transport::Impl::flush_cb(void *context)
+{
+	auto *impl = static_cast<Impl *>(context);
+	try {
+		return impl->on_flush();
+	} catch (...) {
+		return -1;
+	}
+}
+
+int Transport::Impl::handshake_cb(const char **error_r, void *context)
+{
+	auto *impl = static_cast<Impl *>(context);
+	try {
+		return impl->tls_check(error_r);
+	} catch (...) {
+		*error_r = "internal error in certificate check";
+		return -1;
+	}
+}
+
+Transport::Impl::Impl(Transport &t, TransportHandler &h,
+		      const TransportSettings &s)
+	: transport(t), handler(h), set(s), ioloop(current_ioloop)
+{
+	if (set.host.find(':') != std::string::npos)
+		peer = "[" + set.host + "]:" + std::to_string(set.port);
+	else
+		peer = set.host + ":" + std::to_string(set.port);
+}
+
+Transport::Impl::~Impl()
+{
+	close();
+	*alive = false;
+}
+
+/* ---------------------------------------------------------------- connect */
+
+bool Transport::Impl::resolve(std::string &error_r)
+{
+	struct ip_addr ip;
+
+	if (set.host.empty()) {
+		error_r = "no host name given";
+		return false;
+	}
+	if (net_addr2ip(set.host.c_str(), &ip) == 0) {
+		ips.push_back(ip);
+		return true;
+	}
+	/* Blocking. The asynchronous alternative is dns_lookup() through
+	   the dns-client socket (lib-dns), as imapc does with
+	   imapc_dns_client_socket_path. */
+	bool ok = false;
+	T_BEGIN {
+		struct ip_addr *found;
+		unsigned int count;
+		int ret = net_gethostbyname(set.host.c_str(), &found, &count);
+		if (ret != 0) {
+			error_r = std::string("net_gethostbyname(") + set.host +
+				") failed: " + net_gethosterror(ret);
+		} else if (count == 0) {
+			error_r = std::string("net_gethostbyname(") + set.host +
+				") failed: no addresses";
+		} else {
+			ips.assign(found, found + count);
+			ok = true;
+		}
+	} T_END;
+	return ok;
+}
+
+/* Starts a non-blocking connect to the next address; addresses that fail
+   at once are skipped. When none is left, the failure (all attempts named)
+   is reported through the deferred path: this also runs inside connect(). */
+void Transport::Impl::connect_next()
+{
+	while (next_ip < ips.size()) {
+		const struct ip_addr &ip = ips[next_ip++];
+		fd = net_connect_ip(&ip, set.port, nullptr);
+		int err = errno;
+		if (fd != -1) {
+			transport.info_.address = ip_port(ip, set.port);
+			io = add_io(ioloop, fd, IO_WRITE, connect_io_cb, this);
+			timeout_start();
+			return;
+		}
+		connect_failed(TransportError::Connect, errno_text(err));
+	}
+	state = State::Closed;
+	fail_later(connect_error_kind, connect_errors);
+}
+
+void Transport::Impl::connect_failed(TransportError kind,
+				     const std::string &error)
+{
+	const struct ip_addr &ip = ips[next_ip - 1];
+	std::string what = ip_port(ip, set.port);
+
+	if (what != peer)
+		what = peer + " (" + what + ")";
+	if (!connect_errors.empty())
+		connect_errors += "; ";
+	connect_errors += "connect(" + what + ") " +
+		(kind == TransportError::Timeout ? "" : "failed: ") + error;
+	connect_error_kind = kind;
+}
+
+/* The socket became writable: connected, or the connect failed. */
+void Transport::Impl::connected()
+{
+	int err = net_geterror(fd);
+
+	io_remove(&io);
+	timeout_remove(&to);
+	if (err != 0) {
+		net_disconnect(fd);
+		fd = -1;
+		connect_failed(TransportError::Connect, err < 0 ?
+			       "getsockopt(SO_ERROR) failed" : errno_text(err));
+		connect_next();
+		return;
+	}
+
+	input = i_stream_create_fd(fd, input_max_buffer);
+	output = o_stream_create_fd(fd, SIZE_MAX);
+	i_stream_switch_ioloop_to(input, ioloop);
+	o_stream_switch_ioloop_to(output, ioloop);
+	i_stream_set_name(input, peer.c_str());
+	o_stream_set_name(output, peer.c_str());
+	o_stream_set_no_error_handling(output, TRUE);
+	(o_stream_set_flush_callback)(output, flush_cb, this);
+
+	if (set.implicit_tls) {
+		tls_begin();
+		return;
+	}
+	state = State::Connected;
+	io = add_io_istream(ioloop, input, input_io_cb, this);
+	timeout_start();
+	handler.transport_connected();
+}
+
+/* -------------------------------------------------------------------- TLS */
+
+/* Wraps input/output in TLS. Verification of chain and name happens in
+   tls_check(); invalid certificates are let through OpenSSL
+   (allow_invalid_cert) so that the reason and the certificate subject can
+   be reported, also with verify off.
+
+   The SSL streams take over the plain streams' references. A failing
+   io_stream_create_ssl_client() may or may not have dropped them already
+   (openssl_iostream_free()), so an extra reference is held across the
+   call and kept on failure: at worst a stream leaks, never a double free. */
+bool Transport::Impl::tls_wrap(std::string &error_r)
+{
+	struct istream *plain_input = input;
+	struct ostream *plain_output = output;
+	bool ok = false;
+
+	i_stream_ref(plain_input);
+	o_stream_ref(plain_output);
+	T_BEGIN {
+		struct ssl_iostream_settings ssl_set;
+		struct ssl_iostream_context *ctx;
+		const char *error;
+
+		i_zero(&ssl_set);
+		if (set.user != nullptr)
+			mail_user_init_ssl_client_settings(set.user, &ssl_set);
+		if (!set.ca_file.empty())
+			ssl_set.ca_file = t_strdup(set.ca_file.c_str());
+		ssl_set.verify_remote_cert = TRUE;
+		ssl_set.allow_invalid_cert = TRUE;
+
+		if (ssl_iostream_client_context_cache_get(&ssl_set, &ctx,
+							  &error) < 0) {
+			error_r = std::string("ssl_iostream_client_context_cache_get() failed: ") + error;
+		} else if (io_stream_create_ssl_client(ctx, set.host.c_str(),
+						       &ssl_set, &input,
+						       &output, &ssl_io,
+						       &error) < 0) {
+			error_r = std::string("io_stream_create_ssl_client() failed: ") + error;
+			ssl_iostream_context_unref(&ctx);
+		} else {
+			ssl_iostream_context_unref(&ctx);
+			ssl_iostream_set_handshake_callback(ssl_io,
+							    handshake_cb, this);
+			ok = true;
+		}
+	} T_END;
+	if (ok) {
+		i_stream_unref(&plain_input);
+		o_stream_unref(&plain_output);
+		i_stream_switch_ioloop_to(input, ioloop);
+		o_stream_switch_ioloop_to(output, ioloop);
+	}
+	return ok;
+}
+
+/* Implicit TLS: right after the TCP connect. */
+void Transport::Impl::tls_begin()
+{
+	std::string error;
+
+	starttls = false;
+	if (!tls_wrap(error)) {
+		fail(TransportError::Tls, tls_error(error.c_str()));
+		return;
+	}
+	state = State::Handshake;
+	io = add_io_istream(ioloop, input, input_io_cb, this);
+	timeout_start();
+	tls_continue();
+}
+
+/* STARTTLS: the server accepted STLS/STARTTLS and its reply is consumed. */
+void Transport::Impl::tls_upgrade()
+{
+	std::string error;
+
+	if (state != State::Connected || ssl_io != nullptr) {
+		fail(TransportError::Tls, "start_tls(" + peer + ") failed: " +
+		     (ssl_io != nullptr ? "TLS is already on" : "not connected"));
+		return;
+	}
+	if (i_stream_get_data_size(input) > 0) {
+		fail(TransportError::Tls, "TLS upgrade with " + peer +
+		     " failed: server sent data after the STARTTLS reply");
+		return;
+	}
+	io_remove(&io);
+	starttls = true;
+	if (!tls_wrap(error)) {
+		fail(TransportError::Tls, tls_error(error.c_str()));
+		return;
+	}
+	state = State::Handshake;
+	io = add_io_istream(ioloop, input, input_io_cb, this);
+	timeout_start();
+	tls_continue();
+}
+
+/* Drives the handshake; it also runs when data arrives (on_input()). */
+void Transport::Impl::tls_continue()
+{
+	int ret = ssl_iostream_handshake(ssl_io);
+
+	if (ret < 0) {
+		const char *error = ssl_iostream_get_last_error(ssl_io);
+		if (error == nullptr)
+			error = i_stream_get_error(input);
+		fail(TransportError::Tls, tls_error(error));
+		return;
+	}
+	if (ret > 0)
+		tls_finished();
+}
+
+/* The handshake callback: the certificate chain is already checked for
+   issuer and validity; check it and the host name again as a whole and
+   record the outcome. Fails the handshake only when verify is on. */
+int Transport::Impl::tls_check(const char **error_r)
+{
+	const char *error;
+	TransportInfo &info = transport.info_;
+
+	tls_fill_info();
+	info.tls_verified = ssl_iostream_check_cert_validity(
+		ssl_io, set.host.c_str(), &error) == 0;
+	info.tls_verify_error = info.tls_verified ? "" : error;
+	if (info.tls_verified || !set.verify)
+		return 0;
+	*error_r = t_strconcat("certificate verify failed: ", error, nullptr);
+	return -1;
+}
+
+void Transport::Impl::tls_fill_info()
+{
+	TransportInfo &info = transport.info_;
+	X509 *cert = SSL_get1_peer_certificate(ssl_io->ssl);
+
+	info.tls_subject.clear();
+	if (cert != nullptr) {
+		BIO *bio = BIO_new(BIO_s_mem());
+		if (bio != nullptr) {
+			char *data;
+			X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
+					   XN_FLAG_RFC2253);
+			long len = BIO_get_mem_data(bio, &data);
+			if (len > 0)
+				info.tls_subject.assign(data, len);
+			BIO_free(bio);
+		}
+		X509_free(cert);
+	}
+	if (info.tls_subject.empty()) {
+		const char *name = ssl_iostream_get_peer_name(ssl_io);
+		if (name != nullptr)
+			info.tls_subject = std::string("CN=") + name;
+	}
+}
+
+void Transport::Impl::tls_finished()
+{
+	TransportInfo &info = transport.info_;
+	unsigned int bits;
+	const char *protocol = ssl_iostream_get_protocol_name(ssl_io);
+	const char *cipher = ssl_iostream_get_cipher(ssl_io, &bits);
+
+	info.tls = true;
+	info.tls_cipher = std::string(protocol != nullptr ? protocol : "TLS") +
+		" " + (cipher != nullptr ? cipher : "unknown");
+	state = State::Connected;
+	timeout_start();
+
+	Guard guard(this);
+	if (starttls)
+		handler.transport_tls_started();
+	else
+		handler.transport_connected();
+	if (guard.destroyed() || state != State::Connected)
+		return;
+	/* Application data may have come along with the last handshake
+	   records: it is already buffered and no fd event would announce it. */
+	read_loop(false);
+}
+
+std::string Transport::Impl::tls_error(const char *what) const
+{
+	return "TLS handshake with " + peer + " failed: " + what;
+}
+
+/* ---------------------------------------------------- reading and writing */
+
+void Transport::Impl::on_input()
+{
+	if (state == State::Handshake) {
+		if (!ssl_iostream_is_handshaked(ssl_io)) {
+			timeout_start();
+			tls_continue();
+			return;
+		}
+		tls_finished();
+		return;
+	}
+	if (state != State::Connected)
+		return;
+	read_loop(false);
+}
+
+/* Reads what there is (TLS streams must be read empty, or buffered
+   plaintext would wait for a socket event that never comes) and offers it
+   to the handler after every read. */
+void Transport::Impl::read_loop(bool offer_first)
+{
+	if (offer_first && i_stream_get_data_size(input) > 0) {
+		if (!offer())
+			return;
+	}
+	for (;;) {
+		ssize_t ret = i_stream_read(input);
+		if (ret > 0) {
+			transport.bytes_in_ += ret;
+			timeout_start();
+			if (!offer())
+				return;
+			continue;
+		}
+		if (ret == 0)
+			return;
+		if (ret == -2) {
+			pause_input();
+			return;
+		}
+		read_failed();
+		return;
+	}
+}
+
+/* Offers the buffered input to the handler. Returns false when the caller
+   must stop: the Transport is gone, closed, or upgrading to TLS. */
+bool Transport::Impl::offer()
+{
+	size_t size;
+	const unsigned char *data = i_stream_get_data(input, &size);
+
+	if (size == 0)
+		return true;
+
+	Guard guard(this);
+	in_input = true;
+	size_t consumed = handler.transport_input(std::string_view(
+		reinterpret_cast<const char *>(data), size));
+	if (guard.destroyed())
+		return false;
+	in_input = false;
+	if (state != State::Connected)
+		return false;
+	i_stream_skip(input, consumed < size ? consumed : size);
+	if (tls_requested) {
+		tls_requested = false;
+		tls_upgrade();
+		return false;
+	}
+	return true;
+}
+
+void Transport::Impl::read_failed()
+{
+	int err = input->stream_errno;
+	const char *error = nullptr;
+
+	if (ssl_io != nullptr)
+		error = ssl_iostream_get_last_error(ssl_io);
+	if (error == nullptr && err != 0)
+		error = i_stream_get_error(input);
+
+	if (err == 0) {
+		fail(TransportError::Closed,
+		     "read(" + peer + ") failed: connection closed by server");
+	} else if (err == EPIPE || err == ECONNRESET) {
+		fail(TransportError::Closed, "read(" + peer +
+		     ") failed: connection closed by server (" + error + ")");
+	} else {
+		fail(TransportError::Io,
+		     "read(" + peer + ") failed: " + error);
+	}
+}
+
+/* The buffer is full and the handler takes nothing: stop reading (and the
+   inactivity timeout, the server is not to blame) until resume(). */
+void Transport::Impl::pause_input()
+{
+	paused = true;
+	io_remove(&io);
+	timeout_remove(&to);
+}
+
+void Transport::Impl::resume_input()
+{
+	if (state != State::Connected)
+		return;
+	if (paused) {
+		paused = false;
+		io = add_io_istream(ioloop, input, input_io_cb, this);
+		timeout_start();
+	}
+	read_loop(true);
+}
+
+void Transport::Impl::send(std::string_view data)
+{
+	if (output == nullptr || state == State::Closed)
+		return;
+	o_stream_nsend(output, data.data(), data.size());
+	if (o_stream_flush(output) < 0) {
+		fail_later(TransportError::Io, "write(" + peer + ") failed: " +
+			   o_stream_get_error(output));
+		return;
+	}
+	if (!paused)
+		timeout_start();
+}
+
+/* The output stream's buffer drained (or failed) from the ioloop. This may
+   run deep inside the stream code: errors are deferred. */
+int Transport::Impl::on_flush()
+{
+	if (output == nullptr)
+		return 1;
+
+	int ret = o_stream_flush(output);
+
+	if (ret < 0 && !defer_fail) {
+		fail_later(TransportError::Io, "write(" + peer + ") failed: " +
+			   o_stream_get_error(output));
+	}
+	return ret;
+}
+
+/* (Re)arms the one timeout: connect, handshake and inactivity alike. */
+void Transport::Impl::timeout_start()
+{
+	if (to != nullptr)
+		timeout_reset(to);
+	else if (set.timeout_msecs > 0)
+		to = add_timeout(ioloop, set.timeout_msecs, timeout_cb, this);
+}
+
+void Transport::Impl::on_timeout()
+{
+	std::string ms = std::to_string(set.timeout_msecs);
+
+	timeout_remove(&to);
+	switch (state) {
+	case State::Connecting:
+		io_remove(&io);
+		net_disconnect(fd);
+		fd = -1;
+		connect_failed(TransportError::Timeout,
+			       "timed out after " + ms + " ms");
+		connect_next();
+		return;
+	case State::Handshake:
+		fail(TransportError::Timeout, "TLS handshake with " + peer +
+		     " timed out after " + ms + " ms");
+		return;
+	case State::Connected:
+		fail(TransportError::Timeout, "read(" + peer +
+		     ") timed out: no data for " + ms + " ms");
+		return;
+	case State::Idle:
+	case State::Closed:
+		return;
+	}
+}
+
+/* ----------------------------------------------------- failing, deferring */
+
+/* Closes and reports. The handler may delete the Transport: nothing may
+   follow this call. */
+void Transport::Impl::fail(TransportError kind, const std::string &error)
+{
+	close();
+	handler.transport_failed(kind, error);
+}
+
+void Transport::Impl::fail_later(TransportError kind, const std::string &error)
+{
+	if (defer_fail)
+		return;
+	defer_fail = true;
+	fail_kind = kind;
+	fail_error = error;
+	defer();
+}
+
+void Transport::Impl::defer()
+{
+	if (to_defer == nullptr)
+		to_defer = (timeout_add_short_to)(ioloop, 0, __FILE__, __LINE__,
+						  defer_cb, this);
+}
+
+void Transport::Impl::on_defer()
+{
+	timeout_remove(&to_defer);
+	if (defer_fail) {
+		TransportError kind = fail_kind;
+		std::string error = fail_error;
+		fail(kind, error);
+		return;
+	}
+	if (defer_tls) {
+		defer_tls = false;
+		defer_resume = false;
+		tls_upgrade();
+		return;
+	}
+	if (defer_resume) {
+		defer_resume = false;
+		resume_input();
+	}
+}
+
+void Transport::Impl::close_connection()
+{
+	io_remove(&io);
+	timeout_remove(&to);
+	if (ssl_io != nullptr)
+		ssl_iostream_destroy(&ssl_io);
+	if (input != nullptr)
+		i_stream_destroy(&input);
+	if (output != nullptr)
+		o_stream_destroy(&output);
+	if (fd != -1) {
+		net_disconnect(fd);
+		fd = -1;
+	}
+}
+
+void Transport::Impl::close()
+{
+	close_connection();
+	timeout_remove(&to_defer);
+	defer_fail = defer_tls = defer_resume = false;
+	tls_requested = false;
+	in_input = false;
+	paused = false;
+	state = State::Closed;
+}
+
+/* -------------------------------------------------------------- Transport */
+
+Transport::Transport(TransportHandler &handler, const TransportSettings &set)
+	: impl_(new Impl(*this, handler, set))
+{
+}
+
+Transport::~Transport()
+{
+	delete impl_;
+}
+
+void Transport::connect()
+{
+	std::string error;
+
+	if (impl_->state != State::Idle)
+		return;
+	impl_->ioloop = current_ioloop;
+	impl_->state = State::Connecting;
+	if (!impl_->resolve(error)) {
+		impl_->state = State::Closed;
+		impl_->fail_later(TransportError::Resolve, error);
+		return;
+	}
+	if (impl_->set.port == 0) {
+		impl_->state = State::Closed;
+		impl_->fail_later(TransportError::Connect, "connect(" +
+				  impl_->peer + ") failed: no port given");
+		return;
+	}
+	impl_->connect_next();
+}
+
+void Transport::send(std::string_view data)
+{
+	impl_->send(data);
+}
+
+void Transport::start_tls()
+{
+	if (impl_->state == State::Closed)
+		return;
+	if (impl_->in_input) {
+		impl_->tls_requested = true;
+		return;
+	}
+	impl_->defer_tls = true;
+	impl_->defer();
+}
+
+void Transport::resume()
+{
+	if (impl_->state != State::Connected)
+		return;
+	impl_->defer_resume = true;
+	impl_->defer();
+}
+
+void Transport::close()
+{
+	impl_->close();
+}
+
+} // namespace fetchmail
