@@ -62,6 +62,9 @@ enum class EventType {
 	MessageFailed,   /* message, text: fetching or deleting this one message
 	                    failed on the server (RETR/DELE -ERR, UID FETCH NO);
 	                    the session goes on with the next */
+	FolderFailed,    /* IMAP: folder, text: the folder could not be selected,
+	                    listed or expunged (NO/BAD, no UIDVALIDITY); the
+	                    session goes on, e.g. with the next folder */
 };
 
 struct Event {

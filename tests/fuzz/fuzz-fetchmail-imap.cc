@@ -1,0 +1,221 @@
+/* libFuzzer entry point for the IMAP session (fetchmail-imap.hh).
+
+   Not built by CMake. Build and run by hand from the source tree:
+
+     clang++ -std=gnu++20 -g -O1 -fsanitize=fuzzer,address,undefined \
+       -I plugin/core plugin/core/fetchmail-proto.cc \
+       plugin/core/fetchmail-imap-parser.cc plugin/core/fetchmail-imap.cc \
+       tests/fuzz/fuzz-fetchmail-imap.cc -o /tmp/fuzz-fetchmail-imap
+     mkdir -p /tmp/fuzz-imap-corpus
+     /tmp/fuzz-fetchmail-imap -max_total_time=60 -max_len=4096 \
+       -dict=tests/fuzz/fuzz-fetchmail-imap.dict /tmp/fuzz-imap-corpus
+
+   Input: byte 0 picks the starting state and configuration, byte 1 the
+   feed() chunk size; the rest is what the server sends. The session is
+   first driven with canned Dovecot replies into one of several states
+   (greeting, handshake, STARTTLS, SASL, selected, listing, fetching,
+   removing, logging out); then the fuzz bytes are fed, while a small
+   driver answers events the way the real one does (select, list, fetch,
+   remove, quit, tls_started). Invariants are checked after every event;
+   a violation traps. */
+
+#include "fetchmail-imap.hh"
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+using namespace fetchmail;
+
+namespace {
+
+const char *const secret = "s3cr3t-Pa55";
+
+#define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+
+struct Driver {
+	ImapSession &session;
+	bool fingerprints;
+	uint8_t flags;
+	bool in_message = false;
+	uint64_t message_size = 0, message_data = 0;
+	std::vector<std::string> fetched;
+	unsigned actions = 0;
+
+	Driver(ImapSession &s, bool fp, uint8_t f)
+		: session(s), fingerprints(fp), flags(f) {}
+
+	void check_text(const std::string &text)
+	{
+		CHECK(text.find(secret) == std::string::npos);
+		for (unsigned char c : text)
+			CHECK(c >= 0x20 && c != 0x7f);
+	}
+
+	void on_event(const Event &ev)
+	{
+		check_text(ev.text);
+		switch (ev.type) {
+		case EventType::MessageBegin:
+			CHECK(!in_message);
+			in_message = true;
+			message_size = ev.message.size;
+			message_data = 0;
+			break;
+		case EventType::MessageData:
+			CHECK(in_message);
+			CHECK(!ev.data.empty());
+			message_data += ev.data.size();
+			CHECK(message_data <= message_size);
+			break;
+		case EventType::MessageEnd:
+			CHECK(in_message && message_data == message_size);
+			in_message = false;
+			fetched.push_back(ev.message.uid);
+			break;
+		case EventType::Error:
+			CHECK(session.finished());
+			in_message = false;  /* a partial message is dropped */
+			break;
+		case EventType::Done:
+			CHECK(session.finished() && !in_message);
+			break;
+		default:
+			CHECK(!in_message || ev.type == EventType::Log);
+			break;
+		}
+		if (actions++ > 64)
+			return;
+		act(ev);
+	}
+
+	/* what the retrieval driver would do next */
+	void act(const Event &ev)
+	{
+		switch (ev.type) {
+		case EventType::NeedTls:
+			session.tls_started();
+			break;
+		case EventType::LoggedIn:
+			session.select_folder((flags & 0x80) ?
+				"Entw\xc3\xbc" "rfe \xe2\x82\xac\xf0\x9d\x84\x9e &" :
+				"INBOX", fingerprints);
+			break;
+		case EventType::FolderSelected:
+			session.list(ev.uidvalidity % 3, fingerprints);
+			break;
+		case EventType::FolderFailed:
+			session.quit();
+			break;
+		case EventType::Listing: {
+			/* every message, or every other one (gaps in UID sets) */
+			std::vector<RemoteMessage> msgs;
+			size_t step = (flags & 0x40) ? 2 : 1;
+			for (size_t i = 0; i < ev.messages.size() && i < 80; i += step)
+				msgs.push_back(ev.messages[i]);
+			session.fetch(msgs);
+			if (msgs.empty())
+				session.quit();
+			break;
+		}
+		case EventType::MessageEnd:
+			if (fetched.size() % 3 == 0)
+				session.remove(fetched);
+			break;
+		case EventType::Removed:
+			session.quit();
+			break;
+		default:
+			break;
+		}
+	}
+
+	void drain()
+	{
+		Event ev;
+		while (session.next_event(ev))
+			on_event(ev);
+		session.take_output();
+	}
+
+	void feed(std::string_view in, size_t chunk)
+	{
+		while (!in.empty() && !session.finished()) {
+			std::string_view part = in.substr(0, chunk);
+			size_t n = session.feed(part);
+			CHECK(n <= part.size());
+			drain();
+			if (n == 0) {
+				/* paused for TLS: drain() may have resumed it */
+				n = session.feed(part);
+				CHECK(n <= part.size());
+				drain();
+				if (n == 0)
+					return;
+			}
+			in.remove_prefix(n);
+		}
+	}
+};
+
+const char *const greeting =
+	"* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ STARTTLS AUTH=PLAIN "
+	"AUTH=XOAUTH2] Dovecot ready.\r\n";
+const char *const login_ok =
+	"a1 OK [CAPABILITY IMAP4rev1 UIDPLUS LITERAL+] Logged in\r\n";
+const char *const selected =
+	"* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\na2 OK [READ-WRITE] done\r\n";
+const char *const listed =
+	"* 1 FETCH (UID 1 RFC822.SIZE 3)\r\n* 2 FETCH (UID 2 RFC822.SIZE 4)\r\n"
+	"* 3 FETCH (UID 3 RFC822.SIZE 5)\r\na3 OK done\r\n";
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 2)
+		return 0;
+	uint8_t mode = data[0];
+	size_t chunk = data[1] % 17 == 0 ? 65536 : data[1] % 17;
+	std::string_view in(reinterpret_cast<const char *>(data) + 2, size - 2);
+
+	SessionConfig cfg;
+	cfg.user = mode & 0x80 ? "b\xc3\xb6" "b" : "bob";
+	cfg.password = secret;
+	cfg.tls = (mode & 0x40) ? SessionConfig::Tls::StartTls :
+		SessionConfig::Tls::Implicit;
+	static const char *const mechs[] = { "", "PLAIN", "LOGIN", "XOAUTH2",
+					     "OAUTHBEARER", "" };
+	cfg.sasl_mech = mechs[(mode >> 3) % 6];
+	if (mode & 0x20) {
+		cfg.max_line = 300;
+		cfg.max_message = 200;
+	}
+	ImapSession session(cfg);
+	Driver driver(session, (mode & 1) != 0, data[1]);
+
+	/* canned prefix: how far the session gets before the fuzz bytes */
+	unsigned state = (mode & 7) % 7;
+	if (cfg.tls == SessionConfig::Tls::Implicit && cfg.sasl_mech.empty()) {
+		const char *const prefix[] = { greeting, login_ok, selected,
+					       listed };
+		for (unsigned i = 0; i < state && i < 4; i++)
+			driver.feed(prefix[i], 65536);
+		if (state == 5)
+			session.remove({ "1", "2" });
+		if (state == 6)
+			session.quit();
+		driver.drain();
+	} else if (state > 0) {
+		driver.feed(greeting, 65536);
+	}
+
+	driver.feed(in, chunk);
+	CHECK(!session.finished() || session.feed("* OK x\r\n") == 0);
+	session.eof();
+	driver.drain();
+	CHECK(session.finished());
+	CHECK(!driver.in_message);
+	return 0;
+}
