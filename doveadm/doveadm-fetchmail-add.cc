@@ -11,11 +11,8 @@ static void cmd_fetchmail_add_init(struct doveadm_mail_cmd_context *ctx,
 	auto *fctx = (struct fetchmail_cmd_context *)ctx;
 
 	doveadm_print_header("id", "id", DOVEADM_PRINT_HEADER_FLAG_HIDE_TITLE);
-	if (args[0] != nullptr) {
-		fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
-			"unexpected argument: ") + account_quote_value(args[0]));
+	if (!fetchmail_cmd_init_no_args(fctx, args))
 		return;
-	}
 	fetchmail_cmd_guard(fctx, [&] {
 		Account account;
 		std::string error;
@@ -29,49 +26,29 @@ static void cmd_fetchmail_add_init(struct doveadm_mail_cmd_context *ctx,
 	});
 }
 
-static int cmd_fetchmail_add_run(struct doveadm_mail_cmd_context *ctx,
-				 struct mail_user *user)
+static int fetchmail_add(struct fetchmail_cmd_context *fctx, Settings &set,
+			 Store &store)
 {
-	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+	StoredAccount stored;
+	std::string error;
+	bool password_set;
 
-	if (ctx->exit_code != 0)
+	if (fetchmail_cmd_apply_fields(fctx, stored.account, password_set) < 0)
 		return -1;
-	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
-		Store *store;
-		StoredAccount stored;
-		std::string error;
-		bool password_set;
-		int ret;
-
-		if (fetchmail_cmd_apply_fields(fctx, stored.account,
-					       password_set) < 0)
-			return -1;
-		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
-			return ret;
-		/* first poll somewhere within one interval, so that accounts
-		   added together are not all polled in the same second */
-		stored.status.next_run = ioloop_time +
-			i_rand_limit(set.interval_secs);
-		if ((ret = store->create(stored, error)) < 0)
-			fetchmail_cmd_fail_store(fctx, *store, error);
-		else {
-			doveadm_print(stored.account.id.c_str());
-			fetchmail_cmd_registry_update(fctx, *store);
-		}
-		fetchmail_cmd_end(store);
-		return ret;
-	});
+	/* first poll somewhere within one interval, so that accounts added
+	   together are not all polled in the same second */
+	stored.status.next_run = ioloop_time + i_rand_limit(set.interval_secs);
+	if (store.create(stored, error) < 0)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	doveadm_print(stored.account.id.c_str());
+	fetchmail_cmd_registry_update(fctx, store);
+	return 0;
 }
 
 static struct doveadm_mail_cmd_context *cmd_fetchmail_add_alloc(void)
 {
-	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
-
-	fctx->ctx.v.init = cmd_fetchmail_add_init;
-	fctx->ctx.v.run = cmd_fetchmail_add_run;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
-	return &fctx->ctx;
+	return fetchmail_cmd_alloc(cmd_fetchmail_add_init, fetchmail_add,
+				   DOVEADM_PRINT_TYPE_FLOW);
 }
 
 static const struct doveadm_cmd_param fetchmail_add_params[] = {

@@ -38,48 +38,29 @@ static int edit_validate(const Account &account, bool password_set,
 	return account_validate(copy, error_r);
 }
 
-static int cmd_fetchmail_edit_run(struct doveadm_mail_cmd_context *ctx,
-				  struct mail_user *user)
+static int fetchmail_edit(struct fetchmail_cmd_context *fctx, Settings &,
+			  Store &store)
 {
-	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+	StoredAccount stored;
+	std::string error;
+	bool password_set;
 
-	if (ctx->exit_code != 0)
+	if (store.load(fctx->id, stored, error) < 0)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	if (fetchmail_cmd_apply_fields(fctx, stored.account, password_set) < 0)
 		return -1;
-	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
-		Store *store;
-		StoredAccount stored;
-		std::string error;
-		bool password_set;
-		int ret;
-
-		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
-			return ret;
-		if ((ret = store->load(fctx->id, stored, error)) < 0)
-			fetchmail_cmd_fail_store(fctx, *store, error);
-		else if ((ret = fetchmail_cmd_apply_fields(fctx, stored.account,
-							   password_set)) < 0)
-			;
-		else if ((ret = edit_validate(stored.account, password_set,
-					      error)) < 0)
-			fetchmail_cmd_fail(fctx, EX_USAGE, error);
-		else if ((ret = store->update(stored, password_set,
-					      error)) < 0)
-			fetchmail_cmd_fail_store(fctx, *store, error);
-		else
-			fetchmail_cmd_registry_update(fctx, *store);
-		fetchmail_cmd_end(store);
-		return ret < 0 ? -1 : 0;
-	});
+	if (edit_validate(stored.account, password_set, error) < 0)
+		return fetchmail_cmd_fail(fctx, EX_USAGE, error);
+	if (store.update(stored, password_set, error) < 0)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	fetchmail_cmd_registry_update(fctx, store);
+	return 0;
 }
 
 static struct doveadm_mail_cmd_context *cmd_fetchmail_edit_alloc(void)
 {
-	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
-
-	fctx->ctx.v.init = cmd_fetchmail_edit_init;
-	fctx->ctx.v.run = cmd_fetchmail_edit_run;
-	return &fctx->ctx;
+	return fetchmail_cmd_alloc(cmd_fetchmail_edit_init, fetchmail_edit,
+				   nullptr);
 }
 
 static const struct doveadm_cmd_param fetchmail_edit_params[] = {

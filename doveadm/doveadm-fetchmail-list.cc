@@ -21,11 +21,8 @@ static void cmd_fetchmail_list_init(struct doveadm_mail_cmd_context *ctx,
 
 	for (const char *column : list_columns)
 		doveadm_print_header_simple(column);
-	if (args[0] != nullptr) {
-		fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
-			"unexpected argument: ") + account_quote_value(args[0]));
+	if (!fetchmail_cmd_init_no_args(fctx, args))
 		return;
-	}
 	if (doveadm_cmd_param_str(ctx->cctx, "status", &status)) {
 		if (run_status_parse(status, parsed) < 0) {
 			fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
@@ -67,55 +64,36 @@ static void list_print_corrupt(const std::string &id, const std::string &error)
 	}
 }
 
-static int cmd_fetchmail_list_run(struct doveadm_mail_cmd_context *ctx,
-				  struct mail_user *user)
+static int fetchmail_list(struct fetchmail_cmd_context *fctx, Settings &,
+			  Store &store)
 {
-	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+	std::vector<std::string> ids;
+	std::string error;
 
-	if (ctx->exit_code != 0)
-		return -1;
-	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
-		Store *store;
-		std::vector<std::string> ids;
-		std::string error;
-		int ret;
-
-		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
-			return ret;
-		if ((ret = store->list_ids(ids, error)) < 0)
-			fetchmail_cmd_fail_store(fctx, *store, error);
-		for (const std::string &id : ids) {
-			StoredAccount stored;
-			if (store->load(id, stored, error) < 0) {
-				if (store->last_error() != StoreError::Corrupt) {
-					ret = fetchmail_cmd_fail_store(
-						fctx, *store, error);
-					break;
-				}
-				if (fctx->status == nullptr)
-					list_print_corrupt(id, error);
-				continue;
-			}
-			if (fctx->status != nullptr &&
-			    strcmp(fctx->status, run_status_name(
-					   stored.status.last_status)) != 0)
-				continue;
-			list_print(stored);
+	if (store.list_ids(ids, error) < 0)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	for (const std::string &id : ids) {
+		StoredAccount stored;
+		if (store.load(id, stored, error) < 0) {
+			if (store.last_error() != StoreError::Corrupt)
+				return fetchmail_cmd_fail_store(fctx, store, error);
+			if (fctx->status == nullptr)
+				list_print_corrupt(id, error);
+			continue;
 		}
-		fetchmail_cmd_end(store);
-		return ret;
-	});
+		if (fctx->status != nullptr &&
+		    strcmp(fctx->status,
+			   run_status_name(stored.status.last_status)) != 0)
+			continue;
+		list_print(stored);
+	}
+	return 0;
 }
 
 static struct doveadm_mail_cmd_context *cmd_fetchmail_list_alloc(void)
 {
-	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
-
-	fctx->ctx.v.init = cmd_fetchmail_list_init;
-	fctx->ctx.v.run = cmd_fetchmail_list_run;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-	return &fctx->ctx;
+	return fetchmail_cmd_alloc(cmd_fetchmail_list_init, fetchmail_list,
+				   DOVEADM_PRINT_TYPE_TABLE);
 }
 
 static const struct doveadm_cmd_param fetchmail_list_params[] = {

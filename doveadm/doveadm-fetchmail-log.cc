@@ -14,42 +14,26 @@ static void cmd_fetchmail_log_init(struct doveadm_mail_cmd_context *ctx,
 				     DOVEADM_PRINT_HEADER_FLAG_HIDE_TITLE);
 }
 
-static int cmd_fetchmail_log_run(struct doveadm_mail_cmd_context *ctx,
-				 struct mail_user *user)
+static int fetchmail_log(struct fetchmail_cmd_context *fctx, Settings &,
+			 Store &store)
 {
-	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+	StoredAccount stored;
+	std::string error, log;
 
-	if (ctx->exit_code != 0)
-		return -1;
-	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
-		Store *store;
-		StoredAccount stored;
-		std::string error, log;
-		int ret;
-
-		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
-			return ret;
-		if ((ret = store->load(fctx->id, stored, error)) < 0 &&
-		    store->last_error() != StoreError::Corrupt)
-			fetchmail_cmd_fail_store(fctx, *store, error);
-		else if ((ret = store->load_log(fctx->id, log, error)) < 0)
-			fetchmail_cmd_fail_store(fctx, *store, error);
-		else
-			doveadm_print(log.c_str());
-		fetchmail_cmd_end(store);
-		return ret < 0 ? -1 : 0;
-	});
+	/* the log of a corrupt record can still be read */
+	if (store.load(fctx->id, stored, error) < 0 &&
+	    store.last_error() != StoreError::Corrupt)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	if (store.load_log(fctx->id, log, error) < 0)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	doveadm_print(log.c_str());
+	return 0;
 }
 
 static struct doveadm_mail_cmd_context *cmd_fetchmail_log_alloc(void)
 {
-	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
-
-	fctx->ctx.v.init = cmd_fetchmail_log_init;
-	fctx->ctx.v.run = cmd_fetchmail_log_run;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
-	return &fctx->ctx;
+	return fetchmail_cmd_alloc(cmd_fetchmail_log_init, fetchmail_log,
+				   DOVEADM_PRINT_TYPE_FLOW);
 }
 
 static const struct doveadm_cmd_param fetchmail_log_params[] = {

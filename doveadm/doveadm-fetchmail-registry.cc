@@ -8,37 +8,26 @@ using namespace fetchmail;
    was lost or is out of step. Users without active accounts are removed
    from it. */
 
-static int cmd_fetchmail_registry_rebuild_run(
-	struct doveadm_mail_cmd_context *ctx, struct mail_user *user)
+static int fetchmail_registry_rebuild(struct fetchmail_cmd_context *fctx,
+				      Settings &, Store &store)
 {
-	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+	std::string error;
+	int ret = registry_update_user(store, error);
 
-	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
-		Store *store;
-		std::string error;
-		int ret;
-
-		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
-			return ret;
-		if ((ret = registry_update_user(*store, error)) < 0)
-			fetchmail_cmd_fail(fctx, EX_TEMPFAIL, error);
-		else if (ret == 0) {
-			ret = fetchmail_cmd_fail(fctx, EX_CONFIG,
-				"fetchmail_registry is not set");
-		}
-		fetchmail_cmd_end(store);
-		return ret < 0 ? -1 : 0;
-	});
+	if (ret < 0)
+		return fetchmail_cmd_fail(fctx, EX_TEMPFAIL, error);
+	if (ret == 0) {
+		return fetchmail_cmd_fail(fctx, EX_CONFIG,
+					  "fetchmail_registry is not set");
+	}
+	return 0;
 }
 
 static struct doveadm_mail_cmd_context *
 cmd_fetchmail_registry_rebuild_alloc(void)
 {
-	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
-
-	fctx->ctx.v.run = cmd_fetchmail_registry_rebuild_run;
-	return &fctx->ctx;
+	return fetchmail_cmd_alloc(nullptr, fetchmail_registry_rebuild,
+				   nullptr);
 }
 
 static const struct doveadm_cmd_param fetchmail_registry_rebuild_params[] = {

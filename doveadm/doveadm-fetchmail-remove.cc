@@ -11,42 +11,26 @@ static void cmd_fetchmail_remove_init(struct doveadm_mail_cmd_context *ctx,
 	fetchmail_cmd_init_id((struct fetchmail_cmd_context *)ctx, args);
 }
 
-static int cmd_fetchmail_remove_run(struct doveadm_mail_cmd_context *ctx,
-				    struct mail_user *user)
+static int fetchmail_remove(struct fetchmail_cmd_context *fctx, Settings &,
+			    Store &store)
 {
-	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+	StoredAccount stored;
+	std::string error;
 
-	if (ctx->exit_code != 0)
-		return -1;
-	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
-		Store *store;
-		StoredAccount stored;
-		std::string error;
-		int ret;
-
-		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
-			return ret;
-		/* a corrupt record can still be removed */
-		if ((ret = store->load(fctx->id, stored, error)) < 0 &&
-		    store->last_error() != StoreError::Corrupt)
-			fetchmail_cmd_fail_store(fctx, *store, error);
-		else if ((ret = store->remove(fctx->id, error)) < 0)
-			fetchmail_cmd_fail_store(fctx, *store, error);
-		else
-			fetchmail_cmd_registry_update(fctx, *store);
-		fetchmail_cmd_end(store);
-		return ret;
-	});
+	/* a corrupt record can still be removed */
+	if (store.load(fctx->id, stored, error) < 0 &&
+	    store.last_error() != StoreError::Corrupt)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	if (store.remove(fctx->id, error) < 0)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	fetchmail_cmd_registry_update(fctx, store);
+	return 0;
 }
 
 static struct doveadm_mail_cmd_context *cmd_fetchmail_remove_alloc(void)
 {
-	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
-
-	fctx->ctx.v.init = cmd_fetchmail_remove_init;
-	fctx->ctx.v.run = cmd_fetchmail_remove_run;
-	return &fctx->ctx;
+	return fetchmail_cmd_alloc(cmd_fetchmail_remove_init, fetchmail_remove,
+				   nullptr);
 }
 
 static const struct doveadm_cmd_param fetchmail_remove_params[] = {

@@ -57,52 +57,38 @@ static int run_select(struct fetchmail_cmd_context *fctx, Store &store,
 	return 0;
 }
 
-static int cmd_fetchmail_run_run(struct doveadm_mail_cmd_context *ctx,
-				 struct mail_user *user)
+static int fetchmail_run(struct fetchmail_cmd_context *fctx, Settings &set,
+			 Store &store)
 {
-	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+	std::vector<StoredAccount> accounts;
+	int ret = 0;
 
-	if (ctx->exit_code != 0)
+	if (run_select(fctx, store, accounts) < 0)
 		return -1;
-	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
-		Store *store;
-		std::vector<StoredAccount> accounts;
-		int ret;
-
-		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
-			return ret;
-		if ((ret = run_select(fctx, *store, accounts)) == 0) {
-			for (const RunReport &r : run_accounts(*store, set,
-					std::move(accounts), RunMode::Fetch,
-					doveadm_is_killed)) {
-				doveadm_print(r.id.c_str());
-				doveadm_print(r.ok ? "ok" : "error");
-				doveadm_print(dec2str(r.fetched));
-				doveadm_print(dec2str(r.skipped));
-				doveadm_print(dec2str(r.deleted));
-				doveadm_print(r.error.c_str());
-				if (!r.ok) {
-					ret = -1;
-					if (ctx->exit_code == 0)
-						ctx->exit_code = EX_TEMPFAIL;
-				}
-			}
+	for (const RunReport &r : run_accounts(store, set, std::move(accounts),
+					       RunMode::Fetch,
+					       doveadm_is_killed)) {
+		doveadm_print(r.id.c_str());
+		doveadm_print(r.ok ? "ok" : "error");
+		doveadm_print(dec2str(r.fetched));
+		doveadm_print(dec2str(r.skipped));
+		doveadm_print(dec2str(r.deleted));
+		doveadm_print(r.error.c_str());
+		if (!r.ok) {
+			/* the reason is in the row and the run log */
+			if (fctx->ctx.exit_code == 0)
+				fctx->ctx.exit_code = EX_TEMPFAIL;
+			ret = -1;
 		}
-		fetchmail_cmd_registry_update(fctx, *store);
-		fetchmail_cmd_end(store);
-		return ret;
-	});
+	}
+	fetchmail_cmd_registry_update(fctx, store);
+	return ret;
 }
 
 static struct doveadm_mail_cmd_context *cmd_fetchmail_run_alloc(void)
 {
-	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
-
-	fctx->ctx.v.init = cmd_fetchmail_run_init;
-	fctx->ctx.v.run = cmd_fetchmail_run_run;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-	return &fctx->ctx;
+	return fetchmail_cmd_alloc(cmd_fetchmail_run_init, fetchmail_run,
+				   DOVEADM_PRINT_TYPE_TABLE);
 }
 
 static const struct doveadm_cmd_param fetchmail_run_params[] = {

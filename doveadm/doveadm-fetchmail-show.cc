@@ -10,48 +10,29 @@ static void cmd_fetchmail_show_init(struct doveadm_mail_cmd_context *ctx,
 {
 	if (!fetchmail_cmd_init_id((struct fetchmail_cmd_context *)ctx, args))
 		return;
-	Account account;
 	for (const auto &[name, value] :
-	     account_show_fields(account, AccountStatus()))
+	     account_show_fields(Account(), AccountStatus()))
 		doveadm_print_header_simple(t_strdup(name.c_str()));
 }
 
-static int cmd_fetchmail_show_run(struct doveadm_mail_cmd_context *ctx,
-				  struct mail_user *user)
+static int fetchmail_show(struct fetchmail_cmd_context *fctx, Settings &,
+			  Store &store)
 {
-	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+	StoredAccount stored;
+	std::string error;
 
-	if (ctx->exit_code != 0)
-		return -1;
-	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
-		Store *store;
-		StoredAccount stored;
-		std::string error;
-		int ret;
-
-		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
-			return ret;
-		if ((ret = store->load(fctx->id, stored, error)) < 0)
-			fetchmail_cmd_fail_store(fctx, *store, error);
-		else {
-			for (const auto &[name, value] : account_show_fields(
-				     stored.account, stored.status))
-				doveadm_print(value.c_str());
-		}
-		fetchmail_cmd_end(store);
-		return ret;
-	});
+	if (store.load(fctx->id, stored, error) < 0)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	for (const auto &[name, value] :
+	     account_show_fields(stored.account, stored.status))
+		doveadm_print(value.c_str());
+	return 0;
 }
 
 static struct doveadm_mail_cmd_context *cmd_fetchmail_show_alloc(void)
 {
-	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
-
-	fctx->ctx.v.init = cmd_fetchmail_show_init;
-	fctx->ctx.v.run = cmd_fetchmail_show_run;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_PAGER);
-	return &fctx->ctx;
+	return fetchmail_cmd_alloc(cmd_fetchmail_show_init, fetchmail_show,
+				   DOVEADM_PRINT_TYPE_PAGER);
 }
 
 static const struct doveadm_cmd_param fetchmail_show_params[] = {

@@ -51,49 +51,32 @@ static int test_account(struct fetchmail_cmd_context *fctx, Store &store,
 	return 0;
 }
 
-static int cmd_fetchmail_test_run(struct doveadm_mail_cmd_context *ctx,
-				  struct mail_user *user)
+static int fetchmail_test(struct fetchmail_cmd_context *fctx, Settings &set,
+			  Store &store)
 {
-	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+	std::vector<StoredAccount> accounts(1);
 
-	if (ctx->exit_code != 0)
+	if (test_account(fctx, store, accounts[0]) < 0)
 		return -1;
-	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
-		Store *store;
-		std::vector<StoredAccount> accounts(1);
-		int ret;
-
-		if ((ret = fetchmail_cmd_begin(fctx, user, set, store)) <= 0)
-			return ret;
-		if ((ret = test_account(fctx, *store, accounts[0])) == 0) {
-			RunReport r = run_accounts(*store, set,
-				std::move(accounts), RunMode::Test).front();
-			for (const auto &[step, result] : r.steps) {
-				doveadm_print(step.c_str());
-				doveadm_print(result.c_str());
-			}
-			doveadm_print("result");
-			doveadm_print(r.ok ? "ok" : ("failed: " + r.error).c_str());
-			if (!r.ok) {
-				ret = -1;
-				if (ctx->exit_code == 0)
-					ctx->exit_code = EX_TEMPFAIL;
-			}
-		}
-		fetchmail_cmd_end(store);
-		return ret;
-	});
+	RunReport r = run_accounts(store, set, std::move(accounts),
+				   RunMode::Test).front();
+	for (const auto &[step, result] : r.steps) {
+		doveadm_print(step.c_str());
+		doveadm_print(result.c_str());
+	}
+	doveadm_print("result");
+	doveadm_print(r.ok ? "ok" : ("failed: " + r.error).c_str());
+	if (r.ok)
+		return 0;
+	if (fctx->ctx.exit_code == 0)
+		fctx->ctx.exit_code = EX_TEMPFAIL;
+	return -1;
 }
 
 static struct doveadm_mail_cmd_context *cmd_fetchmail_test_alloc(void)
 {
-	struct fetchmail_cmd_context *fctx = fetchmail_cmd_alloc();
-
-	fctx->ctx.v.init = cmd_fetchmail_test_init;
-	fctx->ctx.v.run = cmd_fetchmail_test_run;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-	return &fctx->ctx;
+	return fetchmail_cmd_alloc(cmd_fetchmail_test_init, fetchmail_test,
+				   DOVEADM_PRINT_TYPE_TABLE);
 }
 
 static const struct doveadm_cmd_param fetchmail_test_params[] = {

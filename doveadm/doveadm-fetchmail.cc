@@ -2,6 +2,8 @@
 #include "fetchmail-plugin.hh"
 #include "fetchmail-registry.hh"
 
+#include <memory>
+
 using namespace fetchmail;
 
 const char *doveadm_fetchmail_plugin_version = DOVECOT_ABI_VERSION;
@@ -42,13 +44,23 @@ static bool fetchmail_cmd_parse_arg(struct doveadm_mail_cmd_context *ctx
 	return true;
 }
 
-struct fetchmail_cmd_context *fetchmail_cmd_alloc(void)
+static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
+			     struct mail_user *user);
+
+struct doveadm_mail_cmd_context *
+fetchmail_cmd_alloc(fetchmail_cmd_init_t *init, fetchmail_cmd_body_t *body,
+		    const char *print_type)
 {
 	struct fetchmail_cmd_context *fctx =
 		doveadm_mail_cmd_alloc(struct fetchmail_cmd_context);
 
 	fctx->ctx.v.parse_arg = fetchmail_cmd_parse_arg;
-	return fctx;
+	fctx->ctx.v.init = init;
+	fctx->ctx.v.run = fetchmail_cmd_run;
+	fctx->body = body;
+	if (print_type != nullptr)
+		doveadm_print_init(print_type);
+	return &fctx->ctx;
 }
 
 bool fetchmail_cmd_init_id(struct fetchmail_cmd_context *fctx,
@@ -67,6 +79,16 @@ bool fetchmail_cmd_init_id(struct fetchmail_cmd_context *fctx,
 	}
 	fctx->id = p_strdup(fctx->ctx.pool, args[0]);
 	return true;
+}
+
+bool fetchmail_cmd_init_no_args(struct fetchmail_cmd_context *fctx,
+				const char *const args[])
+{
+	if (args[0] == nullptr)
+		return true;
+	fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
+		"unexpected argument: ") + account_quote_value(args[0]));
+	return false;
 }
 
 int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,
@@ -111,14 +133,17 @@ static const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx)
 	return actor;
 }
 
-int fetchmail_cmd_begin(struct fetchmail_cmd_context *fctx,
-			struct mail_user *user, Settings &set_r,
-			Store *&store_r)
+/* The per-user preamble: read the settings, check that the actor may act
+   for this user, open the store. Returns 1 to go on, 0 to skip the user
+   silently (a mask or -A reached a user the actor may not see), -1 on
+   failure (exit code set, error logged). */
+static int fetchmail_cmd_begin(struct fetchmail_cmd_context *fctx,
+			       struct mail_user *user, Settings &set_r,
+			       std::unique_ptr<Store> &store_r)
 {
 	std::string error, reason;
 	const char *actor = fetchmail_cmd_actor(fctx);
 
-	store_r = nullptr;
 	if (settings_read(user, set_r, error) < 0)
 		return fetchmail_cmd_fail(fctx, EX_CONFIG, error);
 	if (!set_r.roles.may_access(actor, user->username, reason)) {
@@ -131,13 +156,29 @@ int fetchmail_cmd_begin(struct fetchmail_cmd_context *fctx,
 			fctx->ctx.exit_code = EX_NOPERM;
 		return -1;
 	}
-	store_r = new Store(user, set_r);
-	if (store_r->open(error) < 0) {
-		fetchmail_cmd_fail_store(fctx, *store_r, error);
-		fetchmail_cmd_end(store_r);
-		return -1;
-	}
+	store_r = std::make_unique<Store>(user, set_r);
+	if (store_r->open(error) < 0)
+		return fetchmail_cmd_fail_store(fctx, *store_r, error);
 	return 1;
+}
+
+static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
+			     struct mail_user *user)
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	/* init() refused the parameters: touch no user */
+	if (ctx->exit_code != 0)
+		return -1;
+	return fetchmail_cmd_guard(fctx, [&] {
+		Settings set;
+		std::unique_ptr<Store> store;
+		int ret = fetchmail_cmd_begin(fctx, user, set, store);
+
+		if (ret <= 0)
+			return ret;
+		return fctx->body(fctx, set, *store) < 0 ? -1 : 0;
+	});
 }
 
 void fetchmail_cmd_registry_update(struct fetchmail_cmd_context *fctx
@@ -150,12 +191,6 @@ void fetchmail_cmd_registry_update(struct fetchmail_cmd_context *fctx
 			"(doveadm fetchmail registry rebuild repairs it): %s",
 			store.user()->username, error.c_str());
 	}
-}
-
-void fetchmail_cmd_end(Store *&store)
-{
-	delete store;
-	store = nullptr;
 }
 
 int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,

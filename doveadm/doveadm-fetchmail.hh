@@ -70,32 +70,42 @@ void doveadm_fetchmail_plugin_deinit(void);
 	"[--folders <folder> ...] [--mailbox <mailbox>] [--max-size <bytes>] " \
 	"[--active yes|no]"
 
+struct fetchmail_cmd_context;
+
+/* What a verb does for one user, once the settings are read, the actor is
+   checked and the account store is open. Returns 0, or -1 after
+   fetchmail_cmd_fail*() set the exit code. */
+typedef int fetchmail_cmd_body_t(struct fetchmail_cmd_context *fctx,
+				 fetchmail::Settings &set,
+				 fetchmail::Store &store);
+typedef void fetchmail_cmd_init_t(struct doveadm_mail_cmd_context *ctx,
+				  const char *const args[]);
+
 /* The context shared by all mail-command verbs. Pool memory: keep it
    plain (no C++ members). */
 struct fetchmail_cmd_context {
 	struct doveadm_mail_cmd_context ctx;
-	const char *actor;
+	fetchmail_cmd_body_t *body;
 	const char *id;     /* the positional account id, when the verb has one */
 	const char *status; /* list --status filter */
 	bool due;           /* run --due */
 };
 
-/* Allocate a context whose parse_arg accepts the verb's options (their
-   values are read by name from ctx.cctx). */
-struct fetchmail_cmd_context *fetchmail_cmd_alloc(void);
+/* Allocate a verb: init (may be null) checks the parameters once, body
+   runs for each user. print_type (e.g. DOVEADM_PRINT_TYPE_TABLE) is the
+   default printer, which -f overrides; null for none. Option values are
+   read by name from ctx.cctx (doveadm passes them through getopt, which
+   only has to accept them). */
+struct doveadm_mail_cmd_context *
+fetchmail_cmd_alloc(fetchmail_cmd_init_t *init, fetchmail_cmd_body_t *body,
+		    const char *print_type);
 
-/* init() helpers: the positional id (EX_USAGE when missing or invalid). */
+/* init() helper: the positional id (EX_USAGE when missing or invalid). */
 bool fetchmail_cmd_init_id(struct fetchmail_cmd_context *fctx,
 			   const char *const args[]);
-
-/* The per-user preamble of run(): read the settings, check that the actor
-   may act for this user, open the store. Returns 1 to go on, 0 to skip the
-   user silently (a mask or -A reached a user the actor may not see), -1 on
-   failure (exit code set, error logged). */
-int fetchmail_cmd_begin(struct fetchmail_cmd_context *fctx,
-			struct mail_user *user, fetchmail::Settings &set_r,
-			fetchmail::Store *&store_r);
-void fetchmail_cmd_end(fetchmail::Store *&store);
+/* init() helper: refuse positional arguments of a verb that has none. */
+bool fetchmail_cmd_init_no_args(struct fetchmail_cmd_context *fctx,
+				const char *const args[]);
 
 /* Apply the account fields given as parameters. Returns the number of
    fields set, or -1 (EX_USAGE set and logged) for a bad value.
@@ -116,8 +126,8 @@ int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
 			     const fetchmail::Store &store,
 			     const std::string &error);
 
-/* Run body that may throw (std::bad_alloc, jsoncpp): catches everything so
-   that no exception reaches doveadm's C. */
+/* Runs code that may throw (std::bad_alloc, jsoncpp): catches everything
+   so that no exception reaches doveadm's C. */
 template <typename F>
 int fetchmail_cmd_guard(struct fetchmail_cmd_context *fctx, F &&body)
 {
