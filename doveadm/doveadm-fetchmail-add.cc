@@ -11,19 +11,8 @@ static void cmd_fetchmail_add_init(struct doveadm_mail_cmd_context *ctx,
 	auto *fctx = (struct fetchmail_cmd_context *)ctx;
 
 	doveadm_print_header("id", "id", DOVEADM_PRINT_HEADER_FLAG_HIDE_TITLE);
-	if (!fetchmail_cmd_init_no_args(fctx, args))
-		return;
-	fetchmail_cmd_guard(fctx, [&] {
-		Account account;
-		std::string error;
-		bool password_set;
-
-		if (fetchmail_cmd_apply_fields(fctx, account, password_set) < 0)
-			return -1;
-		if (account_validate(account, error) < 0)
-			return fetchmail_cmd_fail(fctx, EX_USAGE, error);
-		return 0;
-	});
+	if (fetchmail_cmd_init_no_args(fctx, args))
+		fetchmail_cmd_init_account(fctx);
 }
 
 static int fetchmail_add(struct fetchmail_cmd_context *fctx, Settings &set,

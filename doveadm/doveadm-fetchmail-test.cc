@@ -14,21 +14,10 @@ static void cmd_fetchmail_test_init(struct doveadm_mail_cmd_context *ctx,
 
 	doveadm_print_header_simple("step");
 	doveadm_print_header_simple("result");
-	if (args[0] != nullptr) {
+	if (args[0] != nullptr)
 		fetchmail_cmd_init_id(fctx, args);
-		return;
-	}
-	fetchmail_cmd_guard(fctx, [&] {
-		Account account;
-		std::string error;
-		bool password_set;
-
-		if (fetchmail_cmd_apply_fields(fctx, account, password_set) < 0)
-			return -1;
-		if (account_validate(account, error) < 0)
-			return fetchmail_cmd_fail(fctx, EX_USAGE, error);
-		return 0;
-	});
+	else
+		fetchmail_cmd_init_account(fctx);
 }
 
 /* The account to test: the stored one, or one made of the fields given

@@ -91,6 +91,21 @@ bool fetchmail_cmd_init_no_args(struct fetchmail_cmd_context *fctx,
 	return false;
 }
 
+bool fetchmail_cmd_init_account(struct fetchmail_cmd_context *fctx)
+{
+	return fetchmail_cmd_guard(fctx, [&] {
+		Account account;
+		std::string error;
+		bool password_set;
+
+		if (fetchmail_cmd_apply_fields(fctx, account, password_set) < 0)
+			return -1;
+		if (account_validate(account, error) < 0)
+			return fetchmail_cmd_fail(fctx, EX_USAGE, error);
+		return 0;
+	}) == 0;
+}
+
 int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,
 		       const std::string &error)
 {

@@ -107,6 +107,10 @@ bool fetchmail_cmd_init_id(struct fetchmail_cmd_context *fctx,
 bool fetchmail_cmd_init_no_args(struct fetchmail_cmd_context *fctx,
 				const char *const args[]);
 
+/* init() helper: the fields given must make a complete, valid account
+   (EX_USAGE and the field's error otherwise). */
+bool fetchmail_cmd_init_account(struct fetchmail_cmd_context *fctx);
+
 /* Apply the account fields given as parameters. Returns the number of
    fields set, or -1 (EX_USAGE set and logged) for a bad value.
    password_set_r tells whether a password was among them. */

@@ -330,6 +330,29 @@ tls_verify() {
 		-CAfile "$ca" -verify_return_error "${check[@]}" </dev/null >/dev/null 2>&1
 }
 
+# ------------------------------------------------------------------ accounts
+
+# fm_field USER ID NAME: one field of `doveadm fetchmail show`.
+fm_field() {
+	doveadm -c "$LOCAL_CONF" -f tab fetchmail show -u "$1" "$2" |
+		"$PYTHON" -c 'import sys; h,v=[l.rstrip("\n").split("\t") for l in sys.stdin][:2]; print(dict(zip(h,v))[sys.argv[1]])' "$3"
+}
+
+# fm_run USER ID: `doveadm fetchmail run` of one account under `timeout 60`
+# (a hang fails the test instead of blocking it). Sets RC, OUT (stdout),
+# ERR (stderr), ROW ("status fetched skipped deleted") and ELAPSED (s).
+fm_run() {
+	local t0 err
+	RC=0
+	err=$(mktemp)
+	t0=$(date +%s%N)
+	OUT=$(timeout 60 doveadm -c "$LOCAL_CONF" -f tab fetchmail run -u "$1" "$2" 2>"$err") || RC=$?
+	ELAPSED=$(( ($(date +%s%N) - t0) / 1000000000 ))
+	ERR=$(cat "$err")
+	rm -f "$err"
+	ROW=$(echo "$OUT" | awk -F '\t' 'NR==2 { print $2, $3, $4, $5 }')
+}
+
 # ------------------------------------------------------------------ HTTP API
 
 # _http AUTH METHOD [JSON]: prints "BODY\nHTTPCODE". AUTH: key (the

@@ -117,25 +117,10 @@ add_account() {
 }
 
 # field ID NAME: one field of `show`.
-field() {
-	doveadm -c "$LOCAL_CONF" -f tab fetchmail show -u "$U" "$1" |
-		$PYTHON -c 'import sys; h,v=[l.rstrip("\n").split("\t") for l in sys.stdin][:2]; print(dict(zip(h,v))[sys.argv[1]])' "$2"
-}
+field() { fm_field "$U" "$@"; }
 
-# run_account ID: runs the account under `timeout 30` (a hang fails the
-# test instead of blocking it); sets RC, OUT (stdout), ROW ("status
-# fetched skipped deleted"), ERR (stderr) and ELAPSED (seconds).
-run_account() {
-	local out t0
-	RC=0
-	t0=$(date +%s%N)
-	out=$(timeout 30 doveadm -c "$LOCAL_CONF" -f tab fetchmail run -u "$U" "$1" \
-		2>"$SANDBOX_DIR/run.err") || RC=$?
-	ELAPSED=$(( ($(date +%s%N) - t0) / 1000000000 ))
-	ERR=$(cat "$SANDBOX_DIR/run.err")
-	OUT=$out
-	ROW=$(echo "$out" | awk -F '\t' 'NR==2 { print $2, $3, $4, $5 }')
-}
+# run_account ID: fm_run for $U (sets RC, OUT, ROW, ERR, ELAPSED).
+run_account() { fm_run "$U" "$1"; }
 
 # no_password ID WHAT: neither the run log nor the Dovecot log holds $PW.
 no_password() {

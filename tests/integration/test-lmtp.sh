@@ -15,19 +15,9 @@ add_account() {
 	ID=$OUT
 }
 # field ID NAME: one field of `show`.
-field() {
-	doveadm -c "$LOCAL_CONF" -f tab fetchmail show -u "$U" "$1" |
-		$PYTHON -c 'import sys; h,v=[l.rstrip("\n").split("\t") for l in sys.stdin][:2]; print(dict(zip(h,v))[sys.argv[1]])' "$2"
-}
-# run_account ID: runs the account; sets ROW to "status fetched skipped
-# deleted", RC to the exit code and ERR to what went to stderr.
-run_account() {
-	local out
-	RC=0
-	out=$(doveadm -c "$LOCAL_CONF" -f tab fetchmail run -u "$U" "$1" 2>"$SANDBOX_DIR/run.err") || RC=$?
-	ERR=$(cat "$SANDBOX_DIR/run.err")
-	ROW=$(echo "$out" | awk -F '\t' 'NR==2 { print $2, $3, $4, $5 }')
-}
+field() { fm_field "$U" "$@"; }
+# run_account ID: fm_run for $U (sets ROW, RC, ERR).
+run_account() { fm_run "$U" "$1"; }
 # lmtp_saved_lines: the local log's "saved mail to" lines of LMTP for $U
 # (lmtp's default deliver_log_format: "msgid=<...>: saved mail to INBOX").
 lmtp_saved_lines() {

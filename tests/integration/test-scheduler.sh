@@ -13,17 +13,18 @@ U2=user2@example.org
 FM=(doveadm -c "$LOCAL_CONF" fetchmail)
 REGISTRY=$SANDBOX_DIR/local/mail/fetchmail-registry
 
-field() { # USER ID NAME
-	doveadm -c "$LOCAL_CONF" -f tab fetchmail show -u "$1" "$2" |
-		$PYTHON -c 'import sys; h,v=[l.rstrip("\n").split("\t") for l in sys.stdin][:2]; print(dict(zip(h,v))[sys.argv[1]])' "$3"
-}
+field() { fm_field "$@"; } # USER ID NAME
 same_count() { [[ $(count_local "$1" "$2") == "$3" ]]; }
 remote_empty() { [[ $(count_ext "$1") == 0 ]]; }
 
+# the scheduler processes of this sandbox's local Dovecot (other sandboxes
+# may run on the machine at the same time)
+schedulers() { pgrep -P "$(cat "$LOCAL_BASE_DIR/master.pid")" -f "doveadm fetchmail scheduler"; }
+
 check "the scheduler runs as a Dovecot service"
-assert_ok wait_until 20 pgrep -f "fetchmail-local/doveadm fetchmail scheduler"
-assert_eq "$(pgrep -fc "fetchmail-local/doveadm fetchmail scheduler")" 1 "exactly one scheduler"
-sched=$(pgrep -f "fetchmail-local/doveadm fetchmail scheduler")
+assert_ok wait_until 20 schedulers
+assert_eq "$(schedulers | wc -l)" 1 "exactly one scheduler"
+sched=$(schedulers)
 
 check "mail arrives by itself"
 assert_ok "${FM[@]}" add -u "$U1" --host 127.0.0.1 --port "$EXT_POP3S_PORT" \
@@ -90,11 +91,11 @@ assert_ok "${FM[@]}" remove -u "$U2" "$C"
 
 check "the master keeps the same scheduler (it reported its status)"
 sleep 2
-assert_eq "$(pgrep -f "fetchmail-local/doveadm fetchmail scheduler")" "$sched" "not killed and restarted"
+assert_eq "$(schedulers)" "$sched" "not killed and restarted"
 assert_not_contains "$(cat "$LOCAL_LOG")" "status notification not received" "no status complaint"
 check "a killed scheduler is restarted by Dovecot"
 kill "$sched"
-restarted() { pgrep -f "fetchmail-local/doveadm fetchmail scheduler" | grep -vqx "$sched"; }
+restarted() { schedulers | grep -vqx "$sched"; }
 assert_ok wait_until 20 restarted
 
 check "observability: log prefix and the fetchmail_run_finished metric"
