@@ -126,6 +126,16 @@ assert_not_contains "$OUT" "$SECRET" "json list"
 assert_not_contains "$OUT" "v1:" "json list has no ciphertext"
 assert_not_contains "$(cat "$SANDBOX_DIR"/local/*.log 2>/dev/null)" "$SECRET" "the local Dovecot logs"
 
+check "a corrupt record is reported, never dropped, and can be removed"
+assert_ok doveadm -c "$LOCAL_CONF" mailbox metadata set -u "$U" -s "" \
+	/private/fetchmail/account/fm-corrupt1 '{"v":1,"host":'
+assert_ok "${FM[@]}" list -u "$U"
+assert_match "$OUT" 'fm-corrupt1 .*corrupt' "list shows it as corrupt"
+assert_exit 65 "${FM[@]}" show -u "$U" fm-corrupt1
+assert_contains "$OUT" "corrupt record" "show says why"
+assert_ok "${FM[@]}" remove -u "$U" fm-corrupt1
+assert_exit 68 "${FM[@]}" show -u "$U" fm-corrupt1
+
 check "remove drops the account, its state and its log; delivered mail stays"
 doveadm -c "$LOCAL_CONF" save -u "$U" <<<$'Subject: kept\r\nMessage-ID: <kept@x>\r\n\r\nbody'
 assert_ok "${FM[@]}" remove -u "$U" "$ID"

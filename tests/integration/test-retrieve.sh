@@ -188,6 +188,54 @@ for proto in pop3 imap; do
 	assert_not_contains "$(cat "$LOCAL_LOG")" "$WRONG" "$proto: the Dovecot log has no password"
 done
 
+# peak_rss_kb CMD...: runs CMD, prints its peak RSS in KiB (stdout of CMD
+# is discarded).
+peak_rss_kb() {
+	"$PYTHON" -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
+}
+
+check "a 20 MiB message: delivered intact, memory does not grow with its size"
+sandbox_fill carol 1 4k Small
+sandbox_fill carol 1 20M Big
+for box in Small Big; do
+	add_account --port "$EXT_IMAPS_PORT" --protocol imap --remote-user carol \
+		--password "$CAROL_PASSWORD" --folders "$box" --mailbox "size-$box"
+	eval "ID_$box=\$ID"
+done
+rss_small=$(peak_rss_kb doveadm -c "$LOCAL_CONF" fetchmail run -u "$U" "$ID_Small")
+rss_big=$(peak_rss_kb doveadm -c "$LOCAL_CONF" fetchmail run -u "$U" "$ID_Big")
+say "peak RSS: $rss_small KiB for 4 KiB, $rss_big KiB for 20 MiB"
+assert_eq "$(body_hashes_local "$U" size-Big)" "$(body_hashes_ext carol Big)" "the 20 MiB body arrived intact"
+[[ $((rss_big - rss_small)) -lt 8192 ]] && pass "peak RSS grew by $((rss_big - rss_small)) KiB (< 8 MiB) for a 20 MiB message" ||
+	fail "peak RSS grew by $((rss_big - rss_small)) KiB for a 20 MiB message"
+
+check "key rotation: old records still decrypt, new passwords use the new key"
+old_key=$(cat "$FETCHMAIL_KEY_FILE")
+add_account --port "$EXT_POP3S_PORT" --protocol pop3 --remote-user alice \
+	--password "$ALICE_PASSWORD" --mailbox rotated
+openssl rand -hex 32 >"$FETCHMAIL_KEY_FILE"
+echo "$old_key" >"$SANDBOX_DIR/old.keys"
+sed -i "s|^\(\s*\)fetchmail_key = .*|&\n\1fetchmail_old_keys = <$SANDBOX_DIR/old.keys|" "$LOCAL_CONF"
+run_account "$ID"
+assert_match "$ROW" '^ok ' "the account written with the old key still runs"
+attrs=$SANDBOX_DIR/local/mail/$U/dovecot-attributes
+old_blob=$(grep -A1 "account/$ID\$" "$attrs" | tail -1 | grep -o '"password":"v1:[0-9a-f]*')
+assert_ok "${FM[@]}" edit -u "$U" "$ID" --password "$ALICE_PASSWORD"
+new_blob=$(grep -A1 "account/$ID\$" "$attrs" | tail -1 | grep -o '"password":"v1:[0-9a-f]*')
+assert_ne "$new_blob" "$old_blob" "the new password names the new key id"
+run_account "$ID"
+assert_match "$ROW" '^ok ' "and runs"
+sed -i '/fetchmail_old_keys/d' "$LOCAL_CONF"
+add_account --port "$EXT_POP3S_PORT" --protocol pop3 --remote-user alice --password "$ALICE_PASSWORD"
+echo "$old_key" >"$FETCHMAIL_KEY_FILE"
+run_account "$ID"
+assert_ne "$RC" 0 "a record under an unknown key fails"
+assert_contains "$OUT" "not configured" "the error says the record's key is not configured"
+openssl rand -hex 32 >"$FETCHMAIL_KEY_FILE"
+
 check "test: each step, nothing fetched"
 add_account --port "$EXT_IMAPS_PORT" --protocol imap --remote-user alice --password "$ALICE_PASSWORD" --mailbox tested
 assert_ok doveadm -c "$LOCAL_CONF" -f tab fetchmail test -u "$U" "$ID"
