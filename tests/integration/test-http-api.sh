@@ -76,6 +76,20 @@ assert_contains "$r" '"doveadmResponse"' "remove answered"
 r=$(http_call '[["fetchmailShow",{"user":"'$U'","id":"'$ID'"},"s"]]')
 assert_contains "$r" '"exitCode":68' "gone after remove"
 
+check "test, run and log over HTTP, against the external server"
+r=$(http_call '[["fetchmailTest",{"user":"'$U'","host":"127.0.0.1","port":"'$EXT_POP3S_PORT'","protocol":"pop3","remoteUser":"alice","password":"'$ALICE_PASSWORD'"},"t1"]]')
+assert_eq "$(echo "$r" | j 'print(",".join(x["step"] for x in d[0][1]))')" "connect,tls,login,messages,result" "test reports each step"
+assert_eq "$(echo "$r" | j 'print(d[0][1][-1]["result"])')" ok "test result ok"
+r=$(http_call '[["fetchmailAdd",{"user":"'$U'","host":"127.0.0.1","port":"'$EXT_IMAPS_PORT'","protocol":"imap","remoteUser":"alice","password":"'$ALICE_PASSWORD'"},"a2"]]')
+ID2=$(echo "$r" | j 'print(d[0][1][0]["id"])')
+r=$(http_call '[["fetchmailRun",{"user":"'$U'","id":"'$ID2'"},"r1"]]')
+assert_eq "$(echo "$r" | j 'x=d[0][1][0]; print(x["status"], x["fetched"])')" "ok $(count_ext alice)" "run fetched alice's INBOX"
+r=$(http_call '[["fetchmailLog",{"user":"'$U'","id":"'$ID2'"},"g1"]]')
+assert_contains "$r" 'LOGIN \"alice\" ***' "the log over HTTP is redacted"
+assert_not_contains "$r" "$ALICE_PASSWORD" "no password in the log"
+r=$(http_call '[["fetchmailTest",{"user":"'$U'","host":"127.0.0.1","port":"'$EXT_POP3S_PORT'","protocol":"pop3","remoteUser":"alice","password":"wrong-one"},"t2"]]')
+assert_contains "$r" '"exitCode":75' "a failing test answers EX_TEMPFAIL"
+
 check "the password is nowhere in the clear"
 assert_not_contains "$(cat "$SANDBOX_DIR"/local/mail/*/dovecot-attributes 2>/dev/null)" "$SECRET" "attributes"
 assert_not_contains "$(cat "$SANDBOX_DIR"/local/*.log)" "$SECRET" "Dovecot logs"
