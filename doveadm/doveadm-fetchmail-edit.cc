@@ -38,6 +38,16 @@ static int edit_validate(const Account &account, bool password_set,
 	return account_validate(copy, error_r);
 }
 
+/* Another host, protocol or remote user is another mailbox: the UIDLs and
+   UIDs delivered from the old one say nothing about it. (A port or TLS
+   change reaches the same mailbox.) */
+static bool edit_changes_mailbox(const Account &before, const Account &after)
+{
+	return before.host != after.host ||
+		before.protocol != after.protocol ||
+		before.remote_user != after.remote_user;
+}
+
 static int fetchmail_edit(struct fetchmail_cmd_context *fctx, Settings &,
 			  Store &store)
 {
@@ -47,11 +57,15 @@ static int fetchmail_edit(struct fetchmail_cmd_context *fctx, Settings &,
 
 	if (store.load(fctx->id, stored, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
+	const Account before = stored.account;
 	if (fetchmail_cmd_apply_fields(fctx, stored.account, password_set) < 0)
 		return -1;
 	if (edit_validate(stored.account, password_set, error) < 0)
 		return fetchmail_cmd_fail(fctx, EX_USAGE, error);
 	if (store.update(stored, password_set, error) < 0)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	if (edit_changes_mailbox(before, stored.account) &&
+	    store.clear_ledger(stored.account.id, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	fetchmail_cmd_registry_update(fctx, store);
 	return 0;

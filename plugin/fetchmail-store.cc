@@ -202,8 +202,7 @@ int Store::create(StoredAccount &stored, std::string &error_r)
 
 	if (list_ids(ids, error_r) < 0)
 		return -1;
-	/* ids are never reused: a removed id leaves no account record,
-	   so also check the other kinds' keys for leftovers */
+	/* 40 random bits, drawn again while this user has the id */
 	do {
 		stored.account.id = account_generate_id([] {
 			uint32_t r;
@@ -273,6 +272,11 @@ int Store::save_ledger(const std::string &id, const Ledger &ledger,
 {
 	std::string json = ledger_encode(ledger);
 	return set({ { attr_key("ledger", id), &json } }, error_r);
+}
+
+int Store::clear_ledger(const std::string &id, std::string &error_r)
+{
+	return set({ { attr_key("ledger", id), nullptr } }, error_r);
 }
 
 int Store::load_log(const std::string &id, std::string &log_r,

@@ -236,6 +236,20 @@ assert_ne "$RC" 0 "a record under an unknown key fails"
 assert_contains "$OUT" "not configured" "the error says the record's key is not configured"
 openssl rand -hex 32 >"$FETCHMAIL_KEY_FILE"
 
+check "pointing an account at another mailbox forgets its ledger; a port change does not"
+add_account --port "$EXT_POP3S_PORT" --protocol pop3 --remote-user bob \
+	--password "$BOB_PASSWORD" --mailbox switched
+run_account "$ID"
+attrs=$SANDBOX_DIR/local/mail/$U/dovecot-attributes
+assert_contains "$(cat "$attrs")" "fetchmail/ledger/$ID" "the run stored a ledger"
+assert_ok "${FM[@]}" edit -u "$U" "$ID" --port "$EXT_POP3S_PORT" --tls implicit
+assert_contains "$(cat "$attrs")" "fetchmail/ledger/$ID" "kept after a port/TLS edit"
+assert_ok "${FM[@]}" edit -u "$U" "$ID" --remote-user alice --password "$ALICE_PASSWORD"
+assert_not_contains "$(cat "$attrs")" "fetchmail/ledger/$ID" "forgotten after a remote-user change"
+nb=$(count_local "$U" switched)
+run_account "$ID"
+assert_eq "$(count_local "$U" switched)" "$((nb + $(count_ext alice)))" "alice's mail is fetched"
+
 check "test: each step, nothing fetched"
 add_account --port "$EXT_IMAPS_PORT" --protocol imap --remote-user alice --password "$ALICE_PASSWORD" --mailbox tested
 assert_ok doveadm -c "$LOCAL_CONF" -f tab fetchmail test -u "$U" "$ID"
