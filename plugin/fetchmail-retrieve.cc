@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <tuple>
 
 namespace fetchmail {
 
@@ -109,6 +110,8 @@ private:
 	void on_message_end(const Event &ev);
 	void on_message_done();
 	void drop_current_message();
+	std::tuple<size_t, size_t, size_t> ledger_shape() const;
+	void save_ledger_if_changed();
 	void on_removed(const Event &ev);
 	int commit_batch();
 	void after_fetch();
@@ -130,6 +133,7 @@ private:
 	RunReport report_;
 	RunLog log_;
 	Ledger ledger_;
+	bool ledger_dirty_ = false;  /* changed since it was last stored */
 	std::unique_ptr<Session> session_;
 	std::unique_ptr<Transport> transport_;
 	std::unique_ptr<Delivery> delivery_;
@@ -460,6 +464,8 @@ void AccountRun::on_folder_selected(const Event &ev)
 		fl.reset_uids(ev.uidvalidity);
 		fingerprints_ = true;
 	}
+	if (fl.uidvalidity != ev.uidvalidity)
+		ledger_dirty_ = true;
 	fl.uidvalidity = ev.uidvalidity;
 	session_->list(1, fingerprints_);
 }
@@ -476,6 +482,7 @@ void AccountRun::on_listing(const Event &ev)
 		return;
 	}
 	known_present_.clear();
+	const auto shape = ledger_shape();
 	if (a.protocol == Protocol::Pop3) {
 		std::vector<std::string> present;
 		for (const RemoteMessage &m : ev.messages) {
@@ -506,6 +513,8 @@ void AccountRun::on_listing(const Event &ev)
 		if (fingerprints_)
 			fl.retain_fingerprints(fps);
 	}
+	if (ledger_shape() != shape)
+		ledger_dirty_ = true;
 
 	for (const RemoteMessage &m : ev.messages) {
 		bool known = a.protocol == Protocol::Pop3 ?
@@ -529,6 +538,18 @@ void AccountRun::on_listing(const Event &ev)
 		after_fetch();
 	else
 		session_->fetch(fetch);
+}
+
+/* A cheap change detector for the listing: the sizes of the current
+   protocol's (or folder's) part of the ledger. */
+std::tuple<size_t, size_t, size_t> AccountRun::ledger_shape() const
+{
+	if (stored_.account.protocol == Protocol::Pop3)
+		return { ledger_.pop3_count(), 0, 0 };
+	const FolderLedger *fl = ledger_.find_folder(folder_);
+	if (fl == nullptr)
+		return { 0, 0, 0 };
+	return { fl->uid_count(), fl->range_count(), fl->fingerprints().size() };
 }
 
 void AccountRun::on_message_begin(const Event &ev)
@@ -629,7 +650,21 @@ int AccountRun::commit_batch()
 		fail(error);
 		return -1;
 	}
+	ledger_dirty_ = false;
 	return 0;
+}
+
+/* Listings change the ledger without a commit (forgotten UIDLs, a new
+   UIDVALIDITY, UIDs matched by fingerprint): store it at the end. */
+void AccountRun::save_ledger_if_changed()
+{
+	IoloopScope scope(storage_ioloop_);
+	std::string error;
+
+	if (ledger_dirty_ &&
+	    store_.save_ledger(stored_.account.id, ledger_, error) < 0)
+		e_error(event_, "%s", error.c_str());
+	ledger_dirty_ = false;
 }
 
 void AccountRun::after_fetch()
@@ -694,6 +729,7 @@ void AccountRun::finish()
 	     std::to_string(report_.skipped) + ", " +
 	     std::to_string(now_ms() - started_) + " ms");
 	if (mode_ == RunMode::Fetch && lock_fd_ != -1) {
+		save_ledger_if_changed();
 		write_status();
 		emit_finished();
 	}

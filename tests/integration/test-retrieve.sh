@@ -134,6 +134,10 @@ expect_run "$ID" "ok 1 1 0" "only the new message after the change"
 assert_eq "$(msgids_local "$U" folders | uniq -d)" "" "no duplicates"
 assert_eq "$(msgids_local "$U" folders | wc -l)" "$(( $(echo "$before" | wc -l) + 1 ))" "nothing lost"
 assert_contains "$("${FM[@]}" log -u "$U" "$ID")" "UIDVALIDITY changed" "the log says so"
+assert_ok ext_doveadm mailbox update -u alice --uid-validity 23456 INBOX
+expect_run "$ID" "ok 0 1 0" "a change without new mail fetches nothing"
+expect_run "$ID" "ok 0 1 0" "and the next run neither"
+assert_not_contains "$("${FM[@]}" log -u "$U" "$ID")" "UIDVALIDITY changed" "the new UIDVALIDITY was stored"
 
 check "imap: flags and INTERNALDATE are kept"
 printf 'Subject: flagged\r\nMessage-ID: <flagged@x>\r\n\r\nbody\r\n' |
