@@ -1,5 +1,8 @@
 #include "fetchmail-imap.hh"
 
+#include "fetchmail-crypto.hh"
+#include "fetchmail-sasl.hh"
+
 #include <algorithm>
 #include <cstring>
 
@@ -31,41 +34,6 @@ std::string ascii_upper(std::string_view in)
 			c -= 'a' - 'A';
 	}
 	return out;
-}
-
-std::string base64(std::string_view in, const char *alphabet, bool pad)
-{
-	std::string out;
-	out.reserve((in.size() + 2) / 3 * 4);
-	size_t i = 0;
-	for (; i + 2 < in.size(); i += 3) {
-		uint32_t v = (uint8_t)in[i] << 16 | (uint8_t)in[i + 1] << 8 |
-			(uint8_t)in[i + 2];
-		out += alphabet[v >> 18];
-		out += alphabet[(v >> 12) & 63];
-		out += alphabet[(v >> 6) & 63];
-		out += alphabet[v & 63];
-	}
-	if (i == in.size())
-		return out;
-	uint32_t v = (uint8_t)in[i] << 16;
-	if (i + 1 < in.size())
-		v |= (uint8_t)in[i + 1] << 8;
-	out += alphabet[v >> 18];
-	out += alphabet[(v >> 12) & 63];
-	if (i + 1 < in.size())
-		out += alphabet[(v >> 6) & 63];
-	else if (pad)
-		out += '=';
-	if (pad)
-		out += '=';
-	return out;
-}
-
-std::string base64(std::string_view in)
-{
-	return base64(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		      "0123456789+/", true);
 }
 
 /* A quoted string can carry 7-bit text without CR, LF and NUL. */
@@ -117,9 +85,12 @@ void mutf7_flush(std::string &utf16be, std::string &out)
 {
 	if (utf16be.empty())
 		return;
+	/* modified base64: ',' instead of '/', no padding */
+	std::string encoded = base64_encode(utf16be);
+	encoded.erase(encoded.find_last_not_of('=') + 1);
+	std::replace(encoded.begin(), encoded.end(), '/', ',');
 	out += '&';
-	out += base64(utf16be, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
-		      "wxyz0123456789+,", false);
+	out += encoded;
 	out += '-';
 	utf16be.clear();
 }
@@ -200,30 +171,6 @@ std::string extract_message_id(std::string_view header)
 		}
 	}
 	return std::string(trim(value));
-}
-
-/* RFC 5801 saslname: ',' and '=' escaped. */
-std::string sasl_name(std::string_view user)
-{
-	std::string out;
-	for (char c : user) {
-		if (c == ',')
-			out += "=2C";
-		else if (c == '=')
-			out += "=3D";
-		else
-			out += c;
-	}
-	return out;
-}
-
-void replace_all(std::string &text, std::string_view secret)
-{
-	if (secret.empty())
-		return;
-	for (size_t pos = text.find(secret); pos != std::string::npos;
-	     pos = text.find(secret, pos + 3))
-		text.replace(pos, secret.size(), "***");
 }
 
 } // namespace
@@ -422,11 +369,8 @@ size_t ImapSession::read_body(std::string_view in)
 {
 	size_t take = std::min<uint64_t>(in.size(), literal_left_);
 	if (body_tag_ != 0) {
-		Event &ev = emit(EventType::MessageData);
-		ev.message.uid = std::to_string(body_uid_);
-		ev.message.number = body_uid_;
-		ev.message.size = body_size_;
-		ev.data = in.substr(0, take);
+		emit_message(EventType::MessageData, body_uid_, body_size_).data =
+			in.substr(0, take);
 	}
 	literal_left_ -= take;
 	if (literal_left_ == 0)
@@ -704,10 +648,7 @@ void ImapSession::start_body(uint64_t size)
 	cmd->body_seen = true;
 	body_tag_ = cmd->tag;
 	body_uid_ = cmd->uid;
-	Event &ev = emit(EventType::MessageBegin);
-	ev.message.uid = std::to_string(cmd->uid);
-	ev.message.number = cmd->uid;
-	ev.message.size = size;
+	Event &ev = emit_message(EventType::MessageBegin, cmd->uid, size);
 	ev.internal_date = items.internal_date;
 	copy_flags(items, ev.flags);
 }
@@ -844,10 +785,7 @@ void ImapSession::on_body_end(const FetchItems &items)
 		return;
 	}
 	cmd->body_done = true;
-	Event &ev = emit(EventType::MessageEnd);
-	ev.message.uid = std::to_string(cmd->uid);
-	ev.message.number = cmd->uid;
-	ev.message.size = body_size_;
+	Event &ev = emit_message(EventType::MessageEnd, cmd->uid, body_size_);
 	ev.internal_date = items.internal_date;
 	copy_flags(items, ev.flags);
 }
@@ -865,19 +803,12 @@ void ImapSession::on_quoted_body(const FetchItems &items)
 	cmd->body_seen = cmd->body_done = true;
 	const std::string &body = owned_.emplace_back(
 		parser_.text(parser_.tokens()[items.body]));
-	RemoteMessage msg;
-	msg.uid = std::to_string(cmd->uid);
-	msg.number = cmd->uid;
-	msg.size = body.size();
-	Event &begin = emit(EventType::MessageBegin);
-	begin.message = msg;
+	emit_message(EventType::MessageBegin, cmd->uid, body.size());
 	if (!body.empty()) {
-		Event &data = emit(EventType::MessageData);
-		data.message = msg;
-		data.data = body;
+		emit_message(EventType::MessageData, cmd->uid,
+			     body.size()).data = body;
 	}
-	Event &end = emit(EventType::MessageEnd);
-	end.message = msg;
+	Event &end = emit_message(EventType::MessageEnd, cmd->uid, body.size());
 	end.internal_date = items.internal_date;
 	copy_flags(items, end.flags);
 }
@@ -961,6 +892,7 @@ void ImapSession::on_auth_done(Status st, std::string_view text,
 	handshake_wait_ = false;
 	std::string what = mech_.empty() ? "LOGIN" : "AUTHENTICATE " + mech_;
 	mech_.clear();
+	sasl_responses_.clear();
 	literal_parts_.clear();
 	if (st != Status::Ok) {
 		/* RFC 5530: the server failed, the credentials may be fine */
@@ -1028,39 +960,42 @@ void ImapSession::on_fetch_done(const Command &cmd, Status st,
 	}
 }
 
-void ImapSession::on_store_done(Status st, std::string_view text)
+/* A reply to one of the Remove job's UID STORE or EXPUNGE commands. The
+   job once its last reply came and all were OK, else nullptr; when one
+   failed, the folder failed with the first failure and the job is done. */
+ImapSession::Job *ImapSession::remove_reply(Status st, const char *what,
+					    std::string_view text)
 {
 	Job *job = current_job(JobKind::Remove);
 	if (job == nullptr)
-		return;
+		return nullptr;
 	if (st != Status::Ok && job->failure.empty())
-		job->failure = "UID STORE failed: " + server_text(text);
+		job->failure = std::string(what) + " failed: " +
+			server_text(text);
 	if (--job->outstanding > 0)
-		return;
-	if (!job->failure.empty()) {
-		folder_failed(job->failure);
-		job_done();
-		return;
-	}
-	send_expunge(*job);
+		return nullptr;
+	if (job->failure.empty())
+		return job;
+	folder_failed(job->failure);
+	job_done();
+	return nullptr;
+}
+
+void ImapSession::on_store_done(Status st, std::string_view text)
+{
+	Job *job = remove_reply(st, "UID STORE", text);
+	if (job != nullptr)
+		send_expunge(*job);
 }
 
 void ImapSession::on_expunge_done(Status st, std::string_view text)
 {
-	Job *job = current_job(JobKind::Remove);
+	Job *job = remove_reply(st, "EXPUNGE", text);
 	if (job == nullptr)
 		return;
-	if (st != Status::Ok && job->failure.empty())
-		job->failure = "EXPUNGE failed: " + server_text(text);
-	if (--job->outstanding > 0)
-		return;
-	if (!job->failure.empty()) {
-		folder_failed(job->failure);
-	} else {
-		Event &ev = emit(EventType::Removed);
-		for (uint32_t uid : job->uids)
-			ev.uids.push_back(std::to_string(uid));
-	}
+	Event &ev = emit(EventType::Removed);
+	for (uint32_t uid : job->uids)
+		ev.uids.push_back(std::to_string(uid));
 	job_done();
 }
 
@@ -1146,17 +1081,17 @@ void ImapSession::start_sasl(std::string mech)
 {
 	mech_ = std::move(mech);
 	sasl_step_ = 0;
-	std::string ir;
-	if (mech_ != "PLAIN" && mech_ != "LOGIN" && mech_ != "XOAUTH2" &&
-	    mech_ != "OAUTHBEARER") {
+	if (!sasl_mech_parse(mech_, sasl_mech_)) {
 		fatal(ErrorKind::Auth, "unsupported SASL mechanism " + mech_);
 		return;
 	}
-	if (!sasl_initial(ir) || !has_cap("SASL-IR")) {
+	sasl_responses_ = sasl_responses(sasl_mech_, config_.user,
+					 config_.password);
+	if (!sasl_has_initial_response(sasl_mech_) || !has_cap("SASL-IR")) {
 		send(Cmd::Authenticate, "AUTHENTICATE " + mech_, "");
 		return;
 	}
-	std::string encoded = base64(ir);
+	const std::string &encoded = sasl_responses_[0];
 	secrets_.push_back(encoded);
 	sasl_step_ = 1;
 	send(Cmd::Authenticate, "AUTHENTICATE " + mech_ + " " +
@@ -1164,36 +1099,15 @@ void ImapSession::start_sasl(std::string mech)
 	     "AUTHENTICATE " + mech_ + " ***");
 }
 
-bool ImapSession::sasl_initial(std::string &ir_r) const
-{
-	const std::string &user = config_.user, &pass = config_.password;
-	if (mech_ == "PLAIN")
-		ir_r = std::string(1, '\0') + user + '\0' + pass;
-	else if (mech_ == "XOAUTH2")
-		ir_r = "user=" + user + "\x01" "auth=Bearer " + pass + "\x01\x01";
-	else if (mech_ == "OAUTHBEARER")
-		ir_r = "n,a=" + sasl_name(user) + ",\x01" "auth=Bearer " +
-			pass + "\x01\x01";
-	else
-		return false;
-	return true;
-}
-
 /* Answers a "+" during AUTHENTICATE. */
 void ImapSession::sasl_continue()
 {
-	std::string ir, reply = "*";
-	bool secret = true;
-	if (mech_ == "LOGIN" && sasl_step_ < 2)
-		reply = base64(sasl_step_ == 0 ? config_.user : config_.password);
-	else if (sasl_step_ == 0 && sasl_initial(ir))
-		reply = base64(ir);
-	else if (sasl_step_ == 1 && mech_ == "XOAUTH2")
-		reply = "", secret = false;
-	else if (sasl_step_ == 1 && mech_ == "OAUTHBEARER")
-		reply = "AQ==", secret = false;  /* RFC 7628 3.2.3: %x01 */
-	else
-		secret = false;
+	std::string reply = "*";
+	bool secret = sasl_step_ < sasl_responses_.size();
+	if (secret)
+		reply = sasl_responses_[sasl_step_];
+	else if (sasl_step_ == sasl_responses_.size())
+		reply = sasl_abort_response(sasl_mech_);
 	sasl_step_++;
 	if (secret)
 		secrets_.push_back(reply);
@@ -1421,12 +1335,19 @@ void ImapSession::log_server(std::string_view line)
 	log(false, line);
 }
 
-void ImapSession::message_failed(uint32_t uid, std::string_view text)
+/* An event about the message with this UID (uid, number and size). */
+Event &ImapSession::emit_message(EventType type, uint32_t uid, uint64_t size)
 {
-	Event &ev = emit(EventType::MessageFailed);
+	Event &ev = emit(type);
 	ev.message.uid = std::to_string(uid);
 	ev.message.number = uid;
-	ev.text = server_text(text);
+	ev.message.size = size;
+	return ev;
+}
+
+void ImapSession::message_failed(uint32_t uid, std::string_view text)
+{
+	emit_message(EventType::MessageFailed, uid, 0).text = server_text(text);
 }
 
 void ImapSession::folder_failed(std::string_view text)
@@ -1458,11 +1379,9 @@ void ImapSession::finish_done()
 std::string ImapSession::server_text(std::string_view text) const
 {
 	std::string raw(text);
-	for (const std::string &secret : secrets_)
-		replace_all(raw, secret);
+	redact_secrets(raw, secrets_);
 	std::string out = sanitize_server_text(raw);
-	for (const std::string &secret : secrets_)
-		replace_all(out, secret);
+	redact_secrets(out, secrets_);
 	return out;
 }
 

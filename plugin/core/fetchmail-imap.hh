@@ -117,6 +117,7 @@
 
 #include "fetchmail-proto.hh"
 #include "fetchmail-imap-parser.hh"
+#include "fetchmail-sasl.hh"
 
 #include <deque>
 #include <string>
@@ -241,6 +242,7 @@ private:
 			   std::string_view text);
 	void on_store_done(Status st, std::string_view text);
 	void on_expunge_done(Status st, std::string_view text);
+	Job *remove_reply(Status st, const char *what, std::string_view text);
 
 	/* handshake */
 	void advance();
@@ -251,7 +253,6 @@ private:
 	void append_astring(std::string_view value,
 			    std::vector<std::string> &parts) const;
 	void start_sasl(std::string mech);
-	bool sasl_initial(std::string &ir_r) const;
 	void sasl_continue();
 
 	/* jobs: the driver's actions, one at a time */
@@ -273,6 +274,7 @@ private:
 	/* output and events */
 	void send(Cmd kind, std::string_view text, std::string_view log_text);
 	Event &emit(EventType type);
+	Event &emit_message(EventType type, uint32_t uid, uint64_t size);
 	void log(bool outgoing, std::string_view text);
 	void log_server(std::string_view line);
 	void message_failed(uint32_t uid, std::string_view text);
@@ -315,7 +317,9 @@ private:
 	bool tls_done_ = false;
 	bool authenticated_ = false;
 	std::string mech_;           /* SASL exchange in progress, or empty */
-	unsigned sasl_step_ = 0;
+	SaslMech sasl_mech_ = SaslMech::Plain;
+	std::vector<std::string> sasl_responses_;
+	unsigned sasl_step_ = 0;     /* responses sent */
 	std::deque<std::string> literal_parts_; /* sent after "+" */
 	std::vector<std::string> secrets_;
 

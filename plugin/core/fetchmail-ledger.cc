@@ -1,35 +1,12 @@
 #include "fetchmail-ledger.hh"
 
-#include <json/json.h>
+#include "fetchmail-json.hh"
 
 #include <algorithm>
-#include <memory>
 
 namespace fetchmail {
 
 namespace {
-
-/* jsoncpp's "* Line 1, Column 2\n  Missing '}'...\n" as one line:
-   "line 1, column 2: Missing '}'..." (the first error only) */
-std::string json_error_text(const std::string &errs)
-{
-	size_t start = errs.compare(0, 2, "* ") == 0 ? 2 : 0;
-	size_t nl = errs.find('\n', start);
-	std::string where = errs.substr(start, nl == errs.npos ?
-					errs.npos : nl - start);
-	for (char &c : where) {
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-	}
-	if (nl == errs.npos)
-		return where;
-	size_t msg = errs.find_first_not_of(' ', nl + 1);
-	size_t end = msg == errs.npos ? errs.npos : errs.find('\n', msg);
-	if (msg == errs.npos || end == msg)
-		return where;
-	return where + ": " +
-		errs.substr(msg, end == errs.npos ? errs.npos : end - msg);
-}
 
 const int LEDGER_VERSION = 1;
 
@@ -49,11 +26,26 @@ bool parse_uid(std::string_view s, uint32_t &uid_r)
 	return true;
 }
 
-int type_error(std::string &error_r, const std::string &what,
-	       const char *type)
+/* The members of one folder's object; errors name the member. */
+int folder_members(const Json::Value &v, FolderLedger &folder,
+		   std::string &error_r)
 {
-	error_r = "ledger: " + what + ": expected " + type;
-	return -1;
+	std::string uids;
+	std::vector<std::string> fps;
+	int ret = 0;
+
+	if (json_get(v, "uidvalidity", folder.uidvalidity, error_r) < 0 ||
+	    (ret = json_get(v, "uids", uids, error_r)) < 0)
+		return -1;
+	if (ret > 0 && folder.add_uids_string(uids) < 0) {
+		error_r = "uids: malformed UID set";
+		return -1;
+	}
+	if (json_get(v, "fp", fps, error_r) < 0)
+		return -1;
+	for (std::string &fp : fps)
+		folder.add_fingerprint(std::move(fp));
+	return 0;
 }
 
 int folder_decode(const std::string &name, const Json::Value &v,
@@ -61,34 +53,38 @@ int folder_decode(const std::string &name, const Json::Value &v,
 {
 	std::string where = "folder '" + name + "'";
 	if (!v.isObject())
-		return type_error(error_r, where, "an object");
-	const Json::Value &uv = v["uidvalidity"];
-	if (!uv.isNull()) {
-		if (!uv.isUInt())
-			return type_error(error_r, where + " uidvalidity",
-					  "a number");
-		folder.uidvalidity = uv.asUInt();
+		return json_type_error(error_r, where, "an object");
+	if (folder_members(v, folder, error_r) < 0) {
+		error_r = where + " " + error_r;
+		return -1;
 	}
-	const Json::Value &uids = v["uids"];
-	if (!uids.isNull()) {
-		if (!uids.isString())
-			return type_error(error_r, where + " uids", "a string");
-		if (folder.add_uids_string(uids.asString()) < 0) {
-			error_r = "ledger: " + where + " uids: malformed UID set";
+	return 0;
+}
+
+/* ledger_decode() without the "ledger: " in front of errors */
+int ledger_read(std::string_view json, Ledger &ledger, std::string &error_r)
+{
+	Json::Value root;
+	std::vector<std::string> pop3;
+	int version;
+
+	if (json_read_object(json, root, error_r) < 0 ||
+	    json_version(root, LEDGER_VERSION, "v", "a version number",
+			 version, error_r) < 0 ||
+	    json_get(root, "pop3", pop3, error_r) < 0)
+		return -1;
+	for (std::string &uidl : pop3)
+		ledger.pop3_add(std::move(uidl));
+
+	const Json::Value &folders = root["folders"];
+	if (folders.isNull())
+		return 0;
+	if (!folders.isObject())
+		return json_type_error(error_r, "folders", "an object");
+	for (auto it = folders.begin(); it != folders.end(); ++it) {
+		std::string name = it.name();
+		if (folder_decode(name, *it, ledger.folder(name), error_r) < 0)
 			return -1;
-		}
-	}
-	const Json::Value &fps = v["fp"];
-	if (!fps.isNull()) {
-		if (!fps.isArray())
-			return type_error(error_r, where + " fp",
-					  "a list of strings");
-		for (const auto &fp : fps) {
-			if (!fp.isString())
-				return type_error(error_r, where + " fp",
-						  "a list of strings");
-			folder.add_fingerprint(fp.asString());
-		}
 	}
 	return 0;
 }
@@ -358,10 +354,7 @@ std::string ledger_encode(const Ledger &ledger)
 			for (const auto &fp : f.fingerprints())
 				fps.append(fp);
 		}
-		Json::StreamWriterBuilder builder;
-		builder["indentation"] = "";
-		builder["emitUTF8"] = true;
-		return Json::writeString(builder, root);
+		return json_write(root);
 	} catch (const std::exception &) {
 		return "";
 	}
@@ -371,60 +364,10 @@ int ledger_decode(std::string_view json, Ledger &ledger_r,
 		  std::string &error_r)
 {
 	try {
-		Json::CharReaderBuilder builder;
-		Json::CharReaderBuilder::strictMode(&builder.settings_);
-		std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-		Json::Value root;
-		std::string errs;
-
-		if (!reader->parse(json.data(), json.data() + json.size(),
-				   &root, &errs)) {
-			error_r = "ledger: not valid JSON: " +
-				json_error_text(errs);
-			return -1;
-		}
-		if (!root.isObject()) {
-			error_r = "ledger: not a JSON object";
-			return -1;
-		}
-		const Json::Value &v = root["v"];
-		if (!v.isNull()) {
-			if (!v.isInt() || v.asInt() < 0)
-				return type_error(error_r, "v", "a version number");
-			if (v.asInt() > LEDGER_VERSION) {
-				error_r = "ledger: version " +
-					std::to_string(v.asInt()) +
-					" is newer than this plugin supports";
-				return -1;
-			}
-		}
-
 		Ledger ledger;
-		const Json::Value &pop3 = root["pop3"];
-		if (!pop3.isNull()) {
-			if (!pop3.isArray())
-				return type_error(error_r, "pop3",
-						  "a list of strings");
-			for (const auto &uidl : pop3) {
-				if (!uidl.isString())
-					return type_error(error_r, "pop3",
-							  "a list of strings");
-				ledger.pop3_add(uidl.asString());
-			}
-		}
-		const Json::Value &folders = root["folders"];
-		if (!folders.isNull()) {
-			if (!folders.isObject())
-				return type_error(error_r, "folders",
-						  "an object");
-			for (auto it = folders.begin(); it != folders.end();
-			     ++it) {
-				std::string name = it.name();
-				if (folder_decode(name, *it,
-						  ledger.folder(name),
-						  error_r) < 0)
-					return -1;
-			}
+		if (ledger_read(json, ledger, error_r) < 0) {
+			error_r = "ledger: " + error_r;
+			return -1;
 		}
 		ledger_r = std::move(ledger);
 	} catch (const std::exception &e) {

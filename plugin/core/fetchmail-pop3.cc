@@ -1,5 +1,7 @@
 #include "fetchmail-pop3.hh"
 
+#include "fetchmail-sasl.hh"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -95,59 +97,6 @@ bool has_line_breaks(std::string_view s)
 {
 	return s.find_first_of(std::string_view("\r\n\0", 3)) !=
 		std::string_view::npos;
-}
-
-std::string base64(std::string_view in)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	std::string out;
-	out.reserve((in.size() + 2) / 3 * 4);
-	size_t i = 0;
-	for (; i + 2 < in.size(); i += 3) {
-		uint32_t v = (uint8_t)in[i] << 16 | (uint8_t)in[i + 1] << 8 |
-			(uint8_t)in[i + 2];
-		out += tab[v >> 18];
-		out += tab[(v >> 12) & 63];
-		out += tab[(v >> 6) & 63];
-		out += tab[v & 63];
-	}
-	if (i < in.size()) {
-		uint32_t v = (uint8_t)in[i] << 16;
-		if (i + 1 < in.size())
-			v |= (uint8_t)in[i + 1] << 8;
-		out += tab[v >> 18];
-		out += tab[(v >> 12) & 63];
-		out += i + 1 < in.size() ? tab[(v >> 6) & 63] : '=';
-		out += '=';
-	}
-	return out;
-}
-
-/* RFC 5801 saslname: "," and "=" are escaped. */
-std::string saslname(std::string_view s)
-{
-	std::string out;
-	for (char c : s) {
-		if (c == ',')
-			out += "=2C";
-		else if (c == '=')
-			out += "=3D";
-		else
-			out += c;
-	}
-	return out;
-}
-
-void replace_all(std::string &s, std::string_view what)
-{
-	if (what.empty())
-		return;
-	size_t pos = 0;
-	while ((pos = s.find(what, pos)) != std::string::npos) {
-		s.replace(pos, what.size(), "***");
-		pos += 3;
-	}
 }
 
 } // namespace
@@ -542,12 +491,9 @@ void Pop3Session::on_auth(Status st, std::string_view text)
 		/* a challenge after our last response: the server reports a
 		   failure (XOAUTH2/OAUTHBEARER) or wants more than we have */
 		sasl_aborted_ = true;
-		if (mech_ == "XOAUTH2")
-			send(Cmd::Auth, "", "***");
-		else if (mech_ == "OAUTHBEARER")
-			send(Cmd::Auth, "AQ==", "***");
-		else
-			send(Cmd::Auth, "*", "*");
+		std::string reply = sasl_abort_response(sasl_mech_);
+		/* only the cancel "*" is logged as sent */
+		send(Cmd::Auth, reply, reply == "*" ? "*" : "***");
 	} else {
 		set_error(ErrorKind::Protocol, "unexpected SASL challenge");
 	}
@@ -699,38 +645,25 @@ void Pop3Session::authenticate()
 
 void Pop3Session::start_sasl(const std::string &mech)
 {
-	const std::string &user = config_.user, &pass = config_.password;
-	std::string initial;
-	mech_ = mech;
-	if (mech == "PLAIN") {
-		initial = std::string(1, '\0') + user + '\0' + pass;
-	} else if (mech == "LOGIN") {
-		sasl_responses_ = {base64(user), base64(pass)};
-	} else if (mech == "XOAUTH2") {
-		initial = "user=" + user + "\x01" "auth=Bearer " + pass +
-			"\x01\x01";
-	} else if (mech == "OAUTHBEARER") {
-		initial = "n,a=" + saslname(user) + ",\x01" "auth=Bearer " +
-			pass + "\x01\x01";
-	} else {
+	sasl_step_ = 0;
+	if (!sasl_mech_parse(mech, sasl_mech_)) {
 		set_error(ErrorKind::Auth, "unsupported SASL mechanism " +
 		     sanitize_server_text(mech, 64));
 		return;
 	}
-	for (const std::string &resp : sasl_responses_)
-		secrets_.push_back(resp);
+	sasl_responses_ = sasl_responses(sasl_mech_, config_.user,
+					 config_.password);
+	secrets_.insert(secrets_.end(), sasl_responses_.begin(),
+			sasl_responses_.end());
+	/* an initial response goes with AUTH when the server announced SASL
+	   and the line stays short enough (RFC 5034), else after a "+" */
 	std::string cmd = "AUTH " + mech;
-	if (initial.empty()) {
-		send(Cmd::Auth, cmd, cmd);
-		return;
-	}
-	std::string encoded = base64(initial);
-	secrets_.push_back(encoded);
-	if (has_cap("SASL") &&
-	    cmd.size() + 1 + encoded.size() + 2 <= max_initial_response_line) {
-		send(Cmd::Auth, cmd + " " + encoded, cmd + " ***");
+	const std::string &first = sasl_responses_[0];
+	if (sasl_has_initial_response(sasl_mech_) && has_cap("SASL") &&
+	    cmd.size() + 1 + first.size() + 2 <= max_initial_response_line) {
+		sasl_step_ = 1;
+		send(Cmd::Auth, cmd + " " + first, cmd + " ***");
 	} else {
-		sasl_responses_.insert(sasl_responses_.begin(), encoded);
 		send(Cmd::Auth, cmd, cmd);
 	}
 }
@@ -783,11 +716,17 @@ void Pop3Session::make_listing()
    outstanding there). */
 void Pop3Session::send(Cmd kind, std::string line, std::string log_text)
 {
-	out_ += line;
+	transmit(Command{kind, std::move(line), std::move(log_text), {}, false});
+}
+
+/* Writes cmd out and logs it; its reply is awaited from now on. */
+void Pop3Session::transmit(Command cmd)
+{
+	out_ += cmd.line;
 	out_ += "\r\n";
-	log(true, std::move(log_text));
-	inflight_bytes_ += line.size() + 2;
-	inflight_.push_back(Command{kind, std::move(line), {}, {}, false});
+	log(true, std::move(cmd.log));
+	inflight_bytes_ += cmd.line.size() + 2;
+	inflight_.push_back(std::move(cmd));
 }
 
 void Pop3Session::enqueue(Command cmd)
@@ -802,18 +741,13 @@ void Pop3Session::pump()
 	if (phase_ != Phase::Ready)
 		return;
 	while (!queue_.empty()) {
-		Command &cmd = queue_.front();
-		size_t bytes = cmd.line.size() + 2;
+		size_t bytes = queue_.front().line.size() + 2;
 		if (!inflight_.empty() &&
 		    (!pipelining_ ||
 		     inflight_.size() >= max_pipelined_commands ||
 		     inflight_bytes_ + bytes > max_pipelined_bytes))
 			break;
-		out_ += cmd.line;
-		out_ += "\r\n";
-		log(true, std::move(cmd.log));
-		inflight_bytes_ += bytes;
-		inflight_.push_back(std::move(cmd));
+		transmit(std::move(queue_.front()));
 		queue_.pop_front();
 	}
 }
@@ -864,18 +798,18 @@ void Pop3Session::set_error(ErrorKind kind, std::string text)
 	Event &ev = emit(EventType::Error);
 	ev.error_kind = kind;
 	ev.text = std::move(text);
-	finished_ = true;
-	phase_ = Phase::Finished;
-	reader_ = Reader::Stopped;
-	out_.clear();
-	queue_.clear();
-	inflight_.clear();
-	line_.clear();
+	stop();
 }
 
 void Pop3Session::finish_done(std::string text)
 {
 	emit(EventType::Done).text = std::move(text);
+	stop();
+}
+
+/* The session is over: nothing more is read, sent or awaited. */
+void Pop3Session::stop()
+{
 	finished_ = true;
 	phase_ = Phase::Finished;
 	reader_ = Reader::Stopped;
@@ -889,8 +823,7 @@ void Pop3Session::finish_done(std::string text)
 std::string Pop3Session::server_text(std::string_view text) const
 {
 	std::string out = sanitize_server_text(text);
-	for (const std::string &secret : secrets_)
-		replace_all(out, secret);
+	redact_secrets(out, secrets_);
 	for (const std::string &secret : secrets_) {
 		/* only when the password is made of '*' and the like */
 		if (out.find(secret) != std::string::npos)

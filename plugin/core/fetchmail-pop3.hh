@@ -88,6 +88,7 @@
    Nothing throws out of the API (std::bad_alloc aside). */
 
 #include "fetchmail-proto.hh"
+#include "fetchmail-sasl.hh"
 
 #include <deque>
 #include <string>
@@ -184,6 +185,7 @@ private:
 
 	/* commands */
 	void send(Cmd kind, std::string line, std::string log);
+	void transmit(Command cmd);
 	void enqueue(Command cmd);
 	void pump();
 	void complete();
@@ -195,6 +197,7 @@ private:
 	void message_failed(const RemoteMessage &message, std::string text);
 	void set_error(ErrorKind kind, std::string text);
 	void finish_done(std::string text);
+	void stop();
 	std::string server_text(std::string_view text) const;
 
 	bool has_cap(std::string_view name) const;
@@ -217,9 +220,9 @@ private:
 	size_t inflight_bytes_ = 0;
 
 	std::vector<std::string> caps_;
-	std::string mech_;
+	SaslMech sasl_mech_ = SaslMech::Plain;
 	std::vector<std::string> sasl_responses_;
-	size_t sasl_step_ = 0;
+	size_t sasl_step_ = 0;      /* responses sent */
 	bool sasl_aborted_ = false;
 	std::vector<std::string> secrets_;
 

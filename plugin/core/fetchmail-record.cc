@@ -1,80 +1,23 @@
 #include "fetchmail-record.hh"
 
-#include <json/json.h>
-
-#include <memory>
+#include "fetchmail-json.hh"
 
 namespace fetchmail {
 
 namespace {
 
-/* jsoncpp's "* Line 1, Column 2\n  Missing '}'...\n" as one line:
-   "line 1, column 2: Missing '}'..." (the first error only) */
-std::string json_error_text(const std::string &errs)
+/* Parse a record and check its version: errors "record is not valid
+   JSON: ...", "record version ...". */
+int record_read(std::string_view json, Json::Value &root_r, int &version_r,
+		std::string &error_r)
 {
-	size_t start = errs.compare(0, 2, "* ") == 0 ? 2 : 0;
-	size_t nl = errs.find('\n', start);
-	std::string where = errs.substr(start, nl == errs.npos ?
-					errs.npos : nl - start);
-	for (char &c : where) {
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-	}
-	if (nl == errs.npos)
-		return where;
-	size_t msg = errs.find_first_not_of(' ', nl + 1);
-	size_t end = msg == errs.npos ? errs.npos : errs.find('\n', msg);
-	if (msg == errs.npos || end == msg)
-		return where;
-	return where + ": " +
-		errs.substr(msg, end == errs.npos ? errs.npos : end - msg);
-}
-
-std::string json_write(const Json::Value &root)
-{
-	Json::StreamWriterBuilder builder;
-	builder["indentation"] = "";
-	builder["emitUTF8"] = true;
-	return Json::writeString(builder, root);
-}
-
-int json_read(std::string_view text, Json::Value &root_r,
-	      std::string &error_r)
-{
-	Json::CharReaderBuilder builder;
-	Json::CharReaderBuilder::strictMode(&builder.settings_);
-	std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-	std::string errs;
-
-	if (!reader->parse(text.data(), text.data() + text.size(), &root_r,
-			   &errs)) {
-		error_r = "record is not valid JSON: " + json_error_text(errs);
+	if (json_read_object(json, root_r, error_r) < 0) {
+		error_r = "record is " + error_r;
 		return -1;
 	}
-	if (!root_r.isObject()) {
-		error_r = "record is not a JSON object";
-		return -1;
-	}
-	return 0;
-}
-
-/* Check "v": 0 when missing, -1 on error. */
-int record_version(const Json::Value &root, int &version_r,
-		   std::string &error_r)
-{
-	const Json::Value &v = root["v"];
-	if (v.isNull()) {
-		version_r = 0;
-		return 0;
-	}
-	if (!v.isInt() || v.asInt() < 0) {
-		error_r = "record version: expected a non-negative integer";
-		return -1;
-	}
-	version_r = v.asInt();
-	if (version_r > RECORD_VERSION) {
-		error_r = "record version " + std::to_string(version_r) +
-			" is newer than this plugin supports";
+	if (json_version(root_r, RECORD_VERSION, "version",
+			 "a non-negative integer", version_r, error_r) < 0) {
+		error_r = "record " + error_r;
 		return -1;
 	}
 	return 0;
@@ -97,10 +40,16 @@ void record_upgrade(Json::Value &root, int version)
 	root["v"] = RECORD_VERSION;
 }
 
-int type_error(std::string &error_r, const char *field, const char *type)
+/* A string that must be present: "<field>: missing" when it is not. */
+int get_required(const Json::Value &root, const char *field,
+		 std::string &value_r, std::string &error_r)
 {
-	error_r = std::string(field) + ": expected " + type;
-	return -1;
+	int ret = json_get(root, field, value_r, error_r);
+	if (ret == 0) {
+		error_r = std::string(field) + ": missing";
+		return -1;
+	}
+	return ret < 0 ? -1 : 0;
 }
 
 /* Set a field from a JSON string through account_set_field(). 0 if set,
@@ -108,45 +57,36 @@ int type_error(std::string &error_r, const char *field, const char *type)
 int set_string(Account &account, const Json::Value &root, const char *field,
 	       bool required, std::string &error_r)
 {
-	const Json::Value &v = root[field];
-	if (v.isNull()) {
-		if (!required)
-			return 1;
-		error_r = std::string(field) + ": missing";
+	std::string value;
+	if (!required && root[field].isNull())
+		return 1;
+	if (get_required(root, field, value, error_r) < 0)
 		return -1;
-	}
-	if (!v.isString())
-		return type_error(error_r, field, "a string");
-	return account_set_field(account, field, v.asString(), error_r);
+	return account_set_field(account, field, value, error_r);
 }
 
 int set_bool(Account &account, const Json::Value &root, const char *field,
 	     std::string &error_r)
 {
-	const Json::Value &v = root[field];
-	if (v.isNull())
-		return 0;
-	if (!v.isBool())
-		return type_error(error_r, field, "true or false");
-	return account_set_field(account, field, v.asBool() ? "yes" : "no",
+	bool value;
+	int ret = json_get(root, field, value, error_r);
+	if (ret <= 0)
+		return ret;
+	return account_set_field(account, field, value ? "yes" : "no",
 				 error_r);
 }
 
 int account_decode(const Json::Value &root, Account &account,
 		   std::string &blob_r, std::string &error_r)
 {
-	const Json::Value &id = root["id"];
-	if (id.isNull()) {
-		error_r = "id: missing";
+	std::string id;
+	if (get_required(root, "id", id, error_r) < 0)
 		return -1;
-	}
-	if (!id.isString())
-		return type_error(error_r, "id", "a string");
-	if (!account_id_valid(id.asString())) {
+	if (!account_id_valid(id)) {
 		error_r = "id: not a valid account id";
 		return -1;
 	}
-	account.id = id.asString();
+	account.id = id;
 
 	if (set_string(account, root, "host", true, error_r) < 0 ||
 	    set_string(account, root, "protocol", true, error_r) < 0 ||
@@ -158,90 +98,49 @@ int account_decode(const Json::Value &root, Account &account,
 	    set_bool(account, root, "active", error_r) < 0)
 		return -1;
 
-	const Json::Value &port = root["port"];
-	if (!port.isNull()) {
-		if (!port.isUInt())
-			return type_error(error_r, "port", "a number");
-		if (port.asUInt() != 0 &&
-		    account_set_field(account, "port",
-				      std::to_string(port.asUInt()),
-				      error_r) < 0)
-			return -1;
-	}
-	const Json::Value &max_size = root["max-size"];
-	if (!max_size.isNull()) {
-		if (!max_size.isUInt64())
-			return type_error(error_r, "max-size", "a number");
-		account.max_size = max_size.asUInt64();
-	}
-	const Json::Value &folders = root["folders"];
-	if (!folders.isNull()) {
-		if (!folders.isArray())
-			return type_error(error_r, "folders", "a list of strings");
-		std::vector<std::string> list;
-		for (const auto &f : folders) {
-			if (!f.isString())
-				return type_error(error_r, "folders",
-						  "a list of strings");
-			list.push_back(f.asString());
-		}
-		if (account_set_folders(account, list, error_r) < 0)
-			return -1;
-	}
+	uint32_t port = 0;
+	if (json_get(root, "port", port, error_r) < 0)
+		return -1;
+	if (port != 0 && account_set_field(account, "port",
+					   std::to_string(port), error_r) < 0)
+		return -1;
+	if (json_get(root, "max-size", account.max_size, error_r) < 0)
+		return -1;
+	std::vector<std::string> folders;
+	int ret = json_get(root, "folders", folders, error_r);
+	if (ret < 0 ||
+	    (ret > 0 && account_set_folders(account, folders, error_r) < 0))
+		return -1;
 
-	const Json::Value &password = root["password"];
-	if (password.isNull()) {
+	std::string password;
+	if (get_required(root, "password", password, error_r) < 0)
+		return -1;
+	if (password.empty()) {
 		error_r = "password: missing";
 		return -1;
 	}
-	if (!password.isString())
-		return type_error(error_r, "password", "a string");
-	if (password.asString().empty()) {
-		error_r = "password: missing";
-		return -1;
-	}
-	blob_r = password.asString();
+	blob_r = std::move(password);
 	return 0;
 }
 
 int status_decode(const Json::Value &root, AccountStatus &status,
 		  std::string &error_r)
 {
-	const Json::Value *v;
+	std::string last_status;
+	int ret = 0;
 
-	if (!(v = &root["last-run"])->isNull()) {
-		if (!v->isInt64())
-			return type_error(error_r, "last-run", "a number");
-		status.last_run = v->asInt64();
+	if (json_get(root, "last-run", status.last_run, error_r) < 0 ||
+	    (ret = json_get(root, "last-status", last_status, error_r)) < 0)
+		return -1;
+	if (ret > 0 && run_status_parse(last_status, status.last_status) < 0) {
+		error_r = "last-status: must be never, ok, error or running";
+		return -1;
 	}
-	if (!(v = &root["last-status"])->isNull()) {
-		if (!v->isString())
-			return type_error(error_r, "last-status", "a string");
-		if (run_status_parse(v->asString(), status.last_status) < 0) {
-			error_r = "last-status: must be never, ok, error or running";
-			return -1;
-		}
-	}
-	if (!(v = &root["last-error"])->isNull()) {
-		if (!v->isString())
-			return type_error(error_r, "last-error", "a string");
-		status.last_error = v->asString();
-	}
-	if (!(v = &root["last-fetched"])->isNull()) {
-		if (!v->isUInt64())
-			return type_error(error_r, "last-fetched", "a number");
-		status.last_fetched = v->asUInt64();
-	}
-	if (!(v = &root["next-run"])->isNull()) {
-		if (!v->isInt64())
-			return type_error(error_r, "next-run", "a number");
-		status.next_run = v->asInt64();
-	}
-	if (!(v = &root["failures"])->isNull()) {
-		if (!v->isUInt())
-			return type_error(error_r, "failures", "a number");
-		status.failures = v->asUInt();
-	}
+	if (json_get(root, "last-error", status.last_error, error_r) < 0 ||
+	    json_get(root, "last-fetched", status.last_fetched, error_r) < 0 ||
+	    json_get(root, "next-run", status.next_run, error_r) < 0 ||
+	    json_get(root, "failures", status.failures, error_r) < 0)
+		return -1;
 	return 0;
 }
 
@@ -280,8 +179,7 @@ int account_record_decode(std::string_view json, Account &account_r,
 	try {
 		Json::Value root;
 		int version;
-		if (json_read(json, root, error_r) < 0 ||
-		    record_version(root, version, error_r) < 0)
+		if (record_read(json, root, version, error_r) < 0)
 			return -1;
 		record_upgrade(root, version);
 
@@ -321,8 +219,7 @@ int status_record_decode(std::string_view json, AccountStatus &status_r,
 	try {
 		Json::Value root;
 		int version;
-		if (json_read(json, root, error_r) < 0 ||
-		    record_version(root, version, error_r) < 0)
+		if (record_read(json, root, version, error_r) < 0)
 			return -1;
 		AccountStatus status;
 		if (status_decode(root, status, error_r) < 0)

@@ -2,6 +2,7 @@
 
 #include "fetchmail-account.hh"
 #include "fetchmail-crypto.hh"
+#include "fetchmail-sasl.hh"
 
 #include <algorithm>
 
@@ -11,16 +12,6 @@ namespace {
 
 const size_t MIN_MAX_BYTES = 256;
 const size_t BASE64_MIN_SECRET = 6;
-const std::string_view REDACTED = "***";
-
-void replace_all(std::string &s, std::string_view pattern)
-{
-	size_t pos = 0;
-	while ((pos = s.find(pattern, pos)) != s.npos) {
-		s.replace(pos, pattern.size(), REDACTED);
-		pos += REDACTED.size();
-	}
-}
 
 } // namespace
 
@@ -70,8 +61,7 @@ std::string RunLog::redact(std::string_view text) const
 	while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
 		text.remove_suffix(1);
 	std::string s(text);
-	for (const auto &secret : secrets)
-		replace_all(s, secret);
+	redact_secrets(s, secrets);
 
 	std::string out;
 	out.reserve(s.size());

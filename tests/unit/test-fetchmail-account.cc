@@ -2,26 +2,9 @@
    record checks, formatting, ids. */
 
 #include "fetchmail-account.hh"
-
-#include <cstring>
-#include <string>
-
-#include <cstdarg>
-#include <cstddef>
-#include <csetjmp>
-#include <cstdint>
-extern "C" {
-#include <cmocka.h>
-}
+#include "test-common.hh"
 
 using namespace fetchmail;
-
-#define assert_str(a, b) assert_string_equal(std::string(a).c_str(), std::string(b).c_str())
-#define assert_prefix(s, prefix) do { \
-	std::string s_ = (s); \
-	if (s_.compare(0, strlen(prefix), prefix) != 0) \
-		fail_msg("'%s' does not start with '%s'", s_.c_str(), prefix); \
-	} while (0)
 
 struct BadCase {
 	const char *field;

@@ -1,26 +1,9 @@
 /* Unit tests for fetchmail-crypto: key ring, AES-256-GCM blobs, base64. */
 
 #include "fetchmail-crypto.hh"
-
-#include <cstring>
-#include <string>
-
-#include <cstdarg>
-#include <cstddef>
-#include <csetjmp>
-#include <cstdint>
-extern "C" {
-#include <cmocka.h>
-}
+#include "test-common.hh"
 
 using namespace fetchmail;
-
-#define assert_str(a, b) assert_string_equal(std::string(a).c_str(), std::string(b).c_str())
-#define assert_prefix(s, prefix) do { \
-	std::string s_ = (s); \
-	if (s_.compare(0, strlen(prefix), prefix) != 0) \
-		fail_msg("'%s' does not start with '%s'", s_.c_str(), prefix); \
-	} while (0)
 
 /* key bytes 00 01 02 .. 1f; SHA-256 starts with 630dcd29 */
 static const char KEY_A[] =

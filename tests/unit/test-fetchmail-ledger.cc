@@ -2,28 +2,11 @@
    fingerprints, the JSON form and its speed. */
 
 #include "fetchmail-ledger.hh"
+#include "test-common.hh"
 
 #include <time.h>
 
-#include <cstring>
-#include <string>
-
-#include <cstdarg>
-#include <cstddef>
-#include <csetjmp>
-#include <cstdint>
-extern "C" {
-#include <cmocka.h>
-}
-
 using namespace fetchmail;
-
-#define assert_str(a, b) assert_string_equal(std::string(a).c_str(), std::string(b).c_str())
-#define assert_prefix(s, prefix) do { \
-	std::string s_ = (s); \
-	if (s_.compare(0, strlen(prefix), prefix) != 0) \
-		fail_msg("'%s' does not start with '%s'", s_.c_str(), prefix); \
-	} while (0)
 
 static double now_secs()
 {

@@ -868,43 +868,39 @@ void test_retr_err(void **)
 
 void test_garbage(void **)
 {
-	Scenario sc;
-	sc.config = config();
-	sc.greeting = "HELLO there\r\n";
-	Run r = check_splits(sc);
-	assert_string_equal(last_event(r).c_str(),
-		"Error Protocol: unexpected reply from server: HELLO there");
-
-	sc.greeting = "-ERR go away\r\n";
-	r = check_splits(sc);
-	assert_string_equal(last_event(r).c_str(),
-		"Error Server: server refused the connection: go away");
-
-	/* a challenge outside of AUTH, garbage after login */
-	sc = standard("USER\r\n");
-	sc.steps[1].second = "+ what\r\n";
-	r = check_splits(sc);
-	assert_string_equal(last_event(r).c_str(),
-		"Error Protocol: unexpected reply from server: + what");
-	sc = standard("USER\r\n");
-	sc.steps[6].second = "* OK \x01\xff\r\n";
-	r = check_splits(sc);
-	assert_string_equal(last_event(r).c_str(),
-		"Error Protocol: unexpected reply from server: * OK ?\xff");
-	sc = standard("USER\r\n");
-	sc.steps[3].second = "+OK\r\n1 uid-a\r\nx uid-b\r\n.\r\n";
-	r = check_splits(sc);
-	assert_string_equal(last_event(r).c_str(),
-		"Error Protocol: malformed UIDL line: x uid-b");
-	sc.steps[3].second = "+OK\r\n1 uid\x01" "a\r\n.\r\n";
-	r = check_splits(sc);
-	assert_string_equal(last_event(r).c_str(),
-		"Error Protocol: malformed UIDL line: 1 uid?a");
-	sc = standard("USER\r\n");
-	sc.steps[4].second = "+OK\r\n1 99999999999999999999999\r\n.\r\n";
-	r = check_splits(sc);
-	assert_string_equal(last_event(r).c_str(),
-		"Error Protocol: malformed LIST line: 1 99999999999999999999999");
+	const struct {
+		int step;           /* the reply replaced, -1: the greeting */
+		std::string reply;
+		const char *error;  /* the last event */
+	} cases[] = {
+		{ -1, "HELLO there\r\n",
+		  "Error Protocol: unexpected reply from server: HELLO there" },
+		{ -1, "-ERR go away\r\n",
+		  "Error Server: server refused the connection: go away" },
+		/* a challenge outside of AUTH, garbage after login */
+		{ 1, "+ what\r\n",
+		  "Error Protocol: unexpected reply from server: + what" },
+		{ 6, "* OK \x01\xff\r\n",
+		  "Error Protocol: unexpected reply from server: * OK ?\xff" },
+		{ 3, "+OK\r\n1 uid-a\r\nx uid-b\r\n.\r\n",
+		  "Error Protocol: malformed UIDL line: x uid-b" },
+		{ 3, "+OK\r\n1 uid\x01" "a\r\n.\r\n",
+		  "Error Protocol: malformed UIDL line: 1 uid?a" },
+		{ 4, "+OK\r\n1 99999999999999999999999\r\n.\r\n",
+		  "Error Protocol: malformed LIST line: 1 99999999999999999999999" },
+	};
+	for (const auto &c : cases) {
+		Scenario sc;
+		if (c.step < 0) {
+			sc.config = config();
+			sc.greeting = c.reply;
+		} else {
+			sc = standard("USER\r\n");
+			sc.steps[c.step].second = c.reply;
+		}
+		Run r = check_splits(sc);
+		assert_string_equal(last_event(r).c_str(), c.error);
+	}
 }
 
 void test_line_too_long(void **)

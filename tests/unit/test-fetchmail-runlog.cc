@@ -2,21 +2,9 @@
 
 #include "fetchmail-runlog.hh"
 #include "fetchmail-crypto.hh"
-
-#include <cstring>
-#include <string>
-
-#include <cstdarg>
-#include <cstddef>
-#include <csetjmp>
-#include <cstdint>
-extern "C" {
-#include <cmocka.h>
-}
+#include "test-common.hh"
 
 using namespace fetchmail;
-
-#define assert_str(a, b) assert_string_equal(std::string(a).c_str(), std::string(b).c_str())
 
 static const int64_t T0 = 1795318800123LL; /* 2026-11-22T03:40:00.123Z */
 
