@@ -5,7 +5,8 @@
      clang++ -std=gnu++20 -g -O1 -fsanitize=fuzzer,address,undefined \
        -I plugin/core plugin/core/fetchmail-proto.cc \
        plugin/core/fetchmail-imap-parser.cc plugin/core/fetchmail-imap.cc \
-       tests/fuzz/fuzz-fetchmail-imap.cc -o /tmp/fuzz-fetchmail-imap
+       plugin/core/fetchmail-sasl.cc plugin/core/fetchmail-crypto.cc \
+       tests/fuzz/fuzz-fetchmail-imap.cc -lcrypto -o /tmp/fuzz-fetchmail-imap
      mkdir -p /tmp/fuzz-imap-corpus
      /tmp/fuzz-fetchmail-imap -max_total_time=60 -max_len=4096 \
        -dict=tests/fuzz/fuzz-fetchmail-imap.dict /tmp/fuzz-imap-corpus

@@ -3,8 +3,9 @@
 
      clang++ -std=gnu++20 -g -O1 -fsanitize=fuzzer,address,undefined \
        -I plugin/core plugin/core/fetchmail-proto.cc \
-       plugin/core/fetchmail-pop3.cc tests/fuzz/fuzz-fetchmail-pop3.cc \
-       -o /tmp/fuzz-pop3
+       plugin/core/fetchmail-pop3.cc plugin/core/fetchmail-sasl.cc \
+       plugin/core/fetchmail-crypto.cc tests/fuzz/fuzz-fetchmail-pop3.cc \
+       -lcrypto -o /tmp/fuzz-pop3
      mkdir -p /tmp/fuzz-pop3-corpus
      /tmp/fuzz-pop3 -max_total_time=60 -max_len=4096 /tmp/fuzz-pop3-corpus
 
