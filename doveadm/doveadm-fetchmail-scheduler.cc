@@ -13,6 +13,7 @@ extern "C" {
 #include <signal.h>
 #include <unistd.h>
 
+#include <deque>
 #include <map>
 
 using namespace fetchmail;
@@ -44,11 +45,15 @@ struct Scheduler {
 	bool once = false;
 	ScheduleState state;
 	std::map<pid_t, std::string> children;
+	/* due users from the last registry read, earliest first, not started
+	   yet: a slot that frees up is refilled from here at once */
+	std::deque<std::string> queue;
 	struct child_wait *wait = nullptr;
 	struct timeout *to_tick = nullptr;
 	Registry registry;
 
 	void tick();
+	void fill();
 	void spawn(const std::string &user);
 	void child_exited(pid_t pid, int status);
 	void stop_children();
@@ -183,8 +188,22 @@ void Scheduler::child_exited(pid_t pid, int status)
 		state.not_before[user] = ioloop_time +
 			schedule_tick_secs(interval_secs);
 	}
+	fill();
 	if (once && children.empty())
 		tick();
+}
+
+void Scheduler::fill()
+{
+	while (children.size() < children_max && !queue.empty()) {
+		std::string user = std::move(queue.front());
+		queue.pop_front();
+		auto held = state.not_before.find(user);
+		if (state.running.count(user) > 0 ||
+		    (held != state.not_before.end() && held->second > ioloop_time))
+			continue;
+		spawn(user);
+	}
 }
 
 void Scheduler::tick()
@@ -196,12 +215,10 @@ void Scheduler::tick()
 		i_error("fetchmail scheduler: %s", error.c_str());
 		return;
 	}
-	size_t slots = children_max > children.size() ?
-		children_max - children.size() : 0;
-	std::vector<std::string> users =
-		schedule_pick(entries, ioloop_time, state, slots);
-	for (const std::string &user : users)
-		spawn(user);
+	std::vector<std::string> due =
+		schedule_pick(entries, ioloop_time, state, SIZE_MAX);
+	queue.assign(due.begin(), due.end());
+	fill();
 	if (once && children.empty())
 		io_loop_stop(current_ioloop);
 }

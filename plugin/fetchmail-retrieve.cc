@@ -6,9 +6,6 @@
 #include "fetchmail-runlog.hh"
 #include "fetchmail-transport.hh"
 
-#include <sys/file.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
@@ -111,7 +108,6 @@ private:
 	void on_message_done();
 	void drop_current_message();
 	std::tuple<size_t, size_t, size_t> ledger_shape() const;
-	void save_ledger_if_changed();
 	void on_removed(const Event &ev);
 	int commit_batch();
 	void after_fetch();
@@ -192,30 +188,11 @@ void AccountRun::note(const std::string &text)
 
 int AccountRun::lock(std::string &error_r)
 {
-	struct mail_namespace *ns =
-		mail_namespace_find_inbox(store_.user()->namespaces);
-	const char *dir;
+	int ret = store_.lock_account(stored_.account.id, lock_fd_, error_r);
 
-	if (mailbox_list_get_root_path(ns->list, MAILBOX_LIST_PATH_TYPE_INDEX,
-				       &dir) <= 0) {
-		error_r = "mailbox_list_get_root_path(INBOX index) failed";
-		return -1;
-	}
-	std::string path = std::string(dir) + "/.fetchmail-" +
-		stored_.account.id + ".lock";
-	lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock_fd_ == -1) {
-		error_r = "open(" + path + ") failed: " + strerror(errno);
-		return -1;
-	}
-	if (flock(lock_fd_, LOCK_EX | LOCK_NB) < 0) {
-		error_r = errno == EWOULDBLOCK ?
-			std::string("another run of this account is in progress") :
-			"flock(" + path + ") failed: " + strerror(errno);
-		i_close_fd(&lock_fd_);
-		return -1;
-	}
-	return 0;
+	if (ret == 0)
+		error_r = "another run of this account is in progress";
+	return ret > 0 ? 0 : -1;
 }
 
 int AccountRun::prepare(std::string &error_r)
@@ -231,11 +208,7 @@ int AccountRun::prepare(std::string &error_r)
 					    stored_.account.mailbox);
 		if (delivery_->open(error_r) < 0)
 			return -1;
-		stored_.status.last_status = RunStatus::Running;
 		stored_.status.last_run = ioloop_time;
-		if (store_.save_status(stored_.account.id, stored_.status,
-				       error_r) < 0)
-			return -1;
 	}
 	if (stored_.password_blob.empty()) {
 		/* test mode with fields given: the password is not stored */
@@ -654,18 +627,6 @@ int AccountRun::commit_batch()
 	return 0;
 }
 
-/* Listings change the ledger without a commit (forgotten UIDLs, a new
-   UIDVALIDITY, UIDs matched by fingerprint): store it at the end. */
-void AccountRun::save_ledger_if_changed()
-{
-	IoloopScope scope(storage_ioloop_);
-	std::string error;
-
-	if (ledger_dirty_ &&
-	    store_.save_ledger(stored_.account.id, ledger_, error) < 0)
-		e_error(event_, "%s", error.c_str());
-	ledger_dirty_ = false;
-}
 
 void AccountRun::after_fetch()
 {
@@ -729,7 +690,6 @@ void AccountRun::finish()
 	     std::to_string(report_.skipped) + ", " +
 	     std::to_string(now_ms() - started_) + " ms");
 	if (mode_ == RunMode::Fetch && lock_fd_ != -1) {
-		save_ledger_if_changed();
 		write_status();
 		emit_finished();
 	}
@@ -784,9 +744,12 @@ void AccountRun::write_status()
 	uint64_t delay = next_run_delay(set_.interval_secs, st.failures);
 	st.next_run = ioloop_time + delay - delay / 20 +
 		i_rand_limit(delay / 10 + 1);
-	if (store_.save_status(stored_.account.id, st, error) < 0 ||
-	    store_.save_log(stored_.account.id, log_.str(), error) < 0)
+	/* listings change the ledger without a commit (forgotten UIDLs, a
+	   new UIDVALIDITY, UIDs matched by fingerprint): store it too */
+	if (store_.save_run(stored_.account.id, st, log_.str(),
+			    ledger_dirty_ ? &ledger_ : nullptr, error) < 0)
 		e_error(event_, "%s", error.c_str());
+	ledger_dirty_ = false;
 }
 
 /* how often run_accounts() asks whether it should stop */

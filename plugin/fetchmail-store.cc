@@ -2,6 +2,10 @@
 #include "fetchmail-crypto.hh"
 #include "fetchmail-record.hh"
 
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace fetchmail {
@@ -162,6 +166,10 @@ int Store::load(const std::string &id, StoredAccount &stored_r,
 		return fail(StoreError::Corrupt, error_r,
 			    "account " + id + ": corrupt status: " + error_r);
 	}
+	/* "running" is not stored (a crash would leave it behind): it is
+	   the account's lock being held right now */
+	if (account_running(id))
+		stored_r.status.last_status = RunStatus::Running;
 	return 0;
 }
 
@@ -249,6 +257,77 @@ int Store::save_status(const std::string &id, const AccountStatus &status,
 {
 	std::string json = status_record_encode(status);
 	return set({ { attr_key("status", id), &json } }, error_r);
+}
+
+int Store::save_run(const std::string &id, const AccountStatus &status,
+		    const std::string &log, const Ledger *ledger,
+		    std::string &error_r)
+{
+	std::string status_json = status_record_encode(status);
+	std::string ledger_json;
+	std::vector<std::pair<std::string, const std::string *>> changes = {
+		{ attr_key("status", id), &status_json },
+		{ attr_key("log", id), &log },
+	};
+
+	if (ledger != nullptr) {
+		ledger_json = ledger_encode(*ledger);
+		changes.emplace_back(attr_key("ledger", id), &ledger_json);
+	}
+	return set(changes, error_r);
+}
+
+int Store::lock_path(const std::string &id, std::string &path_r,
+		     std::string &error_r)
+{
+	const char *dir;
+
+	if (mailbox_list_get_root_path(mailbox_get_namespace(box_)->list,
+				       MAILBOX_LIST_PATH_TYPE_INDEX, &dir) <= 0) {
+		return fail(StoreError::Internal, error_r,
+			    "mailbox_list_get_root_path(INBOX index) failed");
+	}
+	path_r = std::string(dir) + "/.fetchmail-" + id + ".lock";
+	return 0;
+}
+
+int Store::lock_account(const std::string &id, int &fd_r,
+			std::string &error_r)
+{
+	std::string path;
+
+	fd_r = -1;
+	if (lock_path(id, path, error_r) < 0)
+		return -1;
+	int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		return fail(StoreError::Internal, error_r, "open(" + path +
+			    ") failed: " + strerror(errno));
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		i_close_fd(&fd);
+		if (err == EWOULDBLOCK)
+			return 0;
+		return fail(StoreError::Internal, error_r, "flock(" + path +
+			    ") failed: " + strerror(err));
+	}
+	fd_r = fd;
+	return 1;
+}
+
+bool Store::account_running(const std::string &id)
+{
+	std::string path, error;
+
+	if (lock_path(id, path, error) < 0)
+		return false;
+	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return false;
+	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	i_close_fd(&fd);
+	return held;
 }
 
 int Store::load_ledger(const std::string &id, Ledger &ledger_r,

@@ -69,6 +69,21 @@ public:
 
 	int save_status(const std::string &id, const AccountStatus &status,
 			std::string &error_r);
+	/* The end of a run in one transaction: status, run log and, when
+	   given, the ledger. */
+	int save_run(const std::string &id, const AccountStatus &status,
+		     const std::string &log, const Ledger *ledger,
+		     std::string &error_r);
+
+	/* Runs of one account never overlap: a flock() on
+	   .fetchmail-<id>.lock in the user's INBOX index directory. The
+	   kernel drops it when the process ends, so a crash leaves nothing
+	   stuck. Returns 1 with fd_r holding the lock, 0 when another run
+	   holds it, -1 on error. */
+	int lock_account(const std::string &id, int &fd_r,
+			 std::string &error_r);
+	/* Whether a run of the account is in progress (its lock is held). */
+	bool account_running(const std::string &id);
 	int load_ledger(const std::string &id, Ledger &ledger_r,
 			std::string &error_r);
 	int save_ledger(const std::string &id, const Ledger &ledger,
@@ -93,6 +108,8 @@ private:
 	int encrypt_password(StoredAccount &stored, std::string &error_r);
 	int fail(StoreError kind, std::string &error_r, std::string error);
 	std::string aad(const std::string &id) const;
+	int lock_path(const std::string &id, std::string &path_r,
+		      std::string &error_r);
 
 	struct mail_user *user_;
 	const Settings &set_;

@@ -244,6 +244,20 @@ timeout_case() {
 	assert_eq "$(msgids_local "$U" "t-$scenario")" "$ALL_IDS" "$what, then good: every message exactly once"
 	fake_stop
 }
+check "while a run waits for a silent server, the account shows as running"
+fake_start pop3-silent
+add_account pop3 t-running
+doveadm -c "$LOCAL_CONF" fetchmail run -u "$U" "$ID" >/dev/null 2>&1 &
+runner=$!
+is_running() { [[ $(field "$ID" last-status) == running ]]; }
+assert_ok wait_until 10 is_running
+assert_exit 75 "${FM[@]}" run -u "$U" "$ID"
+assert_contains "$OUT" "another run of this account is in progress" "a second run does not overlap"
+wait "$runner" || true
+assert_eq "$(field "$ID" last-status)" error "after the run: error, not running"
+assert_ok "${FM[@]}" remove -u "$U" "$ID"
+fake_stop
+
 timeout_case pop3 pop3-silent "a server that sends the greeting, then nothing"
 timeout_case imap imap-silent "a server that sends the greeting, then nothing"
 timeout_case pop3 pop3-retr-stall "a server that stops in the middle of message 2" "RETR 2"
