@@ -13,8 +13,15 @@
 
 namespace fetchmail {
 
-/* saves committed together (one transaction, one ledger write) */
-static const unsigned int RETRIEVE_COMMIT_BATCH = 256;
+/* saves committed together (one transaction, one ledger write): at least
+   this many, and at most RETRIEVE_COMMITS_PER_FETCH commits per fetch.
+   Each commit stores the whole ledger, and the attribute dict keeps every
+   stored copy until the run ends, so a fixed batch would make memory grow
+   with the square of the message count. A larger batch costs nothing in
+   safety: saves and ledger are committed together, so a crash only means
+   the uncommitted batch is fetched again. */
+static const size_t RETRIEVE_COMMIT_BATCH = 256;
+static const size_t RETRIEVE_COMMITS_PER_FETCH = 8;
 /* header bytes kept per message to find its Message-ID (IMAP, keep) */
 static const size_t RETRIEVE_HEADER_MAX = 16 * 1024;
 
@@ -149,6 +156,7 @@ private:
 	/* the fetch in progress */
 	std::vector<RemoteMessage> known_present_;
 	size_t expected_ = 0, completed_ = 0;
+	size_t commit_batch_size_ = RETRIEVE_COMMIT_BATCH;
 	bool in_message_ = false;
 	bool save_failed_ = false;
 	RemoteMessage current_;        /* the message being received */
@@ -507,6 +515,9 @@ void AccountRun::on_listing(const Event &ev)
 	     std::to_string(fetch.size()) + " new");
 	expected_ = fetch.size();
 	completed_ = 0;
+	commit_batch_size_ = std::max(RETRIEVE_COMMIT_BATCH,
+		(expected_ + RETRIEVE_COMMITS_PER_FETCH - 1) /
+		RETRIEVE_COMMITS_PER_FETCH);
 	if (fetch.empty())
 		after_fetch();
 	else
@@ -580,7 +591,7 @@ void AccountRun::on_message_end(const Event &ev)
 			message_id_from_header(header_), p.message.size,
 			ev.internal_date);
 	}
-	if (delivery_->uncommitted() >= RETRIEVE_COMMIT_BATCH &&
+	if (delivery_->uncommitted() >= commit_batch_size_ &&
 	    commit_batch() < 0)
 		return;
 	on_message_done();
