@@ -30,7 +30,7 @@ static int fetchmail_add(struct fetchmail_cmd_context *fctx, Settings &set,
 	if (store.create(stored, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	doveadm_print(stored.account.id.c_str());
-	fetchmail_cmd_registry_update(fctx, store);
+	fetchmail_cmd_registry_update(store);
 	return 0;
 }
 

@@ -67,7 +67,7 @@ static int fetchmail_edit(struct fetchmail_cmd_context *fctx, Settings &,
 	if (edit_changes_mailbox(before, stored.account) &&
 	    store.clear_ledger(stored.account.id, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
-	fetchmail_cmd_registry_update(fctx, store);
+	fetchmail_cmd_registry_update(store);
 	return 0;
 }
 

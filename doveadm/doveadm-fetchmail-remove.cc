@@ -23,7 +23,7 @@ static int fetchmail_remove(struct fetchmail_cmd_context *fctx, Settings &,
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	if (store.remove(fctx->id, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
-	fetchmail_cmd_registry_update(fctx, store);
+	fetchmail_cmd_registry_update(store);
 	return 0;
 }
 

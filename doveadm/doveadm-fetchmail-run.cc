@@ -81,7 +81,7 @@ static int fetchmail_run(struct fetchmail_cmd_context *fctx, Settings &set,
 			ret = -1;
 		}
 	}
-	fetchmail_cmd_registry_update(fctx, store);
+	fetchmail_cmd_registry_update(store);
 	return ret;
 }
 

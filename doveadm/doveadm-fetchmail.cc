@@ -196,8 +196,7 @@ static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
 	});
 }
 
-void fetchmail_cmd_registry_update(struct fetchmail_cmd_context *fctx
-				   ATTR_UNUSED, Store &store)
+void fetchmail_cmd_registry_update(Store &store)
 {
 	std::string error;
 

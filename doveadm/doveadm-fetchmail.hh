@@ -120,8 +120,7 @@ int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 
 /* Bring the user's registry entry up to date after a change; a failure
    is logged (the registry can be rebuilt) but does not fail the command. */
-void fetchmail_cmd_registry_update(struct fetchmail_cmd_context *fctx,
-				   fetchmail::Store &store);
+void fetchmail_cmd_registry_update(fetchmail::Store &store);
 
 /* Errors to exit codes, in one place. Each logs the error and returns -1. */
 int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,

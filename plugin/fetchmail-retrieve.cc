@@ -85,7 +85,6 @@ public:
 	   progress, delete nothing more, end the run now. */
 	void interrupt();
 	void not_started(const std::string &why) { report_.error = why; }
-	bool finished() const { return finished_; }
 	const RunReport &report() const { return report_; }
 
 private:

@@ -252,13 +252,6 @@ int Store::remove(const std::string &id, std::string &error_r)
 	return set(changes, error_r);
 }
 
-int Store::save_status(const std::string &id, const AccountStatus &status,
-		       std::string &error_r)
-{
-	std::string json = status_record_encode(status);
-	return set({ { attr_key("status", id), &json } }, error_r);
-}
-
 int Store::save_run(const std::string &id, const AccountStatus &status,
 		    const std::string &log, const Ledger *ledger,
 		    std::string &error_r)
@@ -362,12 +355,6 @@ int Store::load_log(const std::string &id, std::string &log_r,
 		    std::string &error_r)
 {
 	return get("log", id, log_r, error_r);
-}
-
-int Store::save_log(const std::string &id, const std::string &log,
-		    std::string &error_r)
-{
-	return set({ { attr_key("log", id), &log } }, error_r);
 }
 
 } // namespace fetchmail

@@ -67,8 +67,6 @@ public:
 	/* Remove the account with its status, ledger and log. */
 	int remove(const std::string &id, std::string &error_r);
 
-	int save_status(const std::string &id, const AccountStatus &status,
-			std::string &error_r);
 	/* The end of a run in one transaction: status, run log and, when
 	   given, the ledger. */
 	int save_run(const std::string &id, const AccountStatus &status,
@@ -92,8 +90,6 @@ public:
 	   mailbox: another host, protocol or remote user). */
 	int clear_ledger(const std::string &id, std::string &error_r);
 	int load_log(const std::string &id, std::string &log_r,
-		     std::string &error_r);
-	int save_log(const std::string &id, const std::string &log,
 		     std::string &error_r);
 
 	StoreError last_error() const { return last_error_; }
