@@ -64,6 +64,11 @@ int json_read_object(std::string_view text, Json::Value &root_r,
 	if (!reader->parse(text.data(), text.data() + text.size(), &root_r,
 			   &errs)) {
 		error_r = "not valid JSON: " + json_error_text(errs);
+		/* jsoncpp quotes input as it is ("Duplicate key: 'a\nb'") */
+		for (char &c : error_r) {
+			if ((unsigned char)c < 0x20 || c == 0x7f)
+				c = '?';
+		}
 		return -1;
 	}
 	if (!root_r.isObject()) {

@@ -29,7 +29,8 @@ std::string json_write(const Json::Value &root);
 /* Parse text strictly (no comments, no duplicate keys, nothing after the
    value) into root_r, which must be an object. -1 on error:
      "not valid JSON: line 1, column 8: Missing '}' or object member name"
-       (jsoncpp's first error, on one line)
+       (jsoncpp's first error, on one line; control characters that
+       it quotes from the input become '?')
      "not a JSON object" */
 int json_read_object(std::string_view text, Json::Value &root_r,
 		     std::string &error_r);

@@ -1,5 +1,6 @@
 #include "fetchmail-ledger.hh"
 
+#include "fetchmail-account.hh"
 #include "fetchmail-json.hh"
 
 #include <algorithm>
@@ -51,7 +52,7 @@ int folder_members(const Json::Value &v, FolderLedger &folder,
 int folder_decode(const std::string &name, const Json::Value &v,
 		  FolderLedger &folder, std::string &error_r)
 {
-	std::string where = "folder '" + name + "'";
+	std::string where = "folder '" + account_quote_value(name) + "'";
 	if (!v.isObject())
 		return json_type_error(error_r, where, "an object");
 	if (folder_members(v, folder, error_r) < 0) {

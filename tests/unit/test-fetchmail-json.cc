@@ -66,6 +66,12 @@ static void test_read_errors(void **)
 	assert_int_equal(json_read_object("{\"v\":1,}", root, error), -1);
 	assert_str(error, "not valid JSON: line 1, column 8: "
 		   "Missing '}' or object member name");
+	/* input quoted by jsoncpp keeps the error on one line (found by
+	   tests/fuzz/fuzz-fetchmail-record) */
+	assert_int_equal(json_read_object("{\"a\x01\x7f\":1,\"a\x01\x7f\":2}",
+					  root, error), -1);
+	assert_str(error, "not valid JSON: line 1, column 10: "
+		   "Duplicate key: 'a?" "?'");   /* no trigraph */
 	/* a string_view that is not NUL-terminated */
 	assert_int_equal(json_read_object(std::string_view("{}x", 2), root,
 					  error), 0);

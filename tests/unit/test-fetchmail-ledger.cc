@@ -271,6 +271,14 @@ static void test_decode_errors(void **)
 		assert_prefix(error, c.error_prefix);
 		assert_true(l.pop3_has("keep"));
 	}
+
+	/* a stored folder name is quoted: the error stays one line (found
+	   by tests/fuzz/fuzz-fetchmail-ledger) */
+	Ledger l;
+	std::string error;
+	assert_int_equal(ledger_decode("{\"folders\":{\"IN\nBOX\\u0001\":1}}",
+				       l, error), -1);
+	assert_str(error, "ledger: folder 'IN\\x0aBOX\\x01': expected an object");
 }
 
 static void test_large(void **)
