@@ -1,6 +1,7 @@
 #include "fetchmail-ledger.hh"
 
 #include "fetchmail-json.hh"
+#include "fetchmail-strings.hh"
 
 #include <algorithm>
 
@@ -10,19 +11,13 @@ namespace {
 
 const int LEDGER_VERSION = 1;
 
+/* A UID: 1 or more. */
 bool parse_uid(std::string_view s, uint32_t &uid_r)
 {
-	uint64_t n = 0;
-	if (s.empty() || s.size() > 10)
+	uint32_t n;
+	if (!parse_u32(s, n) || n == 0)
 		return false;
-	for (char c : s) {
-		if (c < '0' || c > '9')
-			return false;
-		n = n * 10 + (uint64_t)(c - '0');
-	}
-	if (n == 0 || n > UINT32_MAX)
-		return false;
-	uid_r = (uint32_t)n;
+	uid_r = n;
 	return true;
 }
 

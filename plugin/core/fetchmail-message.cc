@@ -1,5 +1,7 @@
 #include "fetchmail-message.hh"
 
+#include "fetchmail-strings.hh"
+
 #include <algorithm>
 #include <cstring>
 
@@ -60,8 +62,7 @@ std::string message_id_from_header(std::string_view header)
 		size_t eol = header.find('\n', pos);
 		size_t next = eol == std::string_view::npos ? header.size() : eol + 1;
 		std::string_view line = header.substr(pos, next - pos);
-		if (line.size() >= sizeof(name) - 1 &&
-		    strncasecmp(line.data(), name, sizeof(name) - 1) == 0) {
+		if (ascii_istarts_with(line, name)) {
 			/* the value, with its continuation lines */
 			size_t vend = next;
 			while (vend < header.size() &&

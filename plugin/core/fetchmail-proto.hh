@@ -94,10 +94,6 @@ struct SessionConfig {
 	size_t max_message = 1024ull * 1024 * 1024; /* longest message accepted */
 };
 
-/* Replace anything non-printable in server text before it reaches a log or
-   an error message; truncate to max bytes. */
-std::string sanitize_server_text(std::string_view text, size_t max = 512);
-
 } // namespace fetchmail
 
 #endif

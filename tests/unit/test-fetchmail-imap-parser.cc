@@ -126,21 +126,6 @@ void test_depth(void **)
 	assert_true(deep.parse(s) == ImapParser::Result::Error);
 }
 
-void test_numbers(void **)
-{
-	uint32_t n32;
-	uint64_t n64;
-	assert_true(imap_parse_u32("4294967295", n32));
-	assert_int_equal(n32, 4294967295u);
-	assert_false(imap_parse_u32("4294967296", n32));
-	assert_false(imap_parse_u32("99999999999999999999", n32));
-	assert_false(imap_parse_u32("", n32));
-	assert_false(imap_parse_u32("-1", n32));
-	assert_false(imap_parse_u32("1a", n32));
-	assert_true(imap_parse_u64("18446744073709551615", n64));
-	assert_false(imap_parse_u64("18446744073709551616", n64));
-}
-
 void test_resp_text(void **)
 {
 	ImapRespText r = imap_parse_resp_text("[UIDVALIDITY 42] UIDs valid");
@@ -167,7 +152,6 @@ int main(void)
 		cmocka_unit_test(test_literals),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_depth),
-		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_resp_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
