@@ -681,6 +681,13 @@ void ImapSession::on_listing_fetch(const FetchItems &items)
 	listing_lines_++;
 	if (!items.has_uid || !items.has_size || items.uid < job.first_uid)
 		return;
+	if (listing_.size() >= config_.max_listing) {
+		fail(ErrorKind::Protocol, "more than " +
+		     std::to_string(config_.max_listing) + " messages in " +
+		     folder_ + " (the most a run lists, "
+		     "fetchmail_max_messages)");
+		return;
+	}
 	RemoteMessage &msg = listing_.emplace_back();
 	msg.uid = std::to_string(items.uid);
 	msg.number = items.uid;
@@ -818,8 +825,14 @@ void ImapSession::on_auth_done(Status st, std::string_view text,
 		bool server = ascii_iequals(code, "UNAVAILABLE") ||
 			ascii_iequals(code, "SERVERBUG") ||
 			ascii_iequals(code, "INUSE");
-		fail(server ? ErrorKind::Server : ErrorKind::Auth,
-		     what + " failed: " + std::string(text));
+		/* a refused login says what the server said; the driver
+		   adds "login failed" */
+		if (server)
+			fail(ErrorKind::Server, what + " failed: " +
+			     std::string(text));
+		else
+			fail(ErrorKind::Auth, text.empty() ?
+			     "authentication failed" : text);
 		return;
 	}
 	authenticated_ = true;

@@ -31,10 +31,11 @@
             LITERAL+ (or LITERAL- up to 4096 bytes), else a synchronizing
             {n} that waits for the server's "+"). With LOGINDISABLED:
             AUTHENTICATE PLAIN when AUTH=PLAIN is offered, else Error(Auth).
-          A tagged NO/BAD is Error(Auth, "LOGIN failed: " + the server's
-          resp-text including its code, e.g. "[AUTHENTICATIONFAILED]
-          Authentication failed."); with the RFC 5530 codes UNAVAILABLE,
-          SERVERBUG or INUSE it is Error(Server) (not a bad password).
+          A tagged NO/BAD is Error(Auth, the server's resp-text including
+          its code, e.g. "[AUTHENTICATIONFAILED] Authentication failed.");
+          with the RFC 5530 codes UNAVAILABLE, SERVERBUG or INUSE it is
+          Error(Server, "LOGIN failed: " + resp-text) (not a bad
+          password).
        -> capabilities after login: from [CAPABILITY ...] in the tagged OK
           or an untagged CAPABILITY meanwhile, else a CAPABILITY command
        -> LoggedIn.
@@ -94,7 +95,8 @@
    Untrusted input: a line longer than config.max_line, a response whose
    lines and (non-body) literals together exceed config.max_line, a
    literal longer than config.max_message (a body literal is streamed, but
-   is bounded by max_message too), lists nested deeper than
+   is bounded by max_message too), a listing of more than
+   config.max_listing messages, lists nested deeper than
    ImapParser::default_max_depth and numbers that overflow (uint32 for
    sequence numbers, UIDs, UIDVALIDITY) are Error(Protocol), and so is a
    FETCH response with two BODY[] or whose UID (when it comes after the

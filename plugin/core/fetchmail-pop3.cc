@@ -498,8 +498,9 @@ void Pop3Session::add_uidl(std::string_view line)
 		return;
 	}
 	uidl_bytes_ += uid.size();
-	if (++lines_seen_ > max_listing || uidl_bytes_ > max_uidl_bytes) {
-		fail(ErrorKind::Protocol, "UIDL listing too long");
+	if (++lines_seen_ > config_.max_listing ||
+	    uidl_bytes_ > max_uidl_bytes) {
+		listing_too_long();
 		return;
 	}
 	uidl_.emplace_back(number, std::string(uid));
@@ -515,11 +516,18 @@ void Pop3Session::add_list(std::string_view line)
 		     std::string(line));
 		return;
 	}
-	if (++lines_seen_ > max_listing) {
-		fail(ErrorKind::Protocol, "LIST listing too long");
+	if (++lines_seen_ > config_.max_listing) {
+		listing_too_long();
 		return;
 	}
 	listing_.push_back(std::move(msg));
+}
+
+void Pop3Session::listing_too_long()
+{
+	fail(ErrorKind::Protocol, "more than " +
+	     std::to_string(config_.max_listing) + " messages on the server "
+	     "(the most a run lists, fetchmail_max_messages)");
 }
 
 /* ---- steps ---- */

@@ -69,7 +69,7 @@
    (or a "+" challenge during AUTH) is Error(Protocol); a message longer
    than config.max_message is Error(Protocol); bytes arriving while no
    command is outstanding are Error(Protocol); a listing longer than
-   max_listing entries (or 64 MiB of UIDLs) is Error(Protocol). Lines
+   config.max_listing entries (or 64 MiB of UIDLs) is Error(Protocol). Lines
    may be split at any byte across feed() calls. After Done or an Error
    the session is finished (fetchmail-session.hh): feed() consumes
    nothing, nothing more is queued for sending, actions are ignored; the
@@ -102,7 +102,6 @@ class Pop3Session : public SessionBase {
 public:
 	static constexpr size_t max_pipelined_commands = 32;
 	static constexpr size_t max_pipelined_bytes = 64 * 1024;
-	static constexpr size_t max_listing = 1000000;
 
 	explicit Pop3Session(SessionConfig config);
 
@@ -166,6 +165,7 @@ private:
 	void add_capability(std::string_view line);
 	void add_uidl(std::string_view line);
 	void add_list(std::string_view line);
+	void listing_too_long();
 
 	/* steps */
 	void send_capa();

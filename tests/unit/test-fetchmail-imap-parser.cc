@@ -2,16 +2,11 @@
 
 #include "fetchmail-imap-parser.hh"
 
+#include "fetchmail-strings.hh"
+
 #include <string>
 
-/* cmocka last: its fail() macro clashes with the C++ library */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-extern "C" {
-#include <cmocka.h>
-}
+#include "test-common.hh"
 
 using namespace fetchmail;
 
