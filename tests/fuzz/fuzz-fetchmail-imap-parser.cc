@@ -15,12 +15,14 @@
    written back out as IMAP (atoms as they are, strings quoted or as
    literals, the same streamed literals) parses to the same tokens. After
    Result::Error: error() says why and the parser refuses everything
-   until reset(). Each segment also goes through the number, resp-text
-   and comparison helpers, which are checked against simple references. */
+   until reset(). Each segment also goes through imap_parse_resp_text()
+   and the number and case helpers of fetchmail-strings the parser and
+   the session use, which are checked against simple references. */
 
 #include "fuzz-common.hh"
 
 #include "fetchmail-imap-parser.hh"
+#include "fetchmail-strings.hh"
 
 #include <charconv>
 #include <vector>
@@ -157,22 +159,29 @@ void check_round_trip(const ImapParser &p, uint32_t max_depth)
 	}
 }
 
-template <typename T>
-void check_number(std::string_view s, bool (*parse)(std::string_view, T &))
+/* parse_u64(s, max) and parse_u32(s) against std::from_chars */
+void check_number(std::string_view s, uint64_t max)
 {
-	T got = 7, want = 0;
+	uint64_t want = 0, got = 7;
 	bool digits = !s.empty() &&
 		s.find_first_not_of("0123456789") == s.npos;
 	auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), want);
-	bool ok = digits && ec == std::errc() && end == s.data() + s.size();
-	FUZZ_CHECK(parse(s, got) == ok);
+	bool ok = digits && ec == std::errc() && end == s.data() + s.size() &&
+		want <= max;
+	FUZZ_CHECK(parse_u64(s, max, got) == ok);
 	FUZZ_CHECK(ok ? got == want : got == 7);
+	if (max == UINT32_MAX) {
+		uint32_t got32 = 7;
+		FUZZ_CHECK(parse_u32(s, got32) == ok);
+		FUZZ_CHECK(got32 == (ok ? want : 7));
+	}
 }
 
 void check_helpers(std::string_view s)
 {
-	check_number<uint32_t>(s, imap_parse_u32);
-	check_number<uint64_t>(s, imap_parse_u64);
+	check_number(s, UINT64_MAX);
+	check_number(s, UINT32_MAX);
+	check_number(s, 65535);
 
 	ImapRespText rt = imap_parse_resp_text(s);
 	if (rt.code.empty() && (s.size() < 2 || s.substr(0, 2) != "[]")) {
@@ -192,12 +201,13 @@ void check_helpers(std::string_view s)
 		c = (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
 	for (char &c : upper)
 		c = (c >= 'a' && c <= 'z') ? c - 'a' + 'A' : c;
-	FUZZ_CHECK(imap_equals(lower, upper) && imap_equals(s, lower));
-	std::string other(s);
-	if (!other.empty()) {
-		other.back() ^= 0x40;
-		FUZZ_CHECK(!imap_equals(s, other) ||
-			   (lower.back() | 0x20) >= 'a' && (lower.back() | 0x20) <= 'z');
+	FUZZ_CHECK(ascii_iequals(lower, upper) && ascii_iequals(s, lower));
+	if (!s.empty()) {
+		/* flipping bit 0x20 changes the case of a letter only */
+		std::string other(s);
+		other.back() ^= 0x20;
+		char c = static_cast<char>(s.back() | 0x20);
+		FUZZ_CHECK(ascii_iequals(s, other) == (c >= 'a' && c <= 'z'));
 	}
 }
 
