@@ -1,7 +1,7 @@
 /* libFuzzer target: the account fields (plugin/core/fetchmail-account.hh),
    as doveadm and the HTTP API set them one by one.
 
-   Input: a sequence of account_set_field() calls on one account, each a
+   Input: up to 16 account_set_field() calls on one account, each a
    byte choosing the field (every name of account_field_names(), or an
    unknown name read from the input up to '='), a length byte (values of
    up to a few KiB) and the value.
@@ -163,7 +163,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const std::vector<std::string_view> &names = account_field_names();
 	Account account;
 	account.id = "fm-fuzz2345";
-	for (unsigned calls = 0; !in.empty() && calls < 64; calls++) {
+	for (unsigned calls = 0; !in.empty() && calls < 16; calls++) {
 		size_t pick = in.byte() % (names.size() + 1);
 		bool known = pick < names.size();
 		std::string name(known ? names[pick] : in.until('='));

@@ -6,7 +6,8 @@
    retrieval driver does, and checks what fetchmail-proto.hh promises.
 
    Each input runs twice: once fed line by line (the server's bytes cut
-   after every LF) and once with every line cut again into small chunks.
+   after every LF) and once with every line cut again into chunks of 1 to
+   64 bytes.
    The driver reacts only at line ends (and when the session pauses for
    TLS), so both runs must give the same events (MessageData merged per
    message) and the same client output: a session must not depend on how
@@ -39,6 +40,7 @@
 #include "fetchmail-sasl.hh"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -51,10 +53,15 @@ using namespace fetchmail;
 const char *const password = "s3cr3t-Pa55!word";
 
 /* The SASL responses carrying the password that a session for config
-   could send, for every mechanism. */
-inline std::vector<std::string> sasl_secrets(const SessionConfig &config)
+   could send, for every mechanism (computed once per user). */
+inline const std::vector<std::string> &
+sasl_secrets(const SessionConfig &config)
 {
-	std::vector<std::string> secrets;
+	static std::map<std::string, std::vector<std::string>> cache;
+	std::vector<std::string> &secrets = cache[config.user + '\0' +
+						  config.password];
+	if (!secrets.empty())
+		return secrets;
 	for (SaslMech mech : { SaslMech::Plain, SaslMech::Login,
 			       SaslMech::XOAuth2, SaslMech::OAuthBearer }) {
 		for (std::string &r : sasl_responses(mech, config.user,
@@ -161,13 +168,13 @@ private:
 		settle();
 	}
 
-	/* 0 splits nothing; otherwise 1..16 bytes from the seed */
+	/* 0 splits nothing; otherwise 1..64 bytes from the seed */
 	size_t next_chunk(size_t left)
 	{
 		if (seed_ == 0)
 			return left;
 		seed_ = seed_ * 1103515245u + 12345u;
-		return std::min(left, static_cast<size_t>(1 + (seed_ >> 16) % 16));
+		return std::min(left, static_cast<size_t>(1 + (seed_ >> 16) % 64));
 	}
 
 	/* React to every pending event, and to what the reactions cause. */
@@ -190,8 +197,10 @@ private:
 	void drain(const char *buf, size_t size)
 	{
 		std::string out = s.take_output();
-		check_output(out);
-		output += out;
+		if (!out.empty()) {
+			check_output(out);
+			output += out;
+		}
 		Event ev;
 		while (s.next_event(ev)) {
 			FUZZ_CHECK(!done_ && !failed_);
@@ -206,6 +215,8 @@ private:
 		FUZZ_CHECK(s.finished() == (done_ || failed_));
 		/* a SASL response is a secret once it was sent (events of
 		   the same feed() may come from before it was sent) */
+		if (out.empty())
+			return;
 		std::erase_if(sasl_, [&](const std::string &r) {
 			if (!fuzz_contains(out, r))
 				return false;
