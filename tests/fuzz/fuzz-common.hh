@@ -4,7 +4,8 @@
 /* What every libFuzzer target in tests/fuzz/ shares (as the unit tests
    share tests/unit/test-common.hh): a check that aborts with its
    condition, a reader that cuts the fuzz input into parameters, the
-   text properties the core promises, and the replay main().
+   text properties the core promises, an account's fields for
+   comparisons, and the replay main().
 
    A target defines LLVMFuzzerTestOneInput() and includes this header
    once. Built with -DFUZZ_STANDALONE (the REPLAY build, any compiler),
@@ -12,11 +13,14 @@
    line, and every file in a directory given, through the target: the
    corpus as a regression test without libFuzzer. See docs/fuzzing.md. */
 
+#include "fetchmail-account.hh"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -96,6 +100,14 @@ inline bool fuzz_printable(std::string_view text)
 inline bool fuzz_contains(std::string_view text, std::string_view part)
 {
 	return !part.empty() && text.find(part) != text.npos;
+}
+
+/* Every field of an account, to compare two with ==. */
+inline auto fuzz_account_fields(const fetchmail::Account &a)
+{
+	return std::tie(a.id, a.host, a.port, a.protocol, a.protocol_set,
+			a.remote_user, a.password, a.tls, a.tls_verify, a.keep,
+			a.folders, a.mailbox, a.max_size, a.active);
 }
 
 #ifdef FUZZ_STANDALONE

@@ -26,18 +26,10 @@
 
 #include <functional>
 #include <map>
-#include <tuple>
 
 using namespace fetchmail;
 
 namespace {
-
-auto fields(const Account &a)
-{
-	return std::tie(a.id, a.host, a.port, a.protocol, a.protocol_set,
-			a.remote_user, a.password, a.tls, a.tls_verify, a.keep,
-			a.folders, a.mailbox, a.max_size, a.active);
-}
 
 /* Copy field name from one account into another. */
 void copy_field(std::string_view name, const Account &from, Account &to)
@@ -98,7 +90,7 @@ void check_shown_value(const Account &account, std::string_view name)
 		Account again = account;
 		std::string error;
 		FUZZ_CHECK(account_set_field(again, name, value, error) == 0);
-		FUZZ_CHECK(fields(again) == fields(account));
+		FUZZ_CHECK(fuzz_account_fields(again) == fuzz_account_fields(account));
 	}
 }
 
@@ -117,14 +109,14 @@ void set_field(Account &account, std::string_view name, bool known,
 		FUZZ_CHECK(other_ret == ret && other_error == error);
 	}
 	if (ret < 0) {
-		FUZZ_CHECK(fields(account) == fields(before));
+		FUZZ_CHECK(fuzz_account_fields(account) == fuzz_account_fields(before));
 		check_refused(name, known, error);
 		return;
 	}
 	FUZZ_CHECK(known);
 	Account unchanged = account;
 	copy_field(name, before, unchanged);
-	FUZZ_CHECK(fields(unchanged) == fields(before));
+	FUZZ_CHECK(fuzz_account_fields(unchanged) == fuzz_account_fields(before));
 	if (name == "password")
 		FUZZ_CHECK(account.password == value);
 	else
@@ -146,7 +138,7 @@ void check_record(const Account &account)
 					 error) == 0);
 	FUZZ_CHECK(decoded_blob == blob && decoded.password.empty());
 	decoded.password = account.password;
-	FUZZ_CHECK(fields(decoded) == fields(account));
+	FUZZ_CHECK(fuzz_account_fields(decoded) == fuzz_account_fields(account));
 
 	Account other = account;
 	other.password = "another password";

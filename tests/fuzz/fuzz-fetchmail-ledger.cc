@@ -96,6 +96,18 @@ void check_ledger(const Ledger &l, const Model &m)
 	}
 }
 
+/* Keep what is in present. */
+void model_retain(std::set<std::string, std::less<>> &known,
+		  const std::vector<std::string> &present)
+{
+	std::set<std::string, std::less<>> kept;
+	for (const std::string &s : present) {
+		if (known.count(s))
+			kept.insert(s);
+	}
+	known = std::move(kept);
+}
+
 /* A reference parser of "1:5,7"; false when malformed. */
 bool model_parse_uids(std::string_view s,
 		      std::vector<std::pair<uint32_t, uint32_t>> &ranges_r)
@@ -268,13 +280,8 @@ private:
 		}
 		case 2: {
 			std::vector<std::string> present = texts();
-			std::set<std::string, std::less<>> kept;
-			for (const std::string &s : present) {
-				if (model_.pop3.count(s))
-					kept.insert(s);
-			}
 			ledger_.pop3_retain(present);
-			model_.pop3 = std::move(kept);
+			model_retain(model_.pop3, present);
 			break;
 		}
 		case 3: {
@@ -307,13 +314,8 @@ private:
 			std::vector<std::string> present = texts();
 			if (!m.fps.empty() && (in_.byte() & 1))
 				present.push_back(*m.fps.begin());
-			std::set<std::string, std::less<>> kept;
-			for (const std::string &fp : present) {
-				if (m.fps.count(fp))
-					kept.insert(fp);
-			}
 			f.retain_fingerprints(present);
-			m.fps = std::move(kept);
+			model_retain(m.fps, present);
 			break;
 		}
 		case 9: {

@@ -28,9 +28,7 @@ namespace {
 
 auto fields(const Account &a)
 {
-	return std::tie(a.id, a.host, a.port, a.protocol, a.protocol_set,
-			a.remote_user, a.password, a.tls, a.tls_verify, a.keep,
-			a.folders, a.mailbox, a.max_size, a.active);
+	return fuzz_account_fields(a);
 }
 
 auto fields(const AccountStatus &s)
