@@ -102,8 +102,10 @@ public:
 		  sasl_(sasl_secrets(config)) {}
 	virtual ~SessionDriver() = default;
 
-	/* Feeds server bytes, each line in pieces of the sizes that
-	   chunk() returns (0: the whole line), and then eof(). */
+	/* Feeds the server's bytes line by line, each line whole
+	   (chunk_seed 0) or in chunks of 1 to 64 bytes drawn from
+	   chunk_seed, reacting at line ends; then eof() and the checks
+	   of the end. */
 	void run(std::string_view server, uint32_t chunk_seed)
 	{
 		seed_ = chunk_seed;
