@@ -1,6 +1,7 @@
 #include "doveadm-fetchmail.hh"
 #include "fetchmail-registry.hh"
 #include "fetchmail-retrieve.hh"
+#include "fetchmail-schedule.hh"
 
 using namespace fetchmail;
 
@@ -50,7 +51,8 @@ static int run_select(struct fetchmail_cmd_context *fctx, Store &store,
 		}
 		if (fctx->id == nullptr && !stored.account.active)
 			continue;
-		if (fctx->due && stored.status.next_run > ioloop_time)
+		if (fctx->due && !account_due(stored.account, stored.status,
+					      ioloop_time))
 			continue;
 		accounts_r.push_back(std::move(stored));
 	}

@@ -1,4 +1,5 @@
 #include "fetchmail-registry.hh"
+#include "fetchmail-schedule.hh"
 
 extern "C" {
 #include "dict.h"
@@ -89,16 +90,11 @@ int Registry::list(std::vector<std::pair<std::string, int64_t>> &entries_r,
 
 int64_t registry_user_due(const std::vector<StoredAccount> &accounts)
 {
-	int64_t due = 0;
+	std::vector<std::pair<Account, AccountStatus>> list;
 
-	for (const StoredAccount &s : accounts) {
-		if (!s.account.active)
-			continue;
-		/* never scheduled: due now */
-		int64_t next = s.status.next_run > 0 ? s.status.next_run : 1;
-		due = due == 0 ? next : std::min(due, next);
-	}
-	return due;
+	for (const StoredAccount &s : accounts)
+		list.emplace_back(s.account, s.status);
+	return user_due_time(list);
 }
 
 int registry_update_user(Store &store, std::string &error_r)

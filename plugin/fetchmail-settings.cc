@@ -61,6 +61,7 @@ int settings_read(struct mail_user *user, Settings &set_r,
 		  std::string &error_r)
 {
 	unsigned int interval_msecs = set_r.interval_secs * 1000;
+	unsigned int run_timeout_msecs = set_r.run_timeout_secs * 1000;
 	const char *delivery = setting(user, "fetchmail_delivery");
 	const char *log_size = setting(user, "fetchmail_max_log_size");
 
@@ -69,9 +70,18 @@ int settings_read(struct mail_user *user, Settings &set_r,
 			       error_r) < 0 ||
 	    setting_time_msecs(user, "fetchmail_timeout", set_r.timeout_msecs,
 			       error_r) < 0 ||
+	    setting_time_msecs(user, "fetchmail_run_timeout",
+			       run_timeout_msecs, error_r) < 0 ||
 	    setting_uint(user, "fetchmail_max_parallel", 1,
-			 set_r.max_parallel, error_r) < 0)
+			 set_r.max_parallel, error_r) < 0 ||
+	    setting_uint(user, "fetchmail_max_messages", 1,
+			 set_r.max_messages, error_r) < 0)
 		return -1;
+	set_r.run_timeout_secs = run_timeout_msecs / 1000;
+	if (set_r.run_timeout_secs == 0) {
+		error_r = "fetchmail_run_timeout: must be at least 1 second";
+		return -1;
+	}
 	set_r.interval_secs = interval_msecs / 1000;
 	if (set_r.interval_secs == 0) {
 		error_r = "fetchmail_interval: must be at least 1 second";

@@ -20,6 +20,8 @@ struct Settings {
 	unsigned int interval_secs = 5 * 60;
 	unsigned int max_parallel = 16;
 	unsigned int timeout_msecs = 60 * 1000;
+	unsigned int run_timeout_secs = 30 * 60;
+	unsigned int max_messages = 250000;
 	DeliveryMethod delivery = DeliveryMethod::Storage;
 	size_t max_log_size = 64 * 1024;
 	RolePolicy roles;

@@ -281,6 +281,14 @@ void Retrieval::ledger_store_failed(std::string_view error)
 	fail(redactor_.server_text(error, 1024));
 }
 
+void Retrieval::abort(std::string_view error)
+{
+	if (step_ == Step::Idle)
+		started_ms_ = config_.now_ms();
+	local_ok_ = false;
+	fail(error);
+}
+
 void Retrieval::interrupt()
 {
 	fail("interrupted: the process is stopping");

@@ -138,6 +138,7 @@ struct RetrievalConfig {
 };
 
 struct RunReport {
+	std::string id;         /* the account (the adapter fills it in) */
 	bool ok = false;
 	uint64_t fetched = 0;   /* saved and recorded */
 	uint64_t skipped = 0;   /* left on the server: over max-size */
@@ -201,6 +202,10 @@ public:
 	   (pending record): same as ledger_store_failed() */
 	void pending_store_failed(std::string_view error);
 
+	/* The adapter could not prepare or carry on the run locally (the
+	   destination mailbox, the pending record): end it with this error,
+	   deleting nothing. */
+	void abort(std::string_view error);
 	/* Dovecot is stopping: keep what is committed, drop the message in
 	   progress, delete nothing more, finish now. */
 	void interrupt();
