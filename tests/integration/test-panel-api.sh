@@ -98,3 +98,16 @@ assert_eq "$(picker $DADMIN)" "$U1 $U2" "domain admin: the users of example.org"
 assert_eq "$(picker $U2)" "$U2" "a user: itself"
 r=$(http_call '[["fetchmailRole",{"user":"*@other.org","actor":"'$DADMIN'"},"p"]]')
 assert_eq "$(echo "$r" | j 'print(len(d[0][1]))')" 0 "a mask of another domain: nobody"
+
+check "test with report: a failed test still gives its steps, exit 0"
+r=$(http_call '[["fetchmailTest",{"user":"'$U1'","actor":"'$U1'","host":"127.0.0.1","port":"'$EXT_POP3S_PORT'","protocol":"pop3","remoteUser":"alice","password":"wrong-one","report":true},"t1"]]')
+assert_contains "$r" '"doveadmResponse"' "rows, not an exit code"
+steps=$(echo "$r" | rows)
+assert_match "$steps" $'connect\\|127.0.0.1:[0-9]+' "the connect step"
+assert_match "$steps" $'login\\|failed: ' "the login step failed, with the server's words"
+assert_match "$steps" $'result\\|failed: ' "the result says failed"
+assert_not_contains "$r" "wrong-one" "no password in the rows"
+r=$(http_call '[["fetchmailTest",{"user":"'$U1'","actor":"'$U1'","host":"127.0.0.1","port":"'$EXT_POP3S_PORT'","protocol":"pop3","remoteUser":"alice","password":"wrong-one"},"t2"]]')
+assert_contains "$r" '"exitCode":75' "without report: EX_TEMPFAIL as before"
+r=$(http_call '[["fetchmailTest",{"user":"'$U1'","actor":"'$U1'","host":"127.0.0.1","port":"'$EXT_POP3S_PORT'","protocol":"pop3","remoteUser":"alice","password":"'$ALICE_PASSWORD'","report":true},"t3"]]')
+assert_eq "$(echo "$r" | j 'print(d[0][1][-1]["result"])')" ok "a good test with report: ok"
