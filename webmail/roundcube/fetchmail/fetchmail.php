@@ -46,7 +46,7 @@ class fetchmail extends rcube_plugin
     const ID_PATTERN = '/^[a-z0-9-]{1,32}$/';
 
     private $rc;
-    private $api;
+    private $client;
     private $role;
 
     // what the page templates render
@@ -103,7 +103,7 @@ class fetchmail extends rcube_plugin
     public function action_list()
     {
         try {
-            $this->accounts = $this->api()->call('fetchmailList', $this->params());
+            $this->accounts = $this->client()->call('fetchmailList', $this->params());
         }
         catch (fetchmail_api_error $e) {
             $this->fail_page($e);
@@ -154,11 +154,11 @@ class fetchmail extends rcube_plugin
         try {
             if ($this->judge($params, $id)) {
                 if ($id === null) {
-                    $rows = $this->api()->call('fetchmailAdd', $this->params($params));
+                    $rows = $this->client()->call('fetchmailAdd', $this->params($params));
                     $id   = isset($rows[0]['id']) ? $rows[0]['id'] : null;
                 }
                 else {
-                    $this->api()->call('fetchmailEdit', $this->params($params + ['id' => $id]));
+                    $this->client()->call('fetchmailEdit', $this->params($params + ['id' => $id]));
                 }
 
                 $this->rc->output->show_message($this->gettext('saved'), 'confirmation');
@@ -186,7 +186,7 @@ class fetchmail extends rcube_plugin
      */
     public function action_test()
     {
-        $this->require_post();
+        $this->require_ajax();
 
         $id       = $this->input_id(rcube_utils::INPUT_POST);
         $password = $this->input('_password');
@@ -233,7 +233,7 @@ class fetchmail extends rcube_plugin
      */
     public function action_run()
     {
-        $this->require_post();
+        $this->require_ajax();
 
         if (($id = $this->input_id(rcube_utils::INPUT_POST)) === null) {
             $this->ajax_error('errnotfound');
@@ -243,7 +243,7 @@ class fetchmail extends rcube_plugin
 
         try {
             try {
-                $rows = $this->api()->call('fetchmailRun', $this->params(['id' => $id]),
+                $rows = $this->client()->call('fetchmailRun', $this->params(['id' => $id]),
                     $this->rc->config->get('fetchmail_run_timeout', 300));
                 $row  = isset($rows[0]) ? $rows[0] : [];
                 $result['ok']      = isset($row['status']) && $row['status'] === 'ok';
@@ -285,14 +285,14 @@ class fetchmail extends rcube_plugin
      */
     public function action_delete()
     {
-        $this->require_post();
+        $this->require_ajax();
 
         if (($id = $this->input_id(rcube_utils::INPUT_POST)) === null) {
             $this->ajax_error('errnotfound');
         }
 
         try {
-            $this->api()->call('fetchmailRemove', $this->params(['id' => $id]));
+            $this->client()->call('fetchmailRemove', $this->params(['id' => $id]));
             $this->rc->output->command('plugin.fetchmail_deleted', ['id' => $id]);
             $this->rc->output->show_message($this->gettext('deleted'), 'confirmation');
         }
@@ -308,7 +308,7 @@ class fetchmail extends rcube_plugin
      */
     public function action_active()
     {
-        $this->require_post();
+        $this->require_ajax();
 
         $id     = $this->input_id(rcube_utils::INPUT_POST);
         $active = $this->input('_active') === '1' ? 'yes' : 'no';
@@ -318,7 +318,7 @@ class fetchmail extends rcube_plugin
         }
 
         try {
-            $this->api()->call('fetchmailEdit', $this->params(['id' => $id, 'active' => $active]));
+            $this->client()->call('fetchmailEdit', $this->params(['id' => $id, 'active' => $active]));
             $this->rc->output->command('plugin.fetchmail_active_result', ['id' => $id, 'active' => $active === 'yes']);
             $this->rc->output->show_message($this->gettext($active === 'yes' ? 'activated' : 'deactivated'), 'confirmation');
         }
@@ -337,7 +337,7 @@ class fetchmail extends rcube_plugin
      */
     public function action_oauth2_start()
     {
-        $this->require_post();
+        $this->require_ajax();
 
         $id       = $this->input_id(rcube_utils::INPUT_POST);
         $provider = $this->input('_provider');
@@ -357,7 +357,7 @@ class fetchmail extends rcube_plugin
                     $this->ajax_error('errfields');
                 }
 
-                $rows = $this->api()->call('fetchmailAdd', $this->params($params));
+                $rows = $this->client()->call('fetchmailAdd', $this->params($params));
                 $id   = isset($rows[0]['id']) ? $rows[0]['id'] : null;
 
                 if ($id === null || !preg_match(self::ID_PATTERN, $id)) {
@@ -365,7 +365,7 @@ class fetchmail extends rcube_plugin
                 }
             }
 
-            $rows = $this->api()->call('fetchmailOauth2Start', $this->params([
+            $rows = $this->client()->call('fetchmailOauth2Start', $this->params([
                 'id'          => $id,
                 'redirectUri' => $this->oauth2_redirect_uri(),
             ]));
@@ -429,7 +429,7 @@ class fetchmail extends rcube_plugin
             $_GET['_fmuser'] = $flow['user'];
 
             try {
-                $rows = $this->api()->call('fetchmailOauth2Finish', $this->params([
+                $rows = $this->client()->call('fetchmailOauth2Finish', $this->params([
                     'state' => $state,
                     'code'  => $code,
                 ]));
@@ -527,12 +527,13 @@ class fetchmail extends rcube_plugin
             $switch = new html_checkbox([
                 'name'       => '_active',
                 'value'      => '1',
-                'class'      => 'form-check-input fetchmail-active',
+                'id'         => 'fetchmail-active-' . $id,
+                'class'      => 'pretty-checkbox fetchmail-active',
                 'data-id'    => $id,
+                'title'      => $this->gettext('active') . ': ' . $name,
                 'aria-label' => $this->gettext('active') . ': ' . $name,
             ]);
-            $table->add('active', html::div('custom-control custom-switch',
-                $switch->show($row['active'] === 'yes' ? '1' : '')));
+            $table->add('active', $switch->show($row['active'] === 'yes' ? '1' : ''));
 
             $table->add('actions',
                 html::a(['href' => $edit, 'class' => 'btn btn-secondary btn-sm fetchmail-edit-button'], rcube::Q($this->gettext('edit')))
@@ -669,10 +670,10 @@ class fetchmail extends rcube_plugin
      *
      * @throws fetchmail_api_error
      */
-    private function api()
+    private function client()
     {
-        if ($this->api) {
-            return $this->api;
+        if ($this->client) {
+            return $this->client;
         }
 
         $this->load_config('config.inc.php.dist');
@@ -692,10 +693,10 @@ class fetchmail extends rcube_plugin
             throw new fetchmail_api_error("cannot read the API key from $key_file", fetchmail_api_error::CONFIG);
         }
 
-        $this->api = new fetchmail_api($url, trim($key),
+        $this->client = new fetchmail_api($url, trim($key),
             $config->get('fetchmail_api_timeout', 30), $config->get('fetchmail_api_connect_timeout', 5));
 
-        return $this->api;
+        return $this->client;
     }
 
     /**
@@ -720,7 +721,7 @@ class fetchmail extends rcube_plugin
         }
 
         $this->errors = [];
-        foreach ($this->api()->call('fetchmailValidate', $this->params($params)) as $row) {
+        foreach ($this->client()->call('fetchmailValidate', $this->params($params)) as $row) {
             if (isset($row['field'], $row['error']) && !in_array($row['field'], $ignore)) {
                 $this->errors[$row['field']] = (string) $row['error'];
             }
@@ -742,7 +743,7 @@ class fetchmail extends rcube_plugin
         $timeout = $this->rc->config->get('fetchmail_run_timeout', 300);
 
         try {
-            $rows = $this->api()->call('fetchmailTest', $this->params($params + ['report' => true]), $timeout);
+            $rows = $this->client()->call('fetchmailTest', $this->params($params + ['report' => true]), $timeout);
         }
         catch (fetchmail_api_error $e) {
             if ($e->kind == fetchmail_api_error::EXIT_CODE && $e->exit_code == fetchmail_api::EX_TEMPFAIL) {
@@ -768,13 +769,13 @@ class fetchmail extends rcube_plugin
      */
     private function load_account($id)
     {
-        $rows = $this->api()->call('fetchmailShow', $this->params(['id' => $id]));
+        $rows = $this->client()->call('fetchmailShow', $this->params(['id' => $id]));
         if (empty($rows[0])) {
             throw new fetchmail_api_error('fetchmailShow: no row', fetchmail_api_error::EXIT_CODE, fetchmail_api::EX_NOTFOUND);
         }
         $this->account = $rows[0];
 
-        $rows      = $this->api()->call('fetchmailLog', $this->params(['id' => $id]));
+        $rows      = $this->client()->call('fetchmailLog', $this->params(['id' => $id]));
         $this->log = isset($rows[0]['log']) ? (string) $rows[0]['log'] : '';
     }
 
@@ -788,7 +789,7 @@ class fetchmail extends rcube_plugin
             $this->role = ['role' => 'user', 'domains' => []];
             try {
                 $login = $this->login();
-                $rows  = $this->api()->call('fetchmailRole', ['user' => $login, 'actor' => $login]);
+                $rows  = $this->client()->call('fetchmailRole', ['user' => $login, 'actor' => $login]);
                 if (!empty($rows[0]['role'])) {
                     $this->role = [
                         'role'    => (string) $rows[0]['role'],
@@ -825,7 +826,7 @@ class fetchmail extends rcube_plugin
 
         foreach ($masks as $mask) {
             try {
-                foreach ($this->api()->call('fetchmailRole', $mask + ['actor' => $this->login()]) as $row) {
+                foreach ($this->client()->call('fetchmailRole', $mask + ['actor' => $this->login()]) as $row) {
                     if (!empty($row['username'])) {
                         $users[] = (string) $row['username'];
                     }
@@ -853,12 +854,12 @@ class fetchmail extends rcube_plugin
         }
 
         try {
-            if (!$this->api()->has_command('fetchmailOauth2Providers')) {
+            if (!$this->client()->has_command('fetchmailOauth2Providers')) {
                 return [];
             }
 
             $providers = [];
-            foreach ($this->api()->call('fetchmailOauth2Providers', $this->params()) as $row) {
+            foreach ($this->client()->call('fetchmailOauth2Providers', $this->params()) as $row) {
                 if (!empty($row['name'])) {
                     $providers[(string) $row['name']] = $row;
                 }
@@ -1053,10 +1054,8 @@ class fetchmail extends rcube_plugin
             $attrs['aria-describedby'] = $id . '-error';
         }
 
+        // (Elastic turns the checkboxes of a propform into switches)
         $html = $input->show($value, $attrs);
-        if ($input instanceof html_checkbox) {
-            $html = html::div('custom-control custom-switch', $html);
-        }
 
         $after .= html::div(['class' => 'invalid-feedback fetchmail-error', 'id' => $id . '-error',
             'data-field' => $field, 'style' => $error !== null ? 'display:block' : null], rcube::Q((string) $error));
@@ -1165,7 +1164,7 @@ class fetchmail extends rcube_plugin
         $this->register_handler('plugin.fetchmailform', [$this, 'render_form']);
         $this->register_handler('plugin.fetchmailstatus', [$this, 'render_status']);
 
-        if ($id !== null) {
+        if ($id !== null && $this->account) {
             $this->rc->output->set_env('fetchmail_id', $id);
         }
         $this->rc->output->set_env('fetchmail_ports', self::PORTS);
@@ -1230,6 +1229,16 @@ class fetchmail extends rcube_plugin
      * Changes are POSTs with the request token (Roundcube checks the token
      * of every POST before a plugin runs; this also refuses other methods).
      */
+    private function require_ajax()
+    {
+        if (!$this->rc->output->ajax_call) {
+            header('HTTP/1.0 400 Bad Request');
+            exit;
+        }
+
+        $this->require_post();
+    }
+
     private function require_post()
     {
         if ($_SERVER['REQUEST_METHOD'] !== 'POST') {
