@@ -376,6 +376,9 @@ def case_domain_admin(b):
     b.click("#fetchmail-run")
     b.idle()
     ok(count_local(U2, "FromBob") == 1, "and it fetches into user2's mailbox")
+    fetchmail_page(b, U2)
+    ok(Select(b.el("#fetchmail-user")).first_selected_option.get_attribute("value") == U2,
+       "the picker shows whose accounts these are")
     b.shot("domain-admin")
 
     say("... and cannot reach a user of another domain, even by posting the form by hand")
