@@ -186,14 +186,11 @@ class fetchmail extends rcube_plugin
      */
     public function action_test()
     {
-        $this->require_ajax();
+        $this->ajax_action(false, function ($id) {
+            $password = $this->input('_password');
+            $values   = $this->posted_values();
+            $params   = $this->field_params($values, $password, false);
 
-        $id       = $this->input_id(rcube_utils::INPUT_POST);
-        $password = $this->input('_password');
-        $values   = $this->posted_values();
-        $params   = $this->field_params($values, $password, false);
-
-        try {
             if ($id !== null && $password === '') {
                 // the stored password is only the server's to use: test the
                 // stored account, provided the form still describes it
@@ -201,14 +198,14 @@ class fetchmail extends rcube_plugin
                 if ($this->connection_changed($this->values_of($this->account), $values)) {
                     $this->rc->output->command('plugin.fetchmail_test_result', [
                         'ok' => false, 'steps' => [], 'message' => $this->gettext('testneedspassword')]);
-                    $this->rc->output->send();
+                    return;
                 }
                 $params = ['id' => $id];
             }
             else if (!$this->judge($params, null, ['mailbox', 'active'])) {
                 $this->rc->output->command('plugin.fetchmail_field_errors', $this->errors);
                 $this->rc->output->show_message($this->gettext('errfields'), 'error');
-                $this->rc->output->send();
+                return;
             }
 
             $steps = $this->test_steps($params);
@@ -219,12 +216,7 @@ class fetchmail extends rcube_plugin
                 'steps'   => $steps,
                 'message' => $this->gettext($ok ? 'testok' : 'testfailed'),
             ]);
-        }
-        catch (fetchmail_api_error $e) {
-            $this->rc->output->show_message($this->error_text($e), 'error');
-        }
-
-        $this->rc->output->send();
+        });
     }
 
     /**
@@ -233,22 +225,15 @@ class fetchmail extends rcube_plugin
      */
     public function action_run()
     {
-        $this->require_ajax();
+        $this->ajax_action(true, function ($id) {
+            $result = ['id' => $id, 'ok' => false, 'fetched' => '0', 'error' => ''];
 
-        if (($id = $this->input_id(rcube_utils::INPUT_POST)) === null) {
-            $this->ajax_error('errnotfound');
-        }
-
-        $result = ['id' => $id, 'ok' => false, 'fetched' => '0', 'error' => ''];
-
-        try {
             try {
                 $rows = $this->client()->call('fetchmailRun', $this->params(['id' => $id]),
                     $this->rc->config->get('fetchmail_run_timeout', 300));
                 $row  = isset($rows[0]) ? $rows[0] : [];
                 $result['ok']      = isset($row['status']) && $row['status'] === 'ok';
                 $result['fetched'] = isset($row['fetched']) ? (string) $row['fetched'] : '0';
-                $result['skipped'] = isset($row['skipped']) ? (string) $row['skipped'] : '0';
             }
             catch (fetchmail_api_error $e) {
                 // a failed run answers only EX_TEMPFAIL: the reason is in
@@ -272,12 +257,7 @@ class fetchmail extends rcube_plugin
 
             $this->rc->output->command('plugin.fetchmail_run_result', $result);
             $this->rc->output->show_message(rcube::Q($message), $result['ok'] ? 'confirmation' : 'error');
-        }
-        catch (fetchmail_api_error $e) {
-            $this->rc->output->show_message($this->error_text($e), 'error');
-        }
-
-        $this->rc->output->send();
+        });
     }
 
     /**
@@ -285,22 +265,11 @@ class fetchmail extends rcube_plugin
      */
     public function action_delete()
     {
-        $this->require_ajax();
-
-        if (($id = $this->input_id(rcube_utils::INPUT_POST)) === null) {
-            $this->ajax_error('errnotfound');
-        }
-
-        try {
+        $this->ajax_action(true, function ($id) {
             $this->client()->call('fetchmailRemove', $this->params(['id' => $id]));
             $this->rc->output->command('plugin.fetchmail_deleted', ['id' => $id]);
             $this->rc->output->show_message($this->gettext('deleted'), 'confirmation');
-        }
-        catch (fetchmail_api_error $e) {
-            $this->rc->output->show_message($this->error_text($e), 'error');
-        }
-
-        $this->rc->output->send();
+        });
     }
 
     /**
@@ -308,26 +277,20 @@ class fetchmail extends rcube_plugin
      */
     public function action_active()
     {
-        $this->require_ajax();
-
-        $id     = $this->input_id(rcube_utils::INPUT_POST);
-        $active = $this->input('_active') === '1' ? 'yes' : 'no';
-
-        if ($id === null) {
-            $this->ajax_error('errnotfound');
-        }
-
-        try {
-            $this->client()->call('fetchmailEdit', $this->params(['id' => $id, 'active' => $active]));
+        $this->ajax_action(true, function ($id) {
+            $active = $this->input('_active') === '1' ? 'yes' : 'no';
+            try {
+                $this->client()->call('fetchmailEdit', $this->params(['id' => $id, 'active' => $active]));
+            }
+            catch (fetchmail_api_error $e) {
+                // the switch goes back to what the server has
+                $active = $active === 'yes' ? 'no' : 'yes';
+                $this->rc->output->command('plugin.fetchmail_active_result', ['id' => $id, 'active' => $active === 'yes']);
+                throw $e;
+            }
             $this->rc->output->command('plugin.fetchmail_active_result', ['id' => $id, 'active' => $active === 'yes']);
             $this->rc->output->show_message($this->gettext($active === 'yes' ? 'activated' : 'deactivated'), 'confirmation');
-        }
-        catch (fetchmail_api_error $e) {
-            $this->rc->output->command('plugin.fetchmail_active_result', ['id' => $id, 'active' => $active !== 'yes']);
-            $this->rc->output->show_message($this->error_text($e), 'error');
-        }
-
-        $this->rc->output->send();
+        });
     }
 
     /**
@@ -337,31 +300,29 @@ class fetchmail extends rcube_plugin
      */
     public function action_oauth2_start()
     {
-        $this->require_ajax();
-
-        $id       = $this->input_id(rcube_utils::INPUT_POST);
-        $provider = $this->input('_provider');
-
-        try {
+        $this->ajax_action(false, function ($id) {
+            $provider  = $this->input('_provider');
             $providers = $this->oauth2_providers();
+
             if (!isset($providers[$provider])) {
-                $this->ajax_error('oauth2unknown');
+                $this->rc->output->show_message($this->gettext('oauth2unknown'), 'error');
+                return;
             }
 
             if ($id === null) {
-                $values = $this->posted_values();
-                $params = $this->oauth2_account_params($providers[$provider], $values);
+                $params = $this->oauth2_account_params($providers[$provider], $this->posted_values());
 
                 if (!$this->judge($params, null)) {
                     $this->rc->output->command('plugin.fetchmail_field_errors', $this->errors);
-                    $this->ajax_error('errfields');
+                    $this->rc->output->show_message($this->gettext('errfields'), 'error');
+                    return;
                 }
 
                 $rows = $this->client()->call('fetchmailAdd', $this->params($params));
-                $id   = isset($rows[0]['id']) ? $rows[0]['id'] : null;
+                $id   = isset($rows[0]['id']) ? (string) $rows[0]['id'] : '';
 
-                if ($id === null || !preg_match(self::ID_PATTERN, $id)) {
-                    $this->ajax_error('errgeneric');
+                if (!preg_match(self::ID_PATTERN, $id)) {
+                    throw new fetchmail_api_error('fetchmailAdd: no id', fetchmail_api_error::PROTOCOL);
                 }
             }
 
@@ -374,7 +335,7 @@ class fetchmail extends rcube_plugin
             $state = isset($rows[0]['state']) ? (string) $rows[0]['state'] : '';
 
             if ($state === '' || !preg_match('!^https?://!i', $url)) {
-                $this->ajax_error('errgeneric');
+                throw new fetchmail_api_error('fetchmailOauth2Start: no url or state', fetchmail_api_error::PROTOCOL);
             }
 
             $pending = isset($_SESSION['fetchmail_oauth2']) ? (array) $_SESSION['fetchmail_oauth2'] : [];
@@ -388,12 +349,7 @@ class fetchmail extends rcube_plugin
             $_SESSION['fetchmail_oauth2'] = $pending;
 
             $this->rc->output->command('plugin.fetchmail_oauth2_redirect', ['url' => $url]);
-        }
-        catch (fetchmail_api_error $e) {
-            $this->rc->output->show_message($this->error_text($e), 'error');
-        }
-
-        $this->rc->output->send();
+        });
     }
 
     /**
@@ -1249,9 +1205,29 @@ class fetchmail extends rcube_plugin
         $this->rc->request_security_check(rcube_utils::INPUT_POST);
     }
 
-    private function ajax_error($label)
+    /**
+     * The frame of every AJAX action: a POST with the request token, the
+     * account id (required or optional), the body, a failed call turned
+     * into a message a person can act on, the reply.
+     */
+    private function ajax_action($need_id, callable $body)
     {
-        $this->rc->output->show_message($this->gettext($label), 'error');
+        $this->require_ajax();
+
+        $id = $this->input_id(rcube_utils::INPUT_POST);
+
+        try {
+            if ($need_id && $id === null) {
+                $this->rc->output->show_message($this->gettext('errnotfound'), 'error');
+            }
+            else {
+                $body($id);
+            }
+        }
+        catch (fetchmail_api_error $e) {
+            $this->rc->output->show_message($this->error_text($e), 'error');
+        }
+
         $this->rc->output->send();
     }
 
