@@ -2,6 +2,7 @@
 #include "fetchmail-deliver.hh"
 #include "fetchmail-imap.hh"
 #include "fetchmail-message.hh"
+#include "fetchmail-schedule.hh"
 #include "fetchmail-pop3.hh"
 #include "fetchmail-runlog.hh"
 #include "fetchmail-transport.hh"
