@@ -297,7 +297,19 @@ def case_user(b):
     say("edit with the password left empty: the stored one still fetches")
     b.click_and_load(row + " a.fetchmail-edit")
     ok(b.el("#fetchmail-password").get_attribute("value") == "", "the password field is empty")
-    b.fill({"maxsize": "10M"})
+    b.click("#fetchmail-test")
+    b.idle()
+    b.el("#fetchmail-test-result p")
+    ok("connection works" in b.text("#fetchmail-test-result"),
+       "Test connection with the password left empty tests the stored account",
+       b.text("#fetchmail-test-result"))
+    b.fill({"host": "localhost"})
+    b.click("#fetchmail-test")
+    b.idle()
+    ok("enter the password" in b.text("#fetchmail-test-result"),
+       "... and asks for the password when the connection fields changed",
+       b.text("#fetchmail-test-result"))
+    b.fill({"host": "127.0.0.1", "maxsize": "10M"})
     save(b)
     ok("saved" in b.messages(), "saved with the password left empty", b.messages())
     ok(account(U1, pop_id)["max-size"] == str(10 << 20), "the change is on the server")
@@ -326,6 +338,17 @@ def case_user(b):
     ok([r["id"] for r in accounts(U1)] == [imap_id], "the server removed the account")
     ok(not b.els(row), "the row is gone")
     ok(count_local(U1, "FromPOP3") == 4, "the delivered mail stays")
+
+    say("what the server stores is shown as text, never as markup")
+    evil = '<img src=x id=injected onerror="window.pwned=1">'
+    r = doveadm("fetchmail", "add", "-u", U1, "--host", "127.0.0.1", "--protocol", "pop3",
+                "--remote-user", evil, "--password", "x", "--active", "no")
+    ok(r.returncode == 0, "an account with markup in its username exists", r.stderr)
+    fetchmail_page(b)
+    ok(not b.els("#injected") and not b.d.execute_script("return window.pwned || 0"),
+       "the username's markup is not rendered")
+    ok(evil in b.text("#fetchmail-accounts"), "it is shown as text")
+    doveadm("fetchmail", "remove", "-u", U1, r.stdout.strip())
 
     say("a forged request for another user's account changes and reads nothing")
     other = accounts(U2)
@@ -422,6 +445,32 @@ def case_api_down(b):
         set_plugin_config("")
 
 
+def case_bad_key(b):
+    say("a wrong API key: the same clear message, the key nowhere")
+    key = os.path.join(E["WEBMAIL_DIR"], "wrong.key")
+    with open(key, "w") as f:
+        f.write("not-the-key\n")
+    set_plugin_config("$config['fetchmail_api_key_file'] = '%s';" % key)
+    try:
+        ok(b.login(U1, E["USER1_PASSWORD"]), "logs in")
+        fetchmail_page(b)
+        ok("cannot be reached" in b.text("#fetchmail-page-error"), "the page says so",
+           b.text("#layout-content"))
+        b.no_php_error("wrong key")
+    finally:
+        set_plugin_config("")
+
+
+def case_oauth2_callback(b):
+    say("the OAuth2 callback only finishes sign-ins this session started")
+    ok(b.login(U1, E["USER1_PASSWORD"]), "logs in")
+    b.get({"_task": "settings", "_action": "plugin.fetchmail-oauth2", "state": "forged-state",
+           "code": "stolen-code"})
+    ok("not known here" in b.messages(), "a state this session did not start is refused", b.messages())
+    ok(b.els("#fetchmail-accounts") or b.els("#fetchmail-empty"), "and the list is shown")
+    b.no_php_error("OAuth2 callback with a forged state")
+
+
 def case_oauth2(b):
     r = doveadm("fetchmail", "oauth2", "providers", "-u", U1)
     if r.returncode != 0:
@@ -434,7 +483,8 @@ def case_oauth2(b):
 def main():
     b = Browser()
     try:
-        for case in (case_user, case_domain_admin, case_api_down, case_oauth2):
+        for case in (case_user, case_domain_admin, case_api_down, case_bad_key,
+                     case_oauth2_callback, case_oauth2):
             try:
                 case(b)
             except Exception as e:  # a broken case counts as a failure, the next one runs
