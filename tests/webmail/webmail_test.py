@@ -339,6 +339,17 @@ def case_user(b):
     ok(not b.els(row), "the row is gone")
     ok(count_local(U1, "FromPOP3") == 4, "the delivered mail stays")
 
+    say("an empty port on edit means the usual one of protocol and SSL")
+    b.get({"_task": "settings", "_action": "plugin.fetchmail-edit", "_id": imap_id})
+    b.fill({"port": "", "tls": "implicit"})
+    ok(b.el("#fetchmail-port").get_attribute("placeholder") == "993", "the placeholder follows SSL")
+    save(b)
+    ok(account(U1, imap_id)["port"] == "993" and account(U1, imap_id)["tls"] == "implicit",
+       "the server has port 993", account(U1, imap_id))
+    b.fill({"port": E["EXT_IMAP_PORT"], "tls": "starttls"})
+    save(b)
+    ok(account(U1, imap_id)["port"] == E["EXT_IMAP_PORT"], "and the port can be set again")
+
     say("what the server stores is shown as text, never as markup")
     evil = '<img src=x id=injected onerror="window.pwned=1">'
     r = doveadm("fetchmail", "add", "-u", U1, "--host", "127.0.0.1", "--protocol", "pop3",

@@ -515,7 +515,6 @@ class fetchmail extends rcube_plugin
         $v      = $this->values;
         $id     = $this->account ? (string) $this->account['id'] : null;
         $own    = $this->target_user() === $this->login();
-        $ports  = self::PORTS[$v['protocol'] === 'imap' ? 'imap' : 'pop3'];
         $table  = new html_table(['cols' => 2, 'class' => 'propform']);
 
         if (!$own) {
@@ -538,7 +537,7 @@ class fetchmail extends rcube_plugin
         $this->form_row($table, 'tls', $tls, $v['tls']);
 
         $this->form_row($table, 'port', new html_inputfield(['name' => '_port', 'size' => 6,
-            'inputmode' => 'numeric', 'placeholder' => $ports[$v['tls'] === 'implicit' ? 0 : 1]]),
+            'inputmode' => 'numeric', 'placeholder' => $this->default_port($v)]),
             $v['port'], 'porthint');
 
         $this->form_row($table, 'tls-verify', new html_checkbox(['name' => '_tlsverify', 'value' => '1']),
@@ -877,6 +876,16 @@ class fetchmail extends rcube_plugin
     }
 
     /**
+     * The usual port of the values' protocol and TLS mode (as a string).
+     */
+    private function default_port(array $v)
+    {
+        $ports = self::PORTS[$v['protocol'] === 'imap' ? 'imap' : 'pop3'];
+
+        return (string) $ports[$v['tls'] === 'implicit' ? 0 : 1];
+    }
+
+    /**
      * Form values of a fetchmailShow row. The port is left empty when it
      * is the default of protocol and TLS, so that it follows them.
      */
@@ -890,8 +899,7 @@ class fetchmail extends rcube_plugin
             }
         }
 
-        $ports = self::PORTS[$v['protocol'] === 'imap' ? 'imap' : 'pop3'];
-        if ($v['port'] === (string) $ports[$v['tls'] === 'implicit' ? 0 : 1]) {
+        if ($v['port'] === $this->default_port($v)) {
             $v['port'] = '';
         }
         if ($v['max-size'] === '0') {
@@ -944,8 +952,10 @@ class fetchmail extends rcube_plugin
                 continue;
             }
             if ($v[$field] === '' && in_array($field, ['port', 'max-size', 'mailbox'])) {
-                if ($is_edit && $field != 'port') {
-                    $params[$param] = $field == 'mailbox' ? 'INBOX' : '0';
+                // an edit has to say what the default is: the stored
+                // value stays otherwise (and a port cannot be unset)
+                if ($is_edit) {
+                    $params[$param] = $field == 'mailbox' ? 'INBOX' : ($field == 'port' ? $this->default_port($v) : '0');
                 }
                 continue;
             }
