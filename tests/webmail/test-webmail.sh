@@ -40,4 +40,6 @@ logs=$(cat "$SANDBOX_DIR"/webmail/logs/* 2>/dev/null || true)
 assert_not_contains "$logs" "$ALICE_PASSWORD" "no remote password in Roundcube's logs"
 assert_not_contains "$logs" "$DOVEADM_API_KEY" "no API key in Roundcube's logs"
 assert_not_contains "$(cat "$LOCAL_LOG")" "$ALICE_PASSWORD" "no remote password in Dovecot's log"
+warnings=$(grep -E "PHP (Warning|Notice|Deprecated|Fatal|Parse)" <<<"$logs" | grep -E "plugins/fetchmail|roundcube/fetchmail" || true)
+assert_eq "$warnings" "" "no PHP warnings or notices from the plugin"
 [[ $TESTS_PASSED -gt 40 ]] || fail "too few browser checks ran ($TESTS_PASSED)"
