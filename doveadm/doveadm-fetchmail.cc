@@ -18,6 +18,8 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_log,
 	&doveadm_cmd_fetchmail_run,
 	&doveadm_cmd_fetchmail_test,
+	&doveadm_cmd_fetchmail_validate,
+	&doveadm_cmd_fetchmail_role,
 	&doveadm_cmd_fetchmail_registry_rebuild,
 	&doveadm_cmd_fetchmail_scheduler,
 };
@@ -138,7 +140,7 @@ int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
 	return fetchmail_cmd_fail(fctx, code, error);
 }
 
-static const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx)
+const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx)
 {
 	const char *actor = nullptr;
 
@@ -207,18 +209,19 @@ void fetchmail_cmd_registry_update(Store &store)
 	}
 }
 
-int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
-			       Account &account, bool &password_set_r)
+int fetchmail_cmd_set_fields(struct fetchmail_cmd_context *fctx,
+			     Account &account, bool &password_set_r,
+			     FieldErrors &errors_r)
 {
 	struct doveadm_cmd_context *cctx = fctx->ctx.cctx;
-	std::string error;
 	int count = 0;
 
 	password_set_r = false;
 	for (std::string_view name : account_field_names()) {
-		std::string key(name);
+		std::string key(name), error;
 		const char *value;
 		const char *const *values;
+		int ret;
 
 		if (name == "folders") {
 			if (!doveadm_cmd_param_array(cctx, key.c_str(), &values))
@@ -226,17 +229,30 @@ int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 			std::vector<std::string> folders;
 			for (; *values != nullptr; values++)
 				folders.emplace_back(*values);
-			if (account_set_folders(account, folders, error) < 0)
-				return fetchmail_cmd_fail(fctx, EX_USAGE, error);
+			ret = account_set_folders(account, folders, error);
 		} else {
 			if (!doveadm_cmd_param_str(cctx, key.c_str(), &value))
 				continue;
-			if (account_set_field(account, name, value, error) < 0)
-				return fetchmail_cmd_fail(fctx, EX_USAGE, error);
-			if (name == "password")
+			ret = account_set_field(account, name, value, error);
+			if (ret == 0 && name == "password")
 				password_set_r = true;
 		}
+		if (ret < 0)
+			errors_r.emplace_back(key, error);
 		count++;
 	}
+	return count;
+}
+
+int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
+			       Account &account, bool &password_set_r)
+{
+	FieldErrors errors;
+	int count = fetchmail_cmd_set_fields(fctx, account, password_set_r,
+					     errors);
+
+	/* the first bad field in contract order, as add and edit report */
+	if (!errors.empty())
+		return fetchmail_cmd_fail(fctx, EX_USAGE, errors.front().second);
 	return count;
 }

@@ -19,6 +19,8 @@
 #include "fetchmail-store.hh"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 extern "C" {
 #include "doveadm-mail.h"
@@ -111,12 +113,26 @@ bool fetchmail_cmd_init_no_args(struct fetchmail_cmd_context *fctx,
    (EX_USAGE and the field's error otherwise). */
 bool fetchmail_cmd_init_account(struct fetchmail_cmd_context *fctx);
 
+/* (field, one-line error) pairs, in contract order. */
+typedef std::vector<std::pair<std::string, std::string>> FieldErrors;
+
+/* Set each account field given as a parameter on its own: a bad value
+   leaves its field unchanged and adds (field, error) to errors_r, and the
+   next field is still tried. Returns the number of fields given.
+   password_set_r tells whether a good password was among them. */
+int fetchmail_cmd_set_fields(struct fetchmail_cmd_context *fctx,
+			     fetchmail::Account &account, bool &password_set_r,
+			     FieldErrors &errors_r);
+
 /* Apply the account fields given as parameters. Returns the number of
    fields set, or -1 (EX_USAGE set and logged) for a bad value.
    password_set_r tells whether a password was among them. */
 int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 			       fetchmail::Account &account,
 			       bool &password_set_r);
+
+/* The login given with --actor, or "" (the doveadm operator). */
+const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx);
 
 /* Bring the user's registry entry up to date after a change; a failure
    is logged (the registry can be rebuilt) but does not fail the command. */
@@ -153,6 +169,8 @@ extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_show;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_log;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_run;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_test;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_validate;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_role;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_registry_rebuild;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_scheduler;
 
