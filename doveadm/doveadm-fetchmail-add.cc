@@ -16,7 +16,7 @@ static void cmd_fetchmail_add_init(struct doveadm_mail_cmd_context *ctx,
 		fetchmail_cmd_init_account(fctx);
 }
 
-static int fetchmail_add(struct fetchmail_cmd_context *fctx, Settings &set,
+static int fetchmail_add(struct fetchmail_cmd_context *fctx, const Settings &set,
 			 Store &store)
 {
 	StoredAccount stored;

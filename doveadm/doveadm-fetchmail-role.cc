@@ -19,7 +19,7 @@ static void cmd_fetchmail_role_init(struct doveadm_mail_cmd_context *ctx,
 	fetchmail_cmd_init_no_args((struct fetchmail_cmd_context *)ctx, args);
 }
 
-static int fetchmail_role(struct fetchmail_cmd_context *fctx, Settings &set,
+static int fetchmail_role(struct fetchmail_cmd_context *fctx, const Settings &set,
 			  Store &)
 {
 	const char *actor = fetchmail_cmd_actor(fctx);

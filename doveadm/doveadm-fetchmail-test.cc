@@ -43,7 +43,7 @@ static int test_account(struct fetchmail_cmd_context *fctx, Store &store,
 	return 0;
 }
 
-static int fetchmail_test(struct fetchmail_cmd_context *fctx, Settings &set,
+static int fetchmail_test(struct fetchmail_cmd_context *fctx, const Settings &set,
 			  Store &store)
 {
 	std::vector<StoredAccount> accounts(1);
@@ -62,9 +62,7 @@ static int fetchmail_test(struct fetchmail_cmd_context *fctx, Settings &set,
 	if (r.ok || (doveadm_cmd_param_bool(fctx->ctx.cctx, "report", &report) &&
 		     report))
 		return 0;
-	if (fctx->ctx.exit_code == 0)
-		fctx->ctx.exit_code = EX_TEMPFAIL;
-	return -1;
+	return fetchmail_cmd_fail_run(fctx, r);
 }
 
 static struct doveadm_mail_cmd_context *cmd_fetchmail_test_alloc(void)

@@ -77,7 +77,7 @@ static void validate_record(Account account, FieldErrors &errors)
 	}
 }
 
-static int fetchmail_validate(struct fetchmail_cmd_context *fctx, Settings &,
+static int fetchmail_validate(struct fetchmail_cmd_context *fctx, const Settings &,
 			      Store &store)
 {
 	StoredAccount stored;

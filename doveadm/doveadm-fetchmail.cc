@@ -49,6 +49,18 @@ static bool fetchmail_cmd_parse_arg(struct doveadm_mail_cmd_context *ctx
 static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
 			     struct mail_user *user);
 
+/* The verb's init(); whatever it refused stops the command before any
+   user is touched. */
+static void fetchmail_cmd_init(struct doveadm_mail_cmd_context *ctx,
+			       const char *const args[])
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	if (fctx->init != nullptr)
+		fctx->init(ctx, args);
+	fctx->init_failed = ctx->exit_code != 0;
+}
+
 struct doveadm_mail_cmd_context *
 fetchmail_cmd_alloc(fetchmail_cmd_init_t *init, fetchmail_cmd_body_t *body,
 		    const char *print_type)
@@ -57,7 +69,8 @@ fetchmail_cmd_alloc(fetchmail_cmd_init_t *init, fetchmail_cmd_body_t *body,
 		doveadm_mail_cmd_alloc(struct fetchmail_cmd_context);
 
 	fctx->ctx.v.parse_arg = fetchmail_cmd_parse_arg;
-	fctx->ctx.v.init = init;
+	fctx->ctx.v.init = fetchmail_cmd_init;
+	fctx->init = init;
 	fctx->ctx.v.run = fetchmail_cmd_run;
 	fctx->body = body;
 	if (print_type != nullptr)
@@ -108,13 +121,38 @@ bool fetchmail_cmd_init_account(struct fetchmail_cmd_context *fctx)
 	}) == 0;
 }
 
+/* As doveadm-mail.c does: a temporary failure overrides everything (the
+   command is worth retrying); otherwise the first error, the most
+   specific one, is kept across users. */
+static void fetchmail_cmd_exit_code(struct fetchmail_cmd_context *fctx,
+				    int exit_code)
+{
+	if (fctx->ctx.exit_code == 0 || exit_code == EX_TEMPFAIL)
+		fctx->ctx.exit_code = exit_code;
+}
+
 int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,
 		       const std::string &error)
 {
 	i_error("fetchmail: %s", error.c_str());
-	/* keep the first, most specific exit code across users */
-	if (fctx->ctx.exit_code == 0)
-		fctx->ctx.exit_code = exit_code;
+	fetchmail_cmd_exit_code(fctx, exit_code);
+	return -1;
+}
+
+int fetchmail_cmd_fail_run(struct fetchmail_cmd_context *fctx,
+			   const RunReport &report)
+{
+	switch (report.failure) {
+	case RunReport::Failure::Config:
+		fetchmail_cmd_exit_code(fctx, EX_CONFIG);
+		break;
+	case RunReport::Failure::Data:
+		fetchmail_cmd_exit_code(fctx, EX_DATAERR);
+		break;
+	default:
+		fetchmail_cmd_exit_code(fctx, EX_TEMPFAIL);
+		break;
+	}
 	return -1;
 }
 
@@ -155,25 +193,25 @@ const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx)
    silently (a mask or -A reached a user the actor may not see), -1 on
    failure (exit code set, error logged). */
 static int fetchmail_cmd_begin(struct fetchmail_cmd_context *fctx,
-			       struct mail_user *user, Settings &set_r,
+			       struct mail_user *user, const Settings *&set_r,
 			       std::unique_ptr<Store> &store_r)
 {
 	std::string error, reason;
 	const char *actor = fetchmail_cmd_actor(fctx);
 
-	if (settings_read(user, set_r, error) < 0)
-		return fetchmail_cmd_fail(fctx, EX_CONFIG, error);
-	if (!set_r.roles.may_access(actor, user->username, reason)) {
+	if ((set_r = settings_of(user)) == nullptr) {
+		return fetchmail_cmd_fail(fctx, EX_CONFIG, std::string(
+			"the fetchmail plugin is not loaded for ") +
+			user->username + " (mail_plugins)");
+	}
+	if (!set_r->roles.may_access(actor, user->username, reason)) {
 		if (!fctx->ctx.iterate_single_user) {
 			/* a mask or -A: only the users the actor may see */
 			return 0;
 		}
-		i_error("fetchmail: refused: %s", reason.c_str());
-		if (fctx->ctx.exit_code == 0)
-			fctx->ctx.exit_code = EX_NOPERM;
-		return -1;
+		return fetchmail_cmd_fail(fctx, EX_NOPERM, "refused: " + reason);
 	}
-	store_r = std::make_unique<Store>(user, set_r);
+	store_r = std::make_unique<Store>(user, *set_r);
 	if (store_r->open(error) < 0)
 		return fetchmail_cmd_fail_store(fctx, *store_r, error);
 	return 1;
@@ -184,17 +222,18 @@ static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
 {
 	auto *fctx = (struct fetchmail_cmd_context *)ctx;
 
-	/* init() refused the parameters: touch no user */
-	if (ctx->exit_code != 0)
+	/* init() refused the parameters: touch no user. (A failure for
+	   one user does not stop the others: -A and -F reach every user.) */
+	if (fctx->init_failed)
 		return -1;
 	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
+		const Settings *set;
 		std::unique_ptr<Store> store;
 		int ret = fetchmail_cmd_begin(fctx, user, set, store);
 
 		if (ret <= 0)
 			return ret;
-		return fctx->body(fctx, set, *store) < 0 ? -1 : 0;
+		return fctx->body(fctx, *set, *store) < 0 ? -1 : 0;
 	});
 }
 

@@ -15,6 +15,7 @@
    mail-command wrapper passes named parameters through getopt. */
 
 #include "fetchmail-dovecot.hh"
+#include "fetchmail-retrieval.hh"
 #include "fetchmail-settings.hh"
 #include "fetchmail-store.hh"
 
@@ -78,7 +79,7 @@ struct fetchmail_cmd_context;
    checked and the account store is open. Returns 0, or -1 after
    fetchmail_cmd_fail*() set the exit code. */
 typedef int fetchmail_cmd_body_t(struct fetchmail_cmd_context *fctx,
-				 fetchmail::Settings &set,
+				 const fetchmail::Settings &set,
 				 fetchmail::Store &store);
 typedef void fetchmail_cmd_init_t(struct doveadm_mail_cmd_context *ctx,
 				  const char *const args[]);
@@ -87,7 +88,9 @@ typedef void fetchmail_cmd_init_t(struct doveadm_mail_cmd_context *ctx,
    plain (no C++ members). */
 struct fetchmail_cmd_context {
 	struct doveadm_mail_cmd_context ctx;
+	fetchmail_cmd_init_t *init;
 	fetchmail_cmd_body_t *body;
+	bool init_failed;   /* init() refused the parameters */
 	const char *id;     /* the positional account id, when the verb has one */
 	const char *status; /* list --status filter */
 	bool due;           /* run --due */
@@ -138,9 +141,15 @@ const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx);
    is logged (the registry can be rebuilt) but does not fail the command. */
 void fetchmail_cmd_registry_update(fetchmail::Store &store);
 
-/* Errors to exit codes, in one place. Each logs the error and returns -1. */
+/* Errors to exit codes, in one place. Each logs the error and returns -1.
+   A temporary failure (EX_TEMPFAIL) overrides any other exit code, as in
+   doveadm-mail.c; otherwise the first one stays. */
 int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,
 		       const std::string &error);
+/* The exit code for a failed run (its error is in its row and run log):
+   EX_CONFIG, EX_DATAERR or EX_TEMPFAIL. Returns -1. */
+int fetchmail_cmd_fail_run(struct fetchmail_cmd_context *fctx,
+			   const fetchmail::RunReport &report);
 int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
 			     const fetchmail::Store &store,
 			     const std::string &error);

@@ -34,11 +34,11 @@ int Registry::open_uri(const std::string &uri, const char *base_dir,
 
 int Registry::open(struct mail_user *user, std::string &error_r)
 {
-	const char *uri = mail_user_plugin_getenv(user, "fetchmail_registry");
+	const Settings *set = settings_of(user);
 
-	if (uri == nullptr || *uri == '\0')
+	if (set == nullptr || set->registry.empty())
 		return 0;
-	return open_uri(uri, user->set->base_dir, error_r);
+	return open_uri(set->registry, user->set->base_dir, error_r);
 }
 
 int Registry::set_due(const std::string &username, int64_t due,

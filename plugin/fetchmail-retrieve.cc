@@ -84,6 +84,8 @@ private:
 	std::unique_ptr<Delivery> delivery_;
 	struct ioloop *ioloop_ = nullptr;   /* the run's */
 	int lock_fd_ = -1;
+	/* why the store refused, when it did before the run */
+	StoreError store_failure_ = StoreError::None;
 	/* fetchmail_run_finished, for metric { } blocks; log prefix
 	   "fetchmail(<user>/<id>): " */
 	struct event *event_ = nullptr;
@@ -158,8 +160,10 @@ int AccountRun::prepare(std::string &error_r)
 	}
 	/* test mode with fields given: the password is not stored */
 	if (!stored_.password_blob.empty() &&
-	    store_.decrypt_password(stored_, error_r) < 0)
+	    store_.decrypt_password(stored_, error_r) < 0) {
+		store_failure_ = store_.last_error();
 		return -1;
+	}
 	return 0;
 }
 
@@ -185,6 +189,7 @@ void AccountRun::start()
 	if (mode_ != RunMode::Test &&
 	    (store_.load_ledger(a.id, ledger, error) < 0 ||
 	     store_.load_pending(a.id, pending_, error) < 0)) {
+		store_failure_ = store_.last_error();
 		end_early(error);
 		return;
 	}
@@ -221,6 +226,10 @@ void AccountRun::end_early(const std::string &error)
 		return;
 	}
 	report_.error = error;
+	report_.failure = store_failure_ == StoreError::Config ?
+		RunReport::Failure::Config :
+		store_failure_ == StoreError::Corrupt ?
+		RunReport::Failure::Data : RunReport::Failure::Local;
 	finish();
 }
 
@@ -302,6 +311,10 @@ void AccountRun::carry_out(Action &a)
 	case Action::Type::Finish:
 		report_ = retrieval_->report();
 		report_.id = stored_.account.id;
+		if (store_failure_ == StoreError::Config)
+			report_.failure = RunReport::Failure::Config;
+		else if (store_failure_ == StoreError::Corrupt)
+			report_.failure = RunReport::Failure::Data;
 		finish();
 		break;
 	}

@@ -138,8 +138,18 @@ struct RetrievalConfig {
 };
 
 struct RunReport {
+	/* What kind of failure ended the run, for exit codes. */
+	enum class Failure {
+		None,
+		Remote,   /* the remote server, the network, the token
+		             provider: worth retrying */
+		Local,    /* the local mailbox or store: worth retrying */
+		Config,   /* the configuration (a key, a provider) */
+		Data,     /* a stored record that cannot be read */
+	};
 	std::string id;         /* the account (the adapter fills it in) */
 	bool ok = false;
+	Failure failure = Failure::None;
 	uint64_t fetched = 0;   /* saved and recorded */
 	uint64_t skipped = 0;   /* left on the server: over max-size */
 	uint64_t deleted = 0;   /* deleted on the server */
