@@ -73,6 +73,7 @@ fetchmail_cmd_alloc(fetchmail_cmd_init_t *init, fetchmail_cmd_body_t *body,
 	fctx->init = init;
 	fctx->ctx.v.run = fetchmail_cmd_run;
 	fctx->body = body;
+	fctx->print_chosen = doveadm_print_is_initialized();
 	if (print_type != nullptr)
 		doveadm_print_init(print_type);
 	return &fctx->ctx;

@@ -91,8 +91,12 @@ struct fetchmail_cmd_context {
 	fetchmail_cmd_init_t *init;
 	fetchmail_cmd_body_t *body;
 	bool init_failed;   /* init() refused the parameters */
+	/* the output format was chosen (-f, or the HTTP API's JSON) rather
+	   than left to the verb's default */
+	bool print_chosen;
 	const char *id;     /* the positional account id, when the verb has one */
 	const char *status; /* list --status filter */
+	bool compact;       /* list: the default table for people */
 	bool due;           /* run --due */
 };
 
