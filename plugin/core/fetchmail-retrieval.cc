@@ -102,6 +102,8 @@ void Retrieval::token_failed(TokenError kind, std::string_view text)
 		report_.consent_needed = true;
 		error = "consent needed: " + error;
 	}
+	report_.failure = kind == TokenError::Config ?
+		RunReport::Failure::Config : RunReport::Failure::Remote;
 	fail(error);
 }
 
@@ -221,6 +223,7 @@ void Retrieval::save_failed(std::string_view error)
 	Saved s = std::move(in_flight_.front());
 	in_flight_.pop_front();
 	if (!stop_saving_) {
+		report_.failure = RunReport::Failure::Local;
 		std::string text = redactor_.server_text(error, 1024);
 		message_errors_.push_back(text);
 		note_line("message " + s.message.uid + " not saved, left on the "
@@ -248,6 +251,7 @@ void Retrieval::commit_failed(std::string_view error)
 	await_ = Await::None;
 	batch_.clear();
 	local_ok_ = false;
+	report_.failure = RunReport::Failure::Local;
 	fail(redactor_.server_text(error, 1024));
 }
 
@@ -278,7 +282,18 @@ void Retrieval::ledger_store_failed(std::string_view error)
 	await_ = Await::None;
 	resume_ = Resume::None;
 	local_ok_ = false;
+	report_.failure = RunReport::Failure::Local;
 	fail(redactor_.server_text(error, 1024));
+}
+
+void Retrieval::abort(std::string_view error)
+{
+	if (step_ == Step::Idle)
+		started_ms_ = config_.now_ms();
+	local_ok_ = false;
+	if (report_.failure == RunReport::Failure::None)
+		report_.failure = RunReport::Failure::Local;
+	fail(error);
 }
 
 void Retrieval::interrupt()
@@ -839,6 +854,10 @@ void Retrieval::finish()
 		}
 	}
 	report_.ok = report_.error.empty();
+	if (report_.ok)
+		report_.failure = RunReport::Failure::None;
+	else if (report_.failure == RunReport::Failure::None)
+		report_.failure = RunReport::Failure::Remote;
 	int64_t now = config_.now_ms();
 	note_line(std::string("run ended: ") + (report_.ok ? "ok" : "error") +
 		  ", fetched " + std::to_string(report_.fetched) +

@@ -138,7 +138,18 @@ struct RetrievalConfig {
 };
 
 struct RunReport {
+	/* What kind of failure ended the run, for exit codes. */
+	enum class Failure {
+		None,
+		Remote,   /* the remote server, the network, the token
+		             provider: worth retrying */
+		Local,    /* the local mailbox or store: worth retrying */
+		Config,   /* the configuration (a key, a provider) */
+		Data,     /* a stored record that cannot be read */
+	};
+	std::string id;         /* the account (the adapter fills it in) */
 	bool ok = false;
+	Failure failure = Failure::None;
 	uint64_t fetched = 0;   /* saved and recorded */
 	uint64_t skipped = 0;   /* left on the server: over max-size */
 	uint64_t deleted = 0;   /* deleted on the server */
@@ -201,6 +212,10 @@ public:
 	   (pending record): same as ledger_store_failed() */
 	void pending_store_failed(std::string_view error);
 
+	/* The adapter could not prepare or carry on the run locally (the
+	   destination mailbox, the pending record): end it with this error,
+	   deleting nothing. */
+	void abort(std::string_view error);
 	/* Dovecot is stopping: keep what is committed, drop the message in
 	   progress, delete nothing more, finish now. */
 	void interrupt();
