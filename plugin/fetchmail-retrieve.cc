@@ -79,6 +79,7 @@ private:
 	std::function<void()> done_;
 	RunReport report_;
 	PendingBatch pending_;         /* the stored pending record */
+	bool target_known_ = false;    /* pending_'s mailbox state is set */
 	std::unique_ptr<Retrieval> retrieval_;
 	std::unique_ptr<Transport> transport_;
 	std::unique_ptr<Delivery> delivery_;
@@ -357,8 +358,16 @@ void AccountRun::store_pending()
 	std::string error;
 
 	pending_.messages = retrieval_->pending();
-	if (delivery_->pending_target(pending_, error) < 0 ||
-	    store_.save_pending(stored_.account, pending_, error) < 0) {
+	/* where to look after a crash: the mailbox as it was before the
+	   first message of what is pending now was handed over (a later
+	   UIDNEXT could be past a message already delivered) */
+	if (!target_known_ &&
+	    delivery_->pending_target(pending_, error) < 0) {
+		retrieval_->pending_store_failed(error);
+		return;
+	}
+	target_known_ = true;
+	if (store_.save_pending(stored_.account, pending_, error) < 0) {
 		retrieval_->pending_store_failed(error);
 		return;
 	}
@@ -408,6 +417,8 @@ void AccountRun::store_ledger()
 		retrieval_->ledger_store_failed(error);
 		return;
 	}
+	if (pending_.messages.empty())
+		target_known_ = false;
 	failpoint("after-ledger");
 	retrieval_->ledger_stored();
 }
