@@ -52,6 +52,11 @@ static int run_select(struct fetchmail_cmd_context *fctx, Store &store,
 			continue;
 		if (fctx->due && stored.status.next_run > ioloop_time)
 			continue;
+		/* the scheduler leaves OAuth2 accounts without consent alone
+		   (see registry_user_due()); check now still tries them */
+		if (fctx->due && stored.account.auth == AuthMethod::OAuth2 &&
+		    !stored.oauth2_connected)
+			continue;
 		accounts_r.push_back(std::move(stored));
 	}
 	return 0;

@@ -94,6 +94,10 @@ int64_t registry_user_due(const std::vector<StoredAccount> &accounts)
 	for (const StoredAccount &s : accounts) {
 		if (!s.account.active)
 			continue;
+		/* an OAuth2 account without consent waits for it */
+		if (s.account.auth == AuthMethod::OAuth2 &&
+		    !s.oauth2_connected)
+			continue;
 		/* never scheduled: due now */
 		int64_t next = s.status.next_run > 0 ? s.status.next_run : 1;
 		due = due == 0 ? next : std::min(due, next);

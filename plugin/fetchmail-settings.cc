@@ -57,6 +57,15 @@ static int settings_read_keys(struct mail_user *user, Settings &set_r,
 	return 0;
 }
 
+/* The OAuth2 providers, through the pure parser (fetchmail-oauth2): it
+   never fails as a whole, each provider keeps its own error. */
+static void settings_read_oauth2(struct mail_user *user, Settings &set_r)
+{
+	oauth2_providers_parse([user](std::string_view name) {
+		return std::string(setting(user, std::string(name).c_str()));
+	}, set_r.oauth2_providers);
+}
+
 int settings_read(struct mail_user *user, Settings &set_r,
 		  std::string &error_r)
 {
@@ -106,6 +115,7 @@ int settings_read(struct mail_user *user, Settings &set_r,
 			      setting(user, "fetchmail_domain_admins"),
 			      error_r) < 0)
 		return -1;
+	settings_read_oauth2(user, set_r);
 	return 0;
 }
 

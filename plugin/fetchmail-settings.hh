@@ -7,6 +7,7 @@
 
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-crypto.hh"
+#include "fetchmail-oauth2.hh"
 #include "fetchmail-roles.hh"
 
 #include <string>
@@ -23,6 +24,10 @@ struct Settings {
 	DeliveryMethod delivery = DeliveryMethod::Storage;
 	size_t max_log_size = 64 * 1024;
 	RolePolicy roles;
+	/* fetchmail_oauth2_providers and each provider's settings; a
+	   provider with a bad or missing setting carries its error and is
+	   refused where it is used (see fetchmail-oauth2.hh) */
+	OAuth2Providers oauth2_providers;
 };
 
 /* Parse the user's settings. Returns -1 with error_r naming the setting

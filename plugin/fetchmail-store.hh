@@ -11,14 +11,23 @@
      vendor/vendor.dovecot/pvt/server/fetchmail/status/<id>   status record
      vendor/vendor.dovecot/pvt/server/fetchmail/ledger/<id>   delivered UIDs
      vendor/vendor.dovecot/pvt/server/fetchmail/log/<id>      last run log
+     vendor/vendor.dovecot/pvt/server/fetchmail/tokens/<id>   OAuth2 tokens
+     vendor/vendor.dovecot/pvt/server/fetchmail/oauth2-state/<key>
+                                    a consent in progress (oauth2 start or
+                                    device), key = SHA-256 of its state
 
    The account record holds the password only as an AES-256-GCM blob bound
-   to "<user>\n<id>" (see fetchmail-crypto.hh). Records that fail to parse
+   to "<user>\n<id>" (see fetchmail-crypto.hh). Every other secret (OAuth2
+   refresh and access tokens, a PKCE verifier or device code) is a blob
+   bound to "<user>\n<id or state key>\n<kind>", kind being
+   oauth2-refresh, oauth2-access or oauth2-consent, so that no blob can be
+   moved to another user, account or purpose. Records that fail to parse
    or decrypt are reported, never dropped. */
 
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-account.hh"
 #include "fetchmail-ledger.hh"
+#include "fetchmail-oauth2.hh"
 #include "fetchmail-settings.hh"
 
 #include <string>
@@ -39,6 +48,19 @@ struct StoredAccount {
 	Account account;          /* password filled only by decrypt_password() */
 	std::string password_blob;
 	AccountStatus status;
+	/* OAuth2 accounts, from the token record without decrypting it: the
+	   consent state as list and show print it (oauth2_consent_text()),
+	   and whether a refresh token is held with no consent pending (only
+	   such accounts are polled). Empty / false for password accounts. */
+	std::string oauth2;
+	bool oauth2_connected = false;
+};
+
+/* What Store::update() forgets in the same transaction. */
+struct StoreForget {
+	bool ledger = false;   /* another mailbox: host, protocol, remote user */
+	bool tokens = false;   /* another provider or remote user, or auth
+				  password: the tokens belong to someone else */
 };
 
 class Store {
@@ -61,11 +83,43 @@ public:
 	/* Create a new account: generates its id (stored in account.id),
 	   encrypts account.password, writes account and a fresh status. */
 	int create(StoredAccount &stored, std::string &error_r);
-	/* Rewrite the account record; re-encrypts when password_changed. */
+	/* Rewrite the account record; re-encrypts when password_changed; in
+	   the same transaction drops what forget names. */
 	int update(StoredAccount &stored, bool password_changed,
-		   std::string &error_r);
-	/* Remove the account with its status, ledger and log. */
+		   std::string &error_r, StoreForget forget = {});
+	/* Remove the account with its status, ledger, log and tokens. */
 	int remove(const std::string &id, std::string &error_r);
+
+	/* OAuth2 tokens of an account, decrypted: 1 when the account has a
+	   token record, 0 when not (tokens_r is then empty), -1 on error
+	   (Config without fetchmail_key, Corrupt for a record that does not
+	   parse or decrypt). */
+	int load_tokens(const std::string &id, OAuth2Tokens &tokens_r,
+			std::string &error_r);
+	/* Encrypt and write the whole token record in one transaction: a
+	   rotated refresh token replaces the old one together with the new
+	   access token and its expiry, or not at all. */
+	int save_tokens(const std::string &id, const OAuth2Tokens &tokens,
+			std::string &error_r);
+
+	/* Consent states (see fetchmail-oauth2.hh), by the state's key. */
+	int save_consent(const std::string &key, const std::string &json,
+			 std::string &error_r);
+	/* 1 with the record, 0 when there is none. */
+	int load_consent(const std::string &key, std::string &json_r,
+			 std::string &error_r);
+	int remove_consent(const std::string &key, std::string &error_r);
+	int list_consents(std::vector<std::string> &keys_r,
+			  std::string &error_r);
+
+	/* Secrets other than the password: AES-256-GCM under fetchmail_key,
+	   bound to "<user>\n<id>\n<kind>". Config error without a key. */
+	int encrypt_secret(std::string_view plaintext, const std::string &id,
+			   const char *kind, std::string &blob_r,
+			   std::string &error_r);
+	int decrypt_secret(std::string_view blob, const std::string &id,
+			   const char *kind, std::string &plain_r,
+			   std::string &error_r);
 
 	/* The end of a run in one transaction: status, run log and, when
 	   given, the ledger. */
@@ -80,6 +134,11 @@ public:
 	   holds it, -1 on error. */
 	int lock_account(const std::string &id, int &fd_r,
 			 std::string &error_r);
+	/* The same for other exclusive work on an account, named by what:
+	   .fetchmail-<what>-<id>.lock (e.g. "oauth2": a token refresh or a
+	   consent being stored). Never blocks. */
+	int lock_account_for(const char *what, const std::string &id,
+			     int &fd_r, std::string &error_r);
 	/* Whether a run of the account is in progress (its lock is held). */
 	bool account_running(const std::string &id);
 	int load_ledger(const std::string &id, Ledger &ledger_r,
@@ -102,9 +161,12 @@ private:
 					    const std::string *>> &changes,
 		std::string &error_r);
 	int encrypt_password(StoredAccount &stored, std::string &error_r);
+	void load_oauth2_status(StoredAccount &stored);
 	int fail(StoreError kind, std::string &error_r, std::string error);
 	std::string aad(const std::string &id) const;
-	int lock_path(const std::string &id, std::string &path_r,
+	int lock_path(const std::string &name, std::string &path_r,
+		      std::string &error_r);
+	int lock_file(const std::string &name, int &fd_r,
 		      std::string &error_r);
 
 	struct mail_user *user_;
