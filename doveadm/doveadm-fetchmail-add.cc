@@ -3,7 +3,9 @@
 using namespace fetchmail;
 
 /* `doveadm fetchmail add -u USER <fields>`: create an account, print its
-   id. The fields are validated in init(), before any user is touched. */
+   id. The fields are validated in init(), before any user is touched; an
+   OAuth2 account's provider, which the user's settings define, in the
+   body (it may also supply the host). */
 
 static void cmd_fetchmail_add_init(struct doveadm_mail_cmd_context *ctx,
 				   const char *const args[])
@@ -24,6 +26,10 @@ static int fetchmail_add(struct fetchmail_cmd_context *fctx, Settings &set,
 
 	if (fetchmail_cmd_apply_fields(fctx, stored.account, password_set) < 0)
 		return -1;
+	if (fetchmail_cmd_check_oauth2(fctx, set, stored.account, true) < 0)
+		return -1;
+	if (account_validate(stored.account, error) < 0)
+		return fetchmail_cmd_fail(fctx, EX_USAGE, error);
 	/* first poll somewhere within one interval, so that accounts added
 	   together are not all polled in the same second */
 	stored.status.next_run = ioloop_time + i_rand_limit(set.interval_secs);

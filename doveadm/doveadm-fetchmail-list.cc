@@ -3,13 +3,15 @@
 using namespace fetchmail;
 
 /* `doveadm fetchmail list -u USER|-A [--status never|ok|error|running]`:
-   one row per account with its status, never the password. A record that
+   one row per account with its status, never the password. The oauth2
+   column shows an OAuth2 account's consent state (connected, consent
+   needed: <reason>, never connected), never a token. A record that
    cannot be read is listed with last-status "corrupt" and the reason in
    last-error, so that it is seen and can be removed. */
 
 static const char *const list_columns[] = {
 	"id", "protocol", "host", "remote-user", "mailbox", "active",
-	"last-status", "last-run", "last-fetched", "next-run", "last-error",
+	"oauth2", "last-status", "last-run", "last-fetched", "next-run", "last-error",
 };
 
 static void cmd_fetchmail_list_init(struct doveadm_mail_cmd_context *ctx,
@@ -36,7 +38,8 @@ static void cmd_fetchmail_list_init(struct doveadm_mail_cmd_context *ctx,
 
 static void list_print(const StoredAccount &stored)
 {
-	auto fields = account_show_fields(stored.account, stored.status);
+	auto fields = account_show_fields(stored.account, stored.status,
+					  stored.oauth2);
 
 	for (const char *column : list_columns) {
 		const char *value = "";

@@ -518,11 +518,6 @@ int Store::save_ledger(const std::string &id, const Ledger &ledger,
 	return set({ { attr_key("ledger", id), &json } }, error_r);
 }
 
-int Store::clear_ledger(const std::string &id, std::string &error_r)
-{
-	return set({ { attr_key("ledger", id), nullptr } }, error_r);
-}
-
 int Store::load_log(const std::string &id, std::string &log_r,
 		    std::string &error_r)
 {

@@ -145,9 +145,6 @@ public:
 			std::string &error_r);
 	int save_ledger(const std::string &id, const Ledger &ledger,
 			std::string &error_r);
-	/* Forget what was delivered (the account now points at another
-	   mailbox: another host, protocol or remote user). */
-	int clear_ledger(const std::string &id, std::string &error_r);
 	int load_log(const std::string &id, std::string &log_r,
 		     std::string &error_r);
 
