@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 using namespace fetchmail;
 
 /* `doveadm fetchmail oauth2 token -u USER <id> --refresh-token-file -`:
@@ -10,8 +13,9 @@ using namespace fetchmail;
    OAuth playground gives one). It is read from standard input on the
    command line (or from a file named instead of "-"), never from an
    argument, which other local users would see in ps; over the HTTP API
-   the JSON parameter refreshToken carries it (refreshTokenFile would
-   too, as the stream's content).
+   the JSON parameter refreshToken carries it. (doveadm passes stream
+   parameters of mail commands only under the name "file", so the file
+   is read here; over HTTP a server-side file is refused.)
 
    The token is verified with one refresh before anything is stored: a
    token the provider refuses changes nothing (EX_USAGE). On success the
@@ -28,49 +32,67 @@ static void cmd_fetchmail_oauth2_token_init(
 	fetchmail_cmd_init_id(fctx, args);
 }
 
-/* The token from refresh-token (HTTP only) or refresh-token-file. */
+/* Read a token file ("-": standard input), at most max bytes. */
+static int token_read_file(const char *path, size_t max, std::string &data_r,
+			   std::string &error_r)
+{
+	bool is_stdin = strcmp(path, "-") == 0;
+	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	ssize_t ret;
+
+	if (fd == -1) {
+		error_r = std::string("open(") + path + ") failed: " +
+			strerror(errno);
+		return -1;
+	}
+	while ((ret = read(fd, buf, sizeof(buf))) > 0 && data_r.size() <= max)
+		data_r.append(buf, ret);
+	int err = errno;
+	if (!is_stdin)
+		i_close_fd(&fd);
+	if (ret < 0) {
+		error_r = std::string("read(") + path + ") failed: " +
+			strerror(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The token from refresh-token (HTTP only) or refresh-token-file (command
+   line only). */
 static int token_read(struct fetchmail_cmd_context *fctx,
 		      std::string &token_r)
 {
 	struct doveadm_cmd_context *cctx = fctx->ctx.cctx;
-	const char *value = nullptr;
-	struct istream *input = nullptr;
+	const char *value = nullptr, *path = nullptr;
 	bool has_value = doveadm_cmd_param_str(cctx, "refresh-token", &value);
-	bool has_file = doveadm_cmd_param_istream(cctx, "refresh-token-file",
-						  &input);
+	bool has_file = doveadm_cmd_param_str(cctx, "refresh-token-file",
+					      &path);
+	bool cli = cctx->conn_type == DOVEADM_CONNECTION_TYPE_CLI;
+	std::string error;
 
-	if (has_value && cctx->conn_type == DOVEADM_CONNECTION_TYPE_CLI) {
+	if (has_value && cli) {
 		return fetchmail_cmd_fail(fctx, EX_USAGE, "refresh-token: not "
 			"accepted on the command line (other users see it in "
 			"ps): use --refresh-token-file - and standard input");
 	}
-	if (has_value == has_file) {
-		return fetchmail_cmd_fail(fctx, EX_USAGE, has_value ?
-			"refresh-token: give it once, not also as a file" :
-			"refresh-token: missing (--refresh-token-file -, or "
-			"refreshToken over the HTTP API)");
+	if (has_file && !cli) {
+		return fetchmail_cmd_fail(fctx, EX_USAGE, "refresh-token-file: "
+			"only on the command line; over the HTTP API give "
+			"refreshToken");
 	}
-	if (has_value) {
+	if (!has_value && !has_file) {
+		return fetchmail_cmd_fail(fctx, EX_USAGE, "refresh-token: "
+			"missing (--refresh-token-file -, or refreshToken over "
+			"the HTTP API)");
+	}
+	if (has_value)
 		token_r = value;
-	} else {
-		const unsigned char *data;
-		size_t size;
-		ssize_t ret;
-		/* one token, with room for surrounding whitespace */
-		while ((ret = i_stream_read_more(input, &data, &size)) > 0) {
-			token_r.append((const char *)data, size);
-			i_stream_skip(input, size);
-			if (token_r.size() > OAUTH2_MAX_TOKEN + 64)
-				break;
-		}
-		if (input->stream_errno != 0) {
-			return fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
-				"refresh-token-file: read failed: ") +
-				i_stream_get_error(input));
-		}
-		if (ret > 0)
-			token_r.assign(OAUTH2_MAX_TOKEN + 1, 'x');
-	}
+	else if (token_read_file(path, OAUTH2_MAX_TOKEN + 64, token_r,
+				 error) < 0)
+		return fetchmail_cmd_fail(fctx, EX_USAGE,
+					  "refresh-token-file: " + error);
 	/* a token file ends with a newline */
 	size_t start = token_r.find_first_not_of(" \t\r\n");
 	size_t end = token_r.find_last_not_of(" \t\r\n");
@@ -136,7 +158,7 @@ static struct doveadm_mail_cmd_context *cmd_fetchmail_oauth2_token_alloc(void)
 
 static const struct doveadm_cmd_param fetchmail_oauth2_token_params[] = {
 	FETCHMAIL_PARAMS_COMMON,
-	FETCHMAIL_PARAM('f', "refresh-token-file", CMD_PARAM_ISTREAM,
+	FETCHMAIL_PARAM('f', "refresh-token-file", CMD_PARAM_STR,
 			CMD_PARAM_FLAG_NONE),
 	FETCHMAIL_PARAM('r', "refresh-token", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE),
 	FETCHMAIL_PARAM('\0', "id", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL),

@@ -35,6 +35,8 @@ here by introspection, so that a real Dovecot decides every login.
                              device polls answer slow_down
                          {"action":"issue","user":U}    tokens for U
                              without consent (token import tests)
+                         {"action":"tokens","user":U}   every token
+                             issued to U (to search for leaks)
                          {"action":"reset-stats"}
 
 Access tokens live --access-ttl seconds (default 5). Clients: the mail
@@ -504,6 +506,11 @@ class Handler(BaseHTTPRequestHandler):
                 out = {"slow_down": self.st.slow_down}
             elif action == "issue":
                 out = self.st.issue(cmd["user"], cmd.get("scope", "mail"), self.st.mail_client)
+            elif action == "tokens":
+                # every token ever issued to U, used and revoked ones too:
+                # the tests look for them where they must not be
+                out = {"access": [t for t, v in self.st.access.items() if v["user"] == cmd["user"]],
+                       "refresh": [t for t, v in self.st.refresh.items() if v["user"] == cmd["user"]]}
             elif action == "reset-stats":
                 self.st.stats, self.st.max_inflight = {}, 0
                 out = {}
