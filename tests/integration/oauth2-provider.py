@@ -25,6 +25,11 @@ here by introspection, so that a real Dovecot decides every login.
   GET  /control/stats  request counts, concurrency, tokens (no values)
   POST /control        JSON commands for the tests:
                          {"action":"revoke","user":U}   all of U's tokens
+                         {"action":"revoke-access","user":U}  only U's
+                             access tokens (the refresh tokens stay good)
+                         {"action":"introspect","mode":"deny"|"ok"}
+                             introspection answers inactive for every
+                             token (a mail server that rejects them all)
                          {"action":"mode","mode":M}     token and device
                              endpoints answer: ok, 503, close (no answer),
                              hang (never), garbage, huge (100 KiB)
@@ -83,6 +88,7 @@ class State:
         self.user_codes = {}  # user code -> device code
         self.revoked_families = set()
         self.mode = "ok"
+        self.introspect_deny = False
         self.delay = 0.0
         self.slow_down = 0
         self.stats = {}
@@ -97,7 +103,7 @@ class State:
         access = "at-" + secrets.token_urlsafe(24)
         refresh = "rt-" + secrets.token_urlsafe(32)
         self.access[access] = {"user": user, "expires": time.time() + self.access_ttl,
-                               "family": family, "client": client}
+                               "family": family, "client": client, "revoked": False}
         self.refresh[refresh] = {"user": user, "family": family, "used": False,
                                  "scope": scope, "client": client}
         return {"access_token": access, "token_type": "Bearer",
@@ -473,6 +479,7 @@ class Handler(BaseHTTPRequestHandler):
             self.client_auth(f, [self.st.introspect_client])
             a = self.st.access.get(f.get("token", ""))
             active = (a is not None and a["expires"] > time.time() and
+                      not a["revoked"] and not self.st.introspect_deny and
                       a["family"] not in self.st.revoked_families)
             self.st.count("introspect:" + ("active" if active else "inactive"))
         if not active:
@@ -490,6 +497,15 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             if action == "revoke":
                 out = {"revoked": self.st.revoke_user(cmd["user"])}
+            elif action == "revoke-access":
+                n = 0
+                for a in self.st.access.values():
+                    if a["user"] == cmd["user"] and not a["revoked"]:
+                        a["revoked"], n = True, n + 1
+                out = {"revoked": n}
+            elif action == "introspect":
+                self.st.introspect_deny = cmd.get("mode") == "deny"
+                out = {"introspect": "deny" if self.st.introspect_deny else "ok"}
             elif action == "mode":
                 if cmd.get("mode") not in ("ok", "503", "close", "hang", "garbage", "huge"):
                     raise OAuthError(400, "invalid_request", "unknown mode")
