@@ -229,6 +229,18 @@ done
 assert_eq "$(provider_stat refresh_used)" $((used_before + 3)) "each refresh retired the previous refresh token"
 assert_eq "$(field "$U" "$ID" oauth2)" connected "still connected: every rotated token was stored"
 
+check "two refreshes of one account at once: one waits for the other, no token is sent twice"
+provider_delay 2
+(set +e; fmt fetchmail oauth2 refresh -u "$U" "$ID" >"$SANDBOX_DIR/r1.out"; echo "exit=$?" >>"$SANDBOX_DIR/r1.out") &
+p1=$!
+(set +e; fmt fetchmail oauth2 refresh -u "$U" "$ID" >"$SANDBOX_DIR/r2.out"; echo "exit=$?" >>"$SANDBOX_DIR/r2.out") &
+p2=$!
+wait "$p1" "$p2"
+provider_delay 0
+assert_contains "$(cat "$SANDBOX_DIR/r1.out")" "exit=0" "the first refresh"
+assert_contains "$(cat "$SANDBOX_DIR/r2.out")" "exit=0" "the second refresh, after the first"
+assert_eq "$(field "$U" "$ID" oauth2)" connected "the rotating provider saw no reuse"
+
 check "the provider down: temporary error, nothing changed, then recovery"
 for mode in 503 close garbage huge; do
 	provider_mode "$mode"
