@@ -81,8 +81,7 @@ public:
 	/* 0 once the tokens are stored, -1 (exit code set) otherwise. */
 	int run()
 	{
-		to_killed_ = (timeout_add)(1000, __FILE__, __LINE__,
-					   (timeout_callback_t *)killed_cb, this);
+		to_killed_ = fetchmail_timeout_add(1000, killed_cb, this);
 		schedule();
 		loop_.run();
 		return result_;
@@ -105,9 +104,8 @@ private:
 	void schedule()
 	{
 		int64_t wait = poll_.next_poll() - ioloop_time;
-		to_poll_ = (timeout_add)(wait > 0 ? (unsigned int)wait * 1000 : 0,
-					 __FILE__, __LINE__,
-					 (timeout_callback_t *)poll_cb, this);
+		to_poll_ = fetchmail_timeout_add(
+			wait > 0 ? (unsigned int)wait * 1000 : 0, poll_cb, this);
 	}
 
 	void poll()
@@ -167,29 +165,20 @@ static int device_save_state(struct fetchmail_cmd_context *fctx,
 			     Store &store, const StoredAccount &stored,
 			     const OAuth2DeviceAuthorization &auth)
 {
-	std::string error, blob;
-	std::string state = oauth2_state_generate(random_fill);
-	std::string key = oauth2_state_key(state);
 	OAuth2DevicePoll poll = OAuth2DevicePoll::start(ioloop_time,
 							auth.expires_in,
 							auth.interval);
 	OAuth2ConsentState rec;
 
-	if (fetchmail_cmd_consent_prune(fctx, store) < 0)
-		return -1;
 	rec.kind = OAuth2StateKind::Device;
-	rec.user = store.user()->username;
-	rec.account_id = stored.account.id;
-	rec.provider = stored.account.oauth2_provider;
-	rec.remote_user = stored.account.remote_user;
-	rec.created = ioloop_time;
 	rec.expires = poll.expires();
 	rec.interval = poll.interval();
 	rec.next_poll = poll.next_poll();
-	if (store.encrypt_secret(auth.device_code, key, "oauth2-consent", blob,
-				 error) < 0 ||
-	    store.save_consent(key, oauth2_state_encode(rec, blob), error) < 0)
-		return fetchmail_cmd_fail_store(fctx, store, error);
+	std::string state = fetchmail_cmd_consent_save(fctx, store,
+						       stored.account, rec,
+						       auth.device_code);
+	if (state.empty())
+		return -1;
 	device_row("state", state);
 	device_row("interval", std::to_string(rec.interval));
 	device_row("oauth2", "pending");

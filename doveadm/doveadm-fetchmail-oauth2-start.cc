@@ -14,7 +14,7 @@ using namespace fetchmail;
    the PKCE verifier encrypted with fetchmail_key. The verifier never
    leaves the server; only its S256 challenge goes into the URL. Expired
    consents of the user are dropped here, and only a few may be in
-   progress at once (fetchmail_cmd_consent_prune()). */
+   progress at once (fetchmail_cmd_consent_save()). */
 
 static void cmd_fetchmail_oauth2_start_init(
 	struct doveadm_mail_cmd_context *ctx, const char *const args[])
@@ -36,16 +36,10 @@ static void cmd_fetchmail_oauth2_start_init(
 	fctx->redirect_uri = p_strdup(ctx->pool, uri);
 }
 
-static void random_bytes(void *data, size_t size)
-{
-	random_fill(data, size);
-}
-
 static int fetchmail_oauth2_start(struct fetchmail_cmd_context *fctx,
 				  Settings &set, Store &store)
 {
 	StoredAccount stored;
-	std::string error, blob;
 
 	if (!fetchmail_cmd_single_user(fctx))
 		return -1;
@@ -58,29 +52,20 @@ static int fetchmail_oauth2_start(struct fetchmail_cmd_context *fctx,
 			p->name + " has no authorization endpoint "
 			"(fetchmail_oauth2_" + p->name + "_authorize_url)");
 	}
-	if (fetchmail_cmd_consent_prune(fctx, store) < 0)
-		return -1;
-
-	std::string verifier = oauth2_pkce_verifier(random_bytes);
-	std::string state = oauth2_state_generate(random_bytes);
-	std::string key = oauth2_state_key(state);
+	std::string verifier = oauth2_pkce_verifier(random_fill);
 	std::string challenge = oauth2_pkce_challenge(verifier);
-	if (key.empty() || challenge.empty())
+	if (challenge.empty())
 		return fetchmail_cmd_fail(fctx, EX_TEMPFAIL, "SHA-256 failed");
 
 	OAuth2ConsentState rec;
 	rec.kind = OAuth2StateKind::Code;
-	rec.user = store.user()->username;
-	rec.account_id = stored.account.id;
-	rec.provider = p->name;
-	rec.remote_user = stored.account.remote_user;
 	rec.redirect_uri = fctx->redirect_uri;
-	rec.created = ioloop_time;
 	rec.expires = ioloop_time + OAUTH2_STATE_LIFETIME;
-	if (store.encrypt_secret(verifier, key, "oauth2-consent", blob,
-				 error) < 0 ||
-	    store.save_consent(key, oauth2_state_encode(rec, blob), error) < 0)
-		return fetchmail_cmd_fail_store(fctx, store, error);
+	std::string state = fetchmail_cmd_consent_save(fctx, store,
+						       stored.account, rec,
+						       verifier);
+	if (state.empty())
+		return -1;
 
 	doveadm_print(oauth2_authorize_url(*p, fctx->redirect_uri, state,
 					   challenge,

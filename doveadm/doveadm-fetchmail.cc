@@ -259,8 +259,9 @@ HttpSettings fetchmail_cmd_http_settings(const Settings &set, Store &store)
 	return hset;
 }
 
-int fetchmail_cmd_consent_prune(struct fetchmail_cmd_context *fctx,
-				Store &store)
+/* Drop the user's expired consent states; refuse when too many are left. */
+static int fetchmail_cmd_consent_prune(struct fetchmail_cmd_context *fctx,
+				       Store &store)
 {
 	/* consents in progress per user */
 	const size_t max_pending = 32;
@@ -288,6 +289,34 @@ int fetchmail_cmd_consent_prune(struct fetchmail_cmd_context *fctx,
 			"): finish them or wait until they expire");
 	}
 	return 0;
+}
+
+std::string fetchmail_cmd_consent_save(struct fetchmail_cmd_context *fctx,
+				       Store &store, const Account &account,
+				       OAuth2ConsentState &rec,
+				       std::string_view secret)
+{
+	std::string state = oauth2_state_generate(random_fill);
+	std::string key = oauth2_state_key(state), blob, error;
+
+	if (fetchmail_cmd_consent_prune(fctx, store) < 0)
+		return "";
+	if (key.empty()) {
+		fetchmail_cmd_fail(fctx, EX_TEMPFAIL, "SHA-256 failed");
+		return "";
+	}
+	rec.user = store.user()->username;
+	rec.account_id = account.id;
+	rec.provider = account.oauth2_provider;
+	rec.remote_user = account.remote_user;
+	rec.created = ioloop_time;
+	if (store.encrypt_secret(secret, key, "oauth2-consent", blob,
+				 error) < 0 ||
+	    store.save_consent(key, oauth2_state_encode(rec, blob), error) < 0) {
+		fetchmail_cmd_fail_store(fctx, store, error);
+		return "";
+	}
+	return state;
 }
 
 /* A request through post (oauth2_post_token or _device), waited for. */

@@ -175,10 +175,18 @@ private:
 	struct ioloop *ioloop_;
 };
 
-/* Before a consent starts: drop the user's expired consent states, and
-   refuse (EX_TEMPFAIL) when 32 are still in progress. */
-int fetchmail_cmd_consent_prune(struct fetchmail_cmd_context *fctx,
-				fetchmail::Store &store);
+/* Store a consent in progress (oauth2 start, oauth2 device --no-wait)
+   under a new random state, which is returned ("" with the exit code set
+   on failure). The caller fills in the kind, expires and the kind's
+   fields; this fills in user, account, provider, remote user and created,
+   and encrypts secret (the PKCE verifier or device code), bound to the
+   state's hash. The user's expired consents are dropped first, and at
+   most 32 may be in progress (EX_TEMPFAIL). */
+std::string fetchmail_cmd_consent_save(struct fetchmail_cmd_context *fctx,
+				       fetchmail::Store &store,
+				       const fetchmail::Account &account,
+				       fetchmail::OAuth2ConsentState &state,
+				       std::string_view secret);
 
 /* One token endpoint request (oauth2_post_token()) or device
    authorization request (oauth2_post_device()) in a private ioloop,

@@ -33,19 +33,6 @@ namespace fetchmail {
 
 namespace {
 
-struct io *add_io(struct ioloop *ioloop, int fd, enum io_condition cond,
-		  io_callback_t *cb, void *context)
-{
-	return (io_add_to)(ioloop, fd, cond, __FILE__, __LINE__, cb, context);
-}
-
-struct timeout *add_timeout(struct ioloop *ioloop, unsigned int msecs,
-			    timeout_callback_t *cb, void *context)
-{
-	return (timeout_add_short_to)(ioloop, msecs, __FILE__, __LINE__, cb,
-				      context);
-}
-
 void global_init()
 {
 	static bool done = false;
@@ -164,10 +151,10 @@ struct HttpClient::Impl {
 	static size_t write_cb(char *data, size_t size, size_t nmemb,
 			       void *userp);
 	/* the ioloop's callbacks */
-	static void read_io_cb(void *context);
-	static void write_io_cb(void *context);
-	static void curl_timeout_cb(void *context);
-	static void deliver_timeout_cb(void *context);
+	static void read_io_cb(Socket *sock);
+	static void write_io_cb(Socket *sock);
+	static void curl_timeout_cb(Impl *impl);
+	static void deliver_timeout_cb(Impl *impl);
 
 	void watch(curl_socket_t fd, int what);
 	void action(curl_socket_t fd, int events);
@@ -253,11 +240,13 @@ void HttpClient::Impl::watch(curl_socket_t fd, int what)
 	bool want_read = (what & CURL_POLL_IN) != 0;
 	bool want_write = (what & CURL_POLL_OUT) != 0;
 	if (want_read && sock.io_read == nullptr)
-		sock.io_read = add_io(ioloop, fd, IO_READ, read_io_cb, &sock);
+		sock.io_read = fetchmail_io_add_to(ioloop, fd, IO_READ,
+						   read_io_cb, &sock);
 	else if (!want_read && sock.io_read != nullptr)
 		io_remove(&sock.io_read);
 	if (want_write && sock.io_write == nullptr)
-		sock.io_write = add_io(ioloop, fd, IO_WRITE, write_io_cb, &sock);
+		sock.io_write = fetchmail_io_add_to(ioloop, fd, IO_WRITE,
+						    write_io_cb, &sock);
 	else if (!want_write && sock.io_write != nullptr)
 		io_remove(&sock.io_write);
 }
@@ -269,9 +258,8 @@ int HttpClient::Impl::timer_cb(CURLM *, long timeout_ms, void *userp)
 	if (impl->to_curl != nullptr)
 		timeout_remove(&impl->to_curl);
 	if (timeout_ms >= 0) {
-		impl->to_curl = add_timeout(impl->ioloop,
-					    (unsigned int)timeout_ms,
-					    curl_timeout_cb, impl);
+		impl->to_curl = fetchmail_timeout_add_short_to(impl->ioloop,
+			(unsigned int)timeout_ms, curl_timeout_cb, impl);
 	}
 	return 0;
 }
@@ -291,32 +279,26 @@ size_t HttpClient::Impl::write_cb(char *data, size_t size, size_t nmemb,
 	return n;
 }
 
-void HttpClient::Impl::read_io_cb(void *context)
+void HttpClient::Impl::read_io_cb(Socket *sock)
 {
-	Socket *sock = static_cast<Socket *>(context);
 	/* the Socket may be gone when action() returns */
 	sock->impl->action(sock->fd, CURL_CSELECT_IN);
 }
 
-void HttpClient::Impl::write_io_cb(void *context)
+void HttpClient::Impl::write_io_cb(Socket *sock)
 {
-	Socket *sock = static_cast<Socket *>(context);
 	sock->impl->action(sock->fd, CURL_CSELECT_OUT);
 }
 
-void HttpClient::Impl::curl_timeout_cb(void *context)
+void HttpClient::Impl::curl_timeout_cb(Impl *impl)
 {
-	Impl *impl = static_cast<Impl *>(context);
-
 	/* Dovecot's timeouts repeat: this one is one-shot */
 	timeout_remove(&impl->to_curl);
 	impl->action(CURL_SOCKET_TIMEOUT, 0);
 }
 
-void HttpClient::Impl::deliver_timeout_cb(void *context)
+void HttpClient::Impl::deliver_timeout_cb(Impl *impl)
 {
-	Impl *impl = static_cast<Impl *>(context);
-
 	timeout_remove(&impl->to_deliver);
 	impl->deliver();
 }
@@ -381,7 +363,8 @@ void HttpClient::Impl::finish(std::unique_ptr<Request> req, CURLcode code)
 void HttpClient::Impl::deliver_later()
 {
 	if (to_deliver == nullptr)
-		to_deliver = add_timeout(ioloop, 0, deliver_timeout_cb, this);
+		to_deliver = fetchmail_timeout_add_short_to(ioloop, 0,
+			deliver_timeout_cb, this);
 }
 
 /* Make the callbacks of finished requests. Only ever called from an

@@ -23,13 +23,6 @@ namespace {
 const unsigned int LOCK_RETRY_MSECS = 100;
 const char LOCK_NAME[] = "oauth2";
 
-struct timeout *add_timeout(struct ioloop *ioloop, unsigned int msecs,
-			    timeout_callback_t *cb, void *context)
-{
-	return (timeout_add_short_to)(ioloop, msecs, __FILE__, __LINE__, cb,
-				      context);
-}
-
 /* What a token endpoint outcome means for a refresh. */
 OAuth2RefreshStatus refresh_status(OAuth2Outcome outcome)
 {
@@ -103,7 +96,7 @@ struct OAuth2Refresh::Impl {
 		: store(s), set(st), http(h), account(a) {}
 	~Impl();
 
-	static void step_cb(void *context);
+	static void step_cb(Impl *impl);
 	template <typename Fn> void guarded(Fn fn);
 	void lock();
 	void load();
@@ -149,10 +142,8 @@ void OAuth2Refresh::Impl::guarded(Fn fn)
 	}
 }
 
-void OAuth2Refresh::Impl::step_cb(void *context)
+void OAuth2Refresh::Impl::step_cb(Impl *impl)
 {
-	Impl *impl = static_cast<Impl *>(context);
-
 	timeout_remove(&impl->to_step);
 	if (impl->provider == nullptr) {
 		impl->done(OAuth2RefreshStatus::Config, impl->provider_error);
@@ -181,7 +172,8 @@ void OAuth2Refresh::Impl::lock()
 			     "progress");
 			return;
 		}
-		to_step = add_timeout(ioloop, LOCK_RETRY_MSECS, step_cb, this);
+		to_step = fetchmail_timeout_add_short_to(ioloop,
+			LOCK_RETRY_MSECS, step_cb, this);
 		return;
 	}
 	load();
@@ -357,7 +349,8 @@ void OAuth2Refresh::start(const OAuth2RefreshOptions &options,
 	/* an unusable provider is answered from the ioloop too */
 	impl.provider = oauth2_account_provider(impl.set, impl.account,
 						impl.provider_error);
-	impl.to_step = add_timeout(impl.ioloop, 0, Impl::step_cb, &impl);
+	impl.to_step = fetchmail_timeout_add_short_to(impl.ioloop, 0,
+						      Impl::step_cb, &impl);
 }
 
 const char *oauth2_refresh_status_name(OAuth2RefreshStatus status)

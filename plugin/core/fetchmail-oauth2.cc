@@ -1,6 +1,7 @@
 #include "fetchmail-oauth2.hh"
 
 #include "fetchmail-account.hh"
+#include "fetchmail-crypto.hh"
 #include "fetchmail-json.hh"
 #include "fetchmail-proto.hh"
 
@@ -221,27 +222,29 @@ struct ProviderReader {
 		dest = std::move(v);
 		return true;
 	}
-	bool host(std::string_view suffix, std::string &dest)
+	/* A server setting, checked like the account field (host or
+	   port) it becomes the default of. */
+	bool server(std::string_view suffix, const char *field,
+		    Account &scratch)
 	{
 		std::string v = get(suffix), error;
 		if (v.empty())
-			return true;
-		Account scratch;
-		if (account_set_field(scratch, "host", v, error) < 0)
+			return false;
+		if (account_set_field(scratch, field, v, error) < 0)
 			return fail(suffix, error.substr(error.find(':') + 2));
-		dest = scratch.host;
 		return true;
 	}
-	bool port(std::string_view suffix, uint16_t &dest)
+	void host(std::string_view suffix, std::string &dest)
 	{
-		std::string v = get(suffix), error;
-		if (v.empty())
-			return true;
 		Account scratch;
-		if (account_set_field(scratch, "port", v, error) < 0)
-			return fail(suffix, error.substr(error.find(':') + 2));
-		dest = scratch.port;
-		return true;
+		if (server(suffix, "host", scratch))
+			dest = scratch.host;
+	}
+	void port(std::string_view suffix, uint16_t &dest)
+	{
+		Account scratch;
+		if (server(suffix, "port", scratch))
+			dest = scratch.port;
 	}
 };
 
@@ -940,28 +943,14 @@ bool OAuth2Tokens::access_usable(int64_t now) const
 
 std::string base64url_encode(std::string_view data)
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	std::string out;
-	size_t i = 0;
-	for (; i + 3 <= data.size(); i += 3) {
-		uint32_t v = (uint32_t)(unsigned char)data[i] << 16 |
-			(uint32_t)(unsigned char)data[i + 1] << 8 |
-			(uint32_t)(unsigned char)data[i + 2];
-		out += alphabet[v >> 18];
-		out += alphabet[(v >> 12) & 63];
-		out += alphabet[(v >> 6) & 63];
-		out += alphabet[v & 63];
-	}
-	size_t rest = data.size() - i;
-	if (rest > 0) {
-		uint32_t v = (uint32_t)(unsigned char)data[i] << 16;
-		if (rest == 2)
-			v |= (uint32_t)(unsigned char)data[i + 1] << 8;
-		out += alphabet[v >> 18];
-		out += alphabet[(v >> 12) & 63];
-		if (rest == 2)
-			out += alphabet[(v >> 6) & 63];
+	std::string out = base64_encode(data);
+	while (!out.empty() && out.back() == '=')
+		out.pop_back();
+	for (char &c : out) {
+		if (c == '+')
+			c = '-';
+		else if (c == '/')
+			c = '_';
 	}
 	return out;
 }

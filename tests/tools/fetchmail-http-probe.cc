@@ -69,8 +69,8 @@ public:
 	{
 		http_ = std::make_unique<HttpClient>(opt_.set);
 		started_ = last_beat_ = now_ms();
-		to_beat_ = (timeout_add_short)(10, __FILE__, __LINE__,
-					       heartbeat_cb, this);
+		to_beat_ = fetchmail_timeout_add_short_to(current_ioloop, 10,
+							  heartbeat_cb, this);
 		for (unsigned int i = 1; i <= opt_.count; i++) {
 			uint64_t id = http_->post_form(opt_.url, opt_.body,
 				[this, i](HttpResponse &r) { answer(i, r); });
@@ -104,9 +104,8 @@ public:
 	}
 
 private:
-	static void heartbeat_cb(void *context)
+	static void heartbeat_cb(Probe *p)
 	{
-		Probe *p = static_cast<Probe *>(context);
 		int64_t now = now_ms();
 		if (now - p->last_beat_ > p->max_gap_)
 			p->max_gap_ = now - p->last_beat_;
