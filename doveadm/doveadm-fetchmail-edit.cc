@@ -58,6 +58,25 @@ static bool edit_forgets_tokens(const Account &before, const Account &after)
 		 before.remote_user != after.remote_user);
 }
 
+/* Whether the account now waits for consent (held: not polled), or no
+   longer: an OAuth2 account whose tokens go (or that just became one)
+   waits; one that became a password account does not. Returns whether
+   the status changed. */
+static bool edit_hold(const Account &before, StoredAccount &stored,
+		      bool forget_tokens)
+{
+	if (stored.account.auth == AuthMethod::OAuth2) {
+		if (before.auth == AuthMethod::OAuth2 && !forget_tokens)
+			return false;
+		oauth2_status_hold(stored.status);
+		return true;
+	}
+	if (before.auth != AuthMethod::OAuth2 || !stored.status.held)
+		return false;
+	oauth2_status_release(stored.status, ioloop_time);
+	return true;
+}
+
 /* What switching --auth implies for the fields not given. */
 static void edit_switch_auth(struct fetchmail_cmd_context *fctx,
 			     const Account &before, StoredAccount &stored)
@@ -84,7 +103,8 @@ static bool edit_changes_mailbox(const Account &before, const Account &after)
 		before.remote_user != after.remote_user;
 }
 
-static int fetchmail_edit(struct fetchmail_cmd_context *fctx, Settings &set,
+static int fetchmail_edit(struct fetchmail_cmd_context *fctx,
+			  const Settings &set,
 			  Store &store)
 {
 	StoredAccount stored;
@@ -101,10 +121,11 @@ static int fetchmail_edit(struct fetchmail_cmd_context *fctx, Settings &set,
 		return fetchmail_cmd_fail(fctx, EX_USAGE, error);
 	if (fetchmail_cmd_check_oauth2(fctx, set, stored.account, false) < 0)
 		return -1;
-	StoreForget forget;
-	forget.ledger = edit_changes_mailbox(before, stored.account);
-	forget.tokens = edit_forgets_tokens(before, stored.account);
-	if (store.update(stored, password_set, error, forget) < 0)
+	StoreUpdate also;
+	also.forget_ledger = edit_changes_mailbox(before, stored.account);
+	also.forget_tokens = edit_forgets_tokens(before, stored.account);
+	also.status = edit_hold(before, stored, also.forget_tokens);
+	if (store.update(stored, password_set, error, also) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	fetchmail_cmd_registry_update(store);
 	return 0;

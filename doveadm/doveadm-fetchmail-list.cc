@@ -67,7 +67,7 @@ static void list_print_corrupt(const std::string &id, const std::string &error)
 	}
 }
 
-static int fetchmail_list(struct fetchmail_cmd_context *fctx, Settings &,
+static int fetchmail_list(struct fetchmail_cmd_context *fctx, const Settings &,
 			  Store &store)
 {
 	std::vector<std::string> ids;

@@ -54,6 +54,8 @@ static int device_store(struct fetchmail_cmd_context *fctx, Store &store,
 		return fetchmail_cmd_fail(fctx, EX_CONFIG, error);
 	if (ret < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
+	/* released: due again */
+	fetchmail_cmd_registry_update(store);
 	return 0;
 }
 
@@ -61,7 +63,7 @@ static int device_store(struct fetchmail_cmd_context *fctx, Store &store,
    answer. */
 class DeviceWait {
 public:
-	DeviceWait(struct fetchmail_cmd_context *fctx, Settings &set,
+	DeviceWait(struct fetchmail_cmd_context *fctx, const Settings &set,
 		   Store &store, const OAuth2Provider &provider,
 		   const std::string &id, const OAuth2DeviceAuthorization &auth)
 		: fctx_(fctx), store_(store), provider_(provider), id_(id),
@@ -123,7 +125,6 @@ private:
 		    const std::string &error)
 	{
 		if (outcome == OAuth2Outcome::Ok) {
-			IoloopScope scope(loop_.storage());
 			finish(device_store(fctx_, store_, id_, tokens));
 			return;
 		}
@@ -186,7 +187,7 @@ static int device_save_state(struct fetchmail_cmd_context *fctx,
 }
 
 static int fetchmail_oauth2_device(struct fetchmail_cmd_context *fctx,
-				   Settings &set, Store &store)
+				   const Settings &set, Store &store)
 {
 	StoredAccount stored;
 	OAuth2DeviceAuthorization auth;
@@ -231,7 +232,7 @@ static int fetchmail_oauth2_device(struct fetchmail_cmd_context *fctx,
 
 /* One poll for `oauth2 finish --state` (see doveadm-fetchmail.hh). */
 int fetchmail_cmd_device_poll(struct fetchmail_cmd_context *fctx,
-			      Settings &set, Store &store,
+			      const Settings &set, Store &store,
 			      const std::string &key, OAuth2ConsentState &rec,
 			      const std::string &blob)
 {

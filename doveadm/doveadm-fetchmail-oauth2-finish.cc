@@ -91,7 +91,7 @@ static int finish_load(struct fetchmail_cmd_context *fctx, Store &store,
 
 /* The account the consent is for, unchanged since the start. */
 static const OAuth2Provider *
-finish_account(struct fetchmail_cmd_context *fctx, Settings &set,
+finish_account(struct fetchmail_cmd_context *fctx, const Settings &set,
 	       Store &store, const OAuth2ConsentState &rec,
 	       StoredAccount &stored_r)
 {
@@ -110,7 +110,7 @@ finish_account(struct fetchmail_cmd_context *fctx, Settings &set,
 	return p;
 }
 
-static int finish_code(struct fetchmail_cmd_context *fctx, Settings &set,
+static int finish_code(struct fetchmail_cmd_context *fctx, const Settings &set,
 		       Store &store, const std::string &key,
 		       const OAuth2ConsentState &rec, const std::string &blob)
 {
@@ -144,11 +144,13 @@ static int finish_code(struct fetchmail_cmd_context *fctx, Settings &set,
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	doveadm_print(rec.account_id.c_str());
 	doveadm_print("connected");
+	/* released: due again */
+	fetchmail_cmd_registry_update(store);
 	return 0;
 }
 
 static int fetchmail_oauth2_finish(struct fetchmail_cmd_context *fctx,
-				   Settings &set, Store &store)
+				   const Settings &set, Store &store)
 {
 	OAuth2ConsentState rec;
 	std::string key = oauth2_state_key(fctx->state), blob, error;

@@ -22,7 +22,7 @@ static void cmd_fetchmail_oauth2_providers_init(
 }
 
 static int fetchmail_oauth2_providers(struct fetchmail_cmd_context *,
-				      Settings &set, Store &)
+				      const Settings &set, Store &)
 {
 	for (const OAuth2Provider &p : set.oauth2_providers.list) {
 		doveadm_print(p.name.c_str());

@@ -58,7 +58,6 @@ struct RefreshQueue {
 				store, set, http, account));
 			OAuth2RefreshOptions options;
 			options.force = true;
-			options.storage_ioloop = loop.storage();
 			active++;
 			running.back()->start(options,
 				[this, slot](const OAuth2RefreshResult &r) {
@@ -73,7 +72,7 @@ struct RefreshQueue {
 };
 
 static int fetchmail_oauth2_refresh(struct fetchmail_cmd_context *fctx,
-				    Settings &set, Store &store)
+				    const Settings &set, Store &store)
 {
 	std::vector<std::string> ids;
 	std::string error;
@@ -118,6 +117,8 @@ static int fetchmail_oauth2_refresh(struct fetchmail_cmd_context *fctx,
 			ret = fetchmail_cmd_fail_refresh(fctx, r.status, false,
 							 id + ": " + r.error);
 	}
+	/* a consent that is gone holds its account */
+	fetchmail_cmd_registry_update(store);
 	return ret;
 }
 

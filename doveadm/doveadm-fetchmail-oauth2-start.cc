@@ -37,7 +37,7 @@ static void cmd_fetchmail_oauth2_start_init(
 }
 
 static int fetchmail_oauth2_start(struct fetchmail_cmd_context *fctx,
-				  Settings &set, Store &store)
+				  const Settings &set, Store &store)
 {
 	StoredAccount stored;
 

@@ -111,7 +111,7 @@ static int token_read(struct fetchmail_cmd_context *fctx,
 }
 
 static int fetchmail_oauth2_token(struct fetchmail_cmd_context *fctx,
-				  Settings &set, Store &store)
+				  const Settings &set, Store &store)
 {
 	StoredAccount stored;
 	std::string token;
@@ -129,7 +129,6 @@ static int fetchmail_oauth2_token(struct fetchmail_cmd_context *fctx,
 		FetchmailCmdIoloop loop;
 		HttpClient http(fetchmail_cmd_http_settings(set, store));
 		OAuth2Refresh refresh(store, set, http, stored.account);
-		options.storage_ioloop = loop.storage();
 		refresh.start(options, [&](const OAuth2RefreshResult &r) {
 			result = r;
 			loop.stop();
@@ -146,6 +145,8 @@ static int fetchmail_oauth2_token(struct fetchmail_cmd_context *fctx,
 	}
 	doveadm_print(stored.account.id.c_str());
 	doveadm_print("connected");
+	/* released: due again */
+	fetchmail_cmd_registry_update(store);
 	return 0;
 }
 

@@ -17,10 +17,13 @@
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-http.hh"
 #include "fetchmail-oauth2-refresh.hh"
+#include "fetchmail-retrieval.hh"
 #include "fetchmail-settings.hh"
 #include "fetchmail-store.hh"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 extern "C" {
 #include "doveadm-mail.h"
@@ -80,7 +83,7 @@ struct fetchmail_cmd_context;
    checked and the account store is open. Returns 0, or -1 after
    fetchmail_cmd_fail*() set the exit code. */
 typedef int fetchmail_cmd_body_t(struct fetchmail_cmd_context *fctx,
-				 fetchmail::Settings &set,
+				 const fetchmail::Settings &set,
 				 fetchmail::Store &store);
 typedef void fetchmail_cmd_init_t(struct doveadm_mail_cmd_context *ctx,
 				  const char *const args[]);
@@ -89,7 +92,9 @@ typedef void fetchmail_cmd_init_t(struct doveadm_mail_cmd_context *ctx,
    plain (no C++ members). */
 struct fetchmail_cmd_context {
 	struct doveadm_mail_cmd_context ctx;
+	fetchmail_cmd_init_t *init;
 	fetchmail_cmd_body_t *body;
+	bool init_failed;   /* init() refused the parameters */
 	const char *id;     /* the positional account id, when the verb has one */
 	const char *status; /* list --status filter */
 	bool due;           /* run --due */
@@ -120,12 +125,26 @@ bool fetchmail_cmd_init_no_args(struct fetchmail_cmd_context *fctx,
    (EX_USAGE and the field's error otherwise). */
 bool fetchmail_cmd_init_account(struct fetchmail_cmd_context *fctx);
 
+/* (field, one-line error) pairs, in contract order. */
+typedef std::vector<std::pair<std::string, std::string>> FieldErrors;
+
+/* Set each account field given as a parameter on its own: a bad value
+   leaves its field unchanged and adds (field, error) to errors_r, and the
+   next field is still tried. Returns the number of fields given.
+   password_set_r tells whether a good password was among them. */
+int fetchmail_cmd_set_fields(struct fetchmail_cmd_context *fctx,
+			     fetchmail::Account &account, bool &password_set_r,
+			     FieldErrors &errors_r);
+
 /* Apply the account fields given as parameters. Returns the number of
    fields set, or -1 (EX_USAGE set and logged) for a bad value.
    password_set_r tells whether a password was among them. */
 int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 			       fetchmail::Account &account,
 			       bool &password_set_r);
+
+/* The login given with --actor, or "" (the doveadm operator). */
+const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx);
 
 /* OAuth2 accounts at add and edit: the provider must be configured
    (EX_USAGE naming oauth2-provider otherwise) and usable (EX_CONFIG with
@@ -135,6 +154,11 @@ int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 int fetchmail_cmd_check_oauth2(struct fetchmail_cmd_context *fctx,
 			       const fetchmail::Settings &set,
 			       fetchmail::Account &account, bool fill_host);
+/* The same check without failing the command: 0, or the exit code it
+   would give with error_r (for validate). */
+int fetchmail_oauth2_account_check(const fetchmail::Settings &set,
+				   fetchmail::Account &account,
+				   bool fill_host, std::string &error_r);
 
 /* The OAuth2 commands (oauth2 start|finish|device|token): only for one
    user (-u USER without wildcards), EX_USAGE otherwise. */
@@ -155,9 +179,9 @@ fetchmail::HttpSettings fetchmail_cmd_http_settings(
 	const fetchmail::Settings &set, fetchmail::Store &store);
 
 /* A private ioloop for the OAuth2 requests of one command: doveadm's own
-   loop does not run inside a command. It becomes current when created;
-   storage() is the ioloop that was current before, for store calls made
-   from its callbacks (IoloopScope). */
+   loop does not run inside a command. It becomes current when created
+   (the Store makes its own ioloop current for store calls made from its
+   callbacks). */
 class FetchmailCmdIoloop {
 public:
 	FetchmailCmdIoloop();
@@ -168,10 +192,8 @@ public:
 	/* Run until stop(). */
 	void run() { io_loop_run(ioloop_); }
 	void stop() { io_loop_stop(ioloop_); }
-	struct ioloop *storage() const { return storage_; }
 
 private:
-	struct ioloop *storage_;
 	struct ioloop *ioloop_;
 };
 
@@ -212,7 +234,7 @@ fetchmail_cmd_device_request(const fetchmail::Settings &set,
    interval allows, printing the row (id, oauth2 = pending | connected).
    Defined with the device verb. */
 int fetchmail_cmd_device_poll(struct fetchmail_cmd_context *fctx,
-			      fetchmail::Settings &set,
+			      const fetchmail::Settings &set,
 			      fetchmail::Store &store, const std::string &key,
 			      fetchmail::OAuth2ConsentState &state,
 			      const std::string &secret_blob);
@@ -221,9 +243,15 @@ int fetchmail_cmd_device_poll(struct fetchmail_cmd_context *fctx,
    is logged (the registry can be rebuilt) but does not fail the command. */
 void fetchmail_cmd_registry_update(fetchmail::Store &store);
 
-/* Errors to exit codes, in one place. Each logs the error and returns -1. */
+/* Errors to exit codes, in one place. Each logs the error and returns -1.
+   A temporary failure (EX_TEMPFAIL) overrides any other exit code, as in
+   doveadm-mail.c; otherwise the first one stays. */
 int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,
 		       const std::string &error);
+/* The exit code for a failed run (its error is in its row and run log):
+   EX_CONFIG, EX_DATAERR or EX_TEMPFAIL. Returns -1. */
+int fetchmail_cmd_fail_run(struct fetchmail_cmd_context *fctx,
+			   const fetchmail::RunReport &report);
 int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
 			     const fetchmail::Store &store,
 			     const std::string &error);
@@ -267,6 +295,8 @@ extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_show;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_log;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_run;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_test;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_validate;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_role;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_registry_rebuild;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_scheduler;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_start;

@@ -13,6 +13,7 @@
    may destroy the OAuth2Refresh in it. */
 
 #include "fetchmail-oauth2-refresh.hh"
+#include "fetchmail-redact.hh"
 
 #include <exception>
 
@@ -61,7 +62,10 @@ uint64_t post_and_parse(HttpClient &http, const OAuth2Request &request,
 			if (r.error != HttpError::None) {
 				outcome = OAuth2Outcome::Temporary;
 				error = r.error_text;
-				redact_secrets(error, secrets);
+				Redactor redactor;
+				for (const std::string &s : secrets)
+					redactor.add_secret(s);
+				redactor.redact(error);
 			} else {
 				outcome = parse(r.status, r.body, secrets,
 						result, error);
@@ -104,6 +108,7 @@ struct OAuth2Refresh::Impl {
 	void response(OAuth2Outcome outcome, const OAuth2TokenResponse &r,
 		      const std::string &error);
 	void consent_needed(const std::string &reason);
+	int save_with_status(bool hold, std::string &error_r);
 	void done(OAuth2RefreshStatus status, const std::string &error);
 	void release();
 	int64_t now_ms() const;
@@ -155,12 +160,8 @@ void OAuth2Refresh::Impl::step_cb(Impl *impl)
 void OAuth2Refresh::Impl::lock()
 {
 	std::string error;
-	int ret;
-	{
-		IoloopScope scope(options.storage_ioloop);
-		ret = store.lock_account_for(LOCK_NAME, account.id, lock_fd,
-					     error);
-	}
+	int ret = store.lock_account_for(LOCK_NAME, account.id, lock_fd,
+					 error);
 	if (ret < 0) {
 		done(OAuth2RefreshStatus::Temporary, error);
 		return;
@@ -188,12 +189,7 @@ void OAuth2Refresh::Impl::load()
 		request(options.refresh_token);
 		return;
 	}
-	int ret;
-	{
-		IoloopScope scope(options.storage_ioloop);
-		ret = store.load_tokens(account.id, tokens, error);
-	}
-	if (ret < 0) {
+	if (store.load_tokens(account.id, tokens, error) < 0) {
 		done(store.last_error() == StoreError::Internal ?
 		     OAuth2RefreshStatus::Temporary :
 		     OAuth2RefreshStatus::Config, error);
@@ -241,15 +237,16 @@ void OAuth2Refresh::Impl::response(OAuth2Outcome outcome,
 		done(status, error);
 		return;
 	}
-	if (!options.refresh_token.empty()) {
-		/* an import replaces whatever was stored */
-		tokens = OAuth2Tokens();
-		tokens.refresh_token = options.refresh_token;
-	}
 	oauth2_tokens_apply(tokens, r, ioloop_time);
 	int ret;
-	{
-		IoloopScope scope(options.storage_ioloop);
+	if (!options.refresh_token.empty()) {
+		/* an import is a consent: it replaces whatever was stored
+		   and releases a held account */
+		tokens.refresh_token = r.refresh_token.empty() ?
+			options.refresh_token : r.refresh_token;
+		tokens.consent_error.clear();
+		ret = save_with_status(false, store_error);
+	} else {
 		ret = store.save_tokens(account.id, tokens, store_error);
 	}
 	if (ret < 0) {
@@ -272,11 +269,7 @@ void OAuth2Refresh::Impl::consent_needed(const std::string &reason)
 		return;
 	}
 	OAuth2Tokens current;
-	int ret;
-	{
-		IoloopScope scope(options.storage_ioloop);
-		ret = store.load_tokens(account.id, current, error);
-	}
+	int ret = store.load_tokens(account.id, current, error);
 	if (ret > 0 && !retried && !current.refresh_token.empty() &&
 	    current.refresh_token != sent_refresh) {
 		retried = true;
@@ -284,17 +277,30 @@ void OAuth2Refresh::Impl::consent_needed(const std::string &reason)
 		request(tokens.refresh_token);
 		return;
 	}
+	/* the reason for show and list, and the account held: the
+	   scheduler leaves it alone until consent is given again */
 	oauth2_tokens_consent_needed(tokens, reason, ioloop_time);
-	{
-		IoloopScope scope(options.storage_ioloop);
-		ret = store.save_tokens(account.id, tokens, error);
-	}
-	if (ret < 0) {
+	if (save_with_status(true, error) < 0) {
 		done(OAuth2RefreshStatus::ConsentNeeded, reason +
 		     " (storing that failed: " + error + ")");
 		return;
 	}
 	done(OAuth2RefreshStatus::ConsentNeeded, reason);
+}
+
+/* The token record and, in the same transaction, the account's status:
+   held (hold) or released (a consent). */
+int OAuth2Refresh::Impl::save_with_status(bool hold, std::string &error_r)
+{
+	StoredAccount current;
+
+	if (store.load(account.id, current, error_r) < 0)
+		return -1;
+	if (hold)
+		oauth2_status_hold(current.status);
+	else
+		oauth2_status_release(current.status, ioloop_time);
+	return store.save_tokens(account.id, tokens, error_r, &current.status);
 }
 
 void OAuth2Refresh::Impl::done(OAuth2RefreshStatus status,
@@ -343,8 +349,6 @@ void OAuth2Refresh::start(const OAuth2RefreshOptions &options,
 	impl.options = options;
 	impl.callback = std::move(callback);
 	impl.ioloop = current_ioloop;
-	if (impl.options.storage_ioloop == nullptr)
-		impl.options.storage_ioloop = current_ioloop;
 	impl.lock_deadline_ms = impl.now_ms() + impl.set.timeout_msecs;
 	/* an unusable provider is answered from the ioloop too */
 	impl.provider = oauth2_account_provider(impl.set, impl.account,
@@ -408,6 +412,7 @@ int oauth2_store_consent(Store &store, const std::string &id,
 			 std::string &error_r)
 {
 	OAuth2Tokens tokens;
+	StoredAccount current;
 
 	if (response.refresh_token.empty()) {
 		error_r = "the provider issued no refresh token: ask it for "
@@ -415,8 +420,11 @@ int oauth2_store_consent(Store &store, const std::string &id,
 			"scope; Google: access_type=offline)";
 		return -2;
 	}
+	if (store.load(id, current, error_r) < 0)
+		return -1;
 	oauth2_tokens_apply(tokens, response, now);
-	return store.save_tokens(id, tokens, error_r);
+	oauth2_status_release(current.status, now);
+	return store.save_tokens(id, tokens, error_r, &current.status);
 }
 
 } // namespace fetchmail

@@ -40,9 +40,10 @@
        it first re-reads the record; when another writer stored a
        different refresh token meanwhile (a consent just finished), it
        tries once more with that one. Otherwise the record is rewritten
-       without tokens and with the provider's reason, which the scheduler
-       reads as "do not poll until consent is renewed"; then
-       ConsentNeeded with that reason.
+       without tokens and with the provider's reason, and the account's
+       status is held (AccountStatus::held, oauth2_status_hold()) in the
+       same transaction: the scheduler does not poll it until consent is
+       renewed; then ConsentNeeded with that reason.
     8. invalid_client, unauthorized_client, invalid_scope, ...: Config
        with the provider's text; nothing is stored.
     9. 5xx, 429, timeouts, connection and TLS errors, malformed or
@@ -51,8 +52,12 @@
 
    With refresh_token set in the options (importing a token from
    elsewhere) steps 3 and 4 are skipped and that token is sent; Ok stores
-   the result as above, while ConsentNeeded stores nothing (the imported
-   token is just refused).
+   the result as above and releases a held account (it is a consent),
+   while ConsentNeeded stores nothing (the imported token is just
+   refused).
+
+   Store calls are made synchronously from the ioloop callbacks; the Store
+   makes its own ioloop current for them.
 
    The callback comes exactly once, from an ioloop callback, never from
    inside start(). Destroying the OAuth2Refresh before that cancels the
@@ -97,9 +102,6 @@ struct OAuth2RefreshOptions {
 	bool force = false;
 	/* Send this refresh token instead of the stored one (import). */
 	std::string refresh_token;
-	/* Made current around store calls (see IoloopScope); nullptr: the
-	   ioloop that is current when start() is called. */
-	struct ioloop *storage_ioloop = nullptr;
 };
 
 class OAuth2Refresh {
@@ -155,7 +157,8 @@ uint64_t oauth2_post_device(HttpClient &http, const OAuth2Request &request,
 
 /* Store the tokens a consent produced (code or device flow) as the
    account's new token record, replacing whatever was there (a consent
-   needed reason too). Returns 0; -1 when the store failed (see
+   needed reason too), and release the account if it was held, in the
+   same transaction. Returns 0; -1 when the store failed (see
    Store::last_error()); -2 when the response has no refresh token (a
    configuration problem: without one the account stops working when the
    access token expires; the provider must be asked for offline access),

@@ -48,9 +48,7 @@ private:
 };
 
 /* The earliest next_run of the user's active accounts, 0 when none is
-   active. Accounts that never ran count as due now. OAuth2 accounts count
-   only while connected: one that was never connected, or needs consent
-   again, is not polled until consent is given. */
+   active. Accounts that never ran count as due now. */
 int64_t registry_user_due(const std::vector<StoredAccount> &accounts);
 
 /* Recompute and store the user's entry from its accounts. Returns 1 when

@@ -14,7 +14,7 @@ namespace fetchmail {
 	MAILBOX_ATTRIBUTE_PREFIX_DOVECOT_PVT_SERVER "fetchmail/"
 
 static const char *const record_kinds[] = {
-	"account", "status", "ledger", "log", "tokens",
+	"account", "status", "ledger", "pending", "log", "tokens",
 };
 
 static const char CONSENT_KIND[] = "oauth2-state";
@@ -27,12 +27,14 @@ static std::string attr_key(const char *kind, const std::string &id)
 }
 
 Store::Store(struct mail_user *user, const Settings &set)
-	: user_(user), set_(set)
+	: user_(user), set_(set), ioloop_(current_ioloop)
 {
 }
 
 Store::~Store()
 {
+	IoloopScope scope(ioloop_);
+
 	if (box_ != nullptr)
 		mailbox_free(&box_);
 }
@@ -51,6 +53,7 @@ std::string Store::aad(const std::string &id) const
 
 int Store::open(std::string &error_r)
 {
+	IoloopScope scope(ioloop_);
 	struct mail_namespace *ns =
 		mail_namespace_find_inbox(user_->namespaces);
 
@@ -67,6 +70,7 @@ int Store::open(std::string &error_r)
 int Store::get(const char *kind, const std::string &id,
 	       std::string &value_r, std::string &error_r)
 {
+	IoloopScope scope(ioloop_);
 	struct mail_attribute_value value;
 	std::string key = attr_key(kind, id);
 	int ret;
@@ -88,6 +92,7 @@ int Store::set(const std::vector<std::pair<std::string,
 					   const std::string *>> &changes,
 	       std::string &error_r)
 {
+	IoloopScope scope(ioloop_);
 	struct mailbox_transaction_context *t =
 		mailbox_transaction_begin(box_,
 			MAILBOX_TRANSACTION_FLAG_EXTERNAL, "fetchmail store");
@@ -121,25 +126,37 @@ int Store::set(const std::vector<std::pair<std::string,
 	return 0;
 }
 
-int Store::list_ids(std::vector<std::string> &ids_r, std::string &error_r)
+/* The names of the records of one kind (the keys below kind/). */
+int Store::list_kind(const char *kind, std::vector<std::string> &names_r,
+		     std::string &error_r)
 {
-	std::string prefix = attr_key("account", "");
+	IoloopScope scope(ioloop_);
+	std::string prefix = attr_key(kind, "");
 	struct mailbox_attribute_iter *iter =
 		mailbox_attribute_iter_init(box_, MAIL_ATTRIBUTE_TYPE_PRIVATE,
 					    prefix.c_str());
 	const char *key;
 
-	ids_r.clear();
-	while ((key = mailbox_attribute_iter_next(iter)) != nullptr) {
-		if (account_id_valid(key))
-			ids_r.emplace_back(key);
-	}
+	names_r.clear();
+	while ((key = mailbox_attribute_iter_next(iter)) != nullptr)
+		names_r.emplace_back(key);
 	if (mailbox_attribute_iter_deinit(&iter) < 0) {
 		return fail(StoreError::Internal, error_r,
 			"mailbox_attribute_iter(" + prefix + ") failed: " +
 			mailbox_get_last_internal_error(box_, nullptr));
 	}
-	std::sort(ids_r.begin(), ids_r.end());
+	std::sort(names_r.begin(), names_r.end());
+	return 0;
+}
+
+int Store::list_ids(std::vector<std::string> &ids_r, std::string &error_r)
+{
+	if (list_kind("account", ids_r, error_r) < 0)
+		return -1;
+	ids_r.erase(std::remove_if(ids_r.begin(), ids_r.end(),
+				   [](const std::string &id) {
+					   return !account_id_valid(id);
+				   }), ids_r.end());
 	return 0;
 }
 
@@ -187,7 +204,6 @@ void Store::load_oauth2_status(StoredAccount &stored)
 	int ret;
 
 	stored.oauth2.clear();
-	stored.oauth2_connected = false;
 	if (stored.account.auth != AuthMethod::OAuth2)
 		return;
 	if ((ret = get("tokens", stored.account.id, json, error)) < 0) {
@@ -202,8 +218,6 @@ void Store::load_oauth2_status(StoredAccount &stored)
 	}
 	stored.oauth2 = oauth2_consent_text(ret > 0, !refresh.empty(),
 					    tokens.consent_error);
-	stored.oauth2_connected = !refresh.empty() &&
-		tokens.consent_error.empty();
 }
 
 int Store::decrypt_password(StoredAccount &stored, std::string &error_r)
@@ -263,7 +277,6 @@ int Store::create(StoredAccount &stored, std::string &error_r)
 	/* a new account has no tokens (stale ones of a reused id go) */
 	stored.oauth2 = stored.account.auth == AuthMethod::OAuth2 ?
 		oauth2_consent_text(false, false, "") : "";
-	stored.oauth2_connected = false;
 	return set({ { attr_key("account", stored.account.id), &record },
 		     { attr_key("status", stored.account.id), &status },
 		     { attr_key("ledger", stored.account.id), nullptr },
@@ -273,7 +286,7 @@ int Store::create(StoredAccount &stored, std::string &error_r)
 }
 
 int Store::update(StoredAccount &stored, bool password_changed,
-		  std::string &error_r, StoreForget forget)
+		  std::string &error_r, StoreUpdate also)
 {
 	if (password_changed && encrypt_password(stored, error_r) < 0)
 		return -1;
@@ -282,12 +295,22 @@ int Store::update(StoredAccount &stored, bool password_changed,
 	std::vector<std::pair<std::string, const std::string *>> changes = {
 		{ attr_key("account", stored.account.id), &record },
 	};
-	if (forget.ledger)
+	std::string status;
+	if (also.forget_ledger) {
+		/* the ledger and its pending record go together */
 		changes.emplace_back(attr_key("ledger", stored.account.id),
 				     nullptr);
-	if (forget.tokens)
+		changes.emplace_back(attr_key("pending", stored.account.id),
+				     nullptr);
+	}
+	if (also.forget_tokens)
 		changes.emplace_back(attr_key("tokens", stored.account.id),
 				     nullptr);
+	if (also.status) {
+		status = status_record_encode(stored.status);
+		changes.emplace_back(attr_key("status", stored.account.id),
+				     &status);
+	}
 	return set(changes, error_r);
 }
 
@@ -350,7 +373,7 @@ int Store::load_tokens(const std::string &id, OAuth2Tokens &tokens_r,
 }
 
 int Store::save_tokens(const std::string &id, const OAuth2Tokens &tokens,
-		       std::string &error_r)
+		       std::string &error_r, const AccountStatus *status)
 {
 	std::string refresh_blob, access_blob;
 
@@ -363,7 +386,15 @@ int Store::save_tokens(const std::string &id, const OAuth2Tokens &tokens,
 		return -1;
 	std::string json = oauth2_tokens_encode(tokens, refresh_blob,
 						access_blob);
-	return set({ { attr_key("tokens", id), &json } }, error_r);
+	std::string status_json;
+	std::vector<std::pair<std::string, const std::string *>> changes = {
+		{ attr_key("tokens", id), &json },
+	};
+	if (status != nullptr) {
+		status_json = status_record_encode(*status);
+		changes.emplace_back(attr_key("status", id), &status_json);
+	}
+	return set(changes, error_r);
 }
 
 int Store::save_consent(const std::string &key, const std::string &json,
@@ -386,21 +417,7 @@ int Store::remove_consent(const std::string &key, std::string &error_r)
 int Store::list_consents(std::vector<std::string> &keys_r,
 			 std::string &error_r)
 {
-	std::string prefix = attr_key(CONSENT_KIND, "");
-	struct mailbox_attribute_iter *iter =
-		mailbox_attribute_iter_init(box_, MAIL_ATTRIBUTE_TYPE_PRIVATE,
-					    prefix.c_str());
-	const char *key;
-
-	keys_r.clear();
-	while ((key = mailbox_attribute_iter_next(iter)) != nullptr)
-		keys_r.emplace_back(key);
-	if (mailbox_attribute_iter_deinit(&iter) < 0) {
-		return fail(StoreError::Internal, error_r,
-			"mailbox_attribute_iter(" + prefix + ") failed: " +
-			mailbox_get_last_internal_error(box_, nullptr));
-	}
-	return 0;
+	return list_kind(CONSENT_KIND, keys_r, error_r);
 }
 
 int Store::remove(const std::string &id, std::string &error_r)
@@ -412,21 +429,39 @@ int Store::remove(const std::string &id, std::string &error_r)
 	return set(changes, error_r);
 }
 
+/* The ledger and the pending record go together (see
+   fetchmail-retrieval.hh, "Exactly once"): a null or empty pending
+   record is removed. */
+static void ledger_changes(const std::string &id, const Ledger &ledger,
+			   const PendingBatch *pending, std::string &ledger_json,
+			   std::string &pending_json,
+			   std::vector<std::pair<std::string,
+						 const std::string *>> &changes)
+{
+	ledger_json = ledger_encode(ledger);
+	changes.emplace_back(attr_key("ledger", id), &ledger_json);
+	if (pending != nullptr && !pending->messages.empty()) {
+		pending_json = pending_encode(*pending);
+		changes.emplace_back(attr_key("pending", id), &pending_json);
+	} else {
+		changes.emplace_back(attr_key("pending", id), nullptr);
+	}
+}
+
 int Store::save_run(const std::string &id, const AccountStatus &status,
 		    const std::string &log, const Ledger *ledger,
-		    std::string &error_r)
+		    const PendingBatch *pending, std::string &error_r)
 {
 	std::string status_json = status_record_encode(status);
-	std::string ledger_json;
+	std::string ledger_json, pending_json;
 	std::vector<std::pair<std::string, const std::string *>> changes = {
 		{ attr_key("status", id), &status_json },
 		{ attr_key("log", id), &log },
 	};
 
-	if (ledger != nullptr) {
-		ledger_json = ledger_encode(*ledger);
-		changes.emplace_back(attr_key("ledger", id), &ledger_json);
-	}
+	if (ledger != nullptr)
+		ledger_changes(id, *ledger, pending, ledger_json, pending_json,
+			       changes);
 	return set(changes, error_r);
 }
 
@@ -512,11 +547,38 @@ int Store::load_ledger(const std::string &id, Ledger &ledger_r,
 }
 
 int Store::save_ledger(const std::string &id, const Ledger &ledger,
-		       std::string &error_r)
+		       const PendingBatch *pending, std::string &error_r)
 {
-	std::string json = ledger_encode(ledger);
-	return set({ { attr_key("ledger", id), &json } }, error_r);
+	std::string ledger_json, pending_json;
+	std::vector<std::pair<std::string, const std::string *>> changes;
+
+	ledger_changes(id, ledger, pending, ledger_json, pending_json, changes);
+	return set(changes, error_r);
 }
+
+int Store::save_pending(const std::string &id, const PendingBatch &pending,
+			std::string &error_r)
+{
+	std::string json = pending_encode(pending);
+	return set({ { attr_key("pending", id), &json } }, error_r);
+}
+
+int Store::load_pending(const std::string &id, PendingBatch &pending_r,
+			std::string &error_r)
+{
+	std::string json;
+	int ret;
+
+	pending_r = PendingBatch();
+	if ((ret = get("pending", id, json, error_r)) <= 0)
+		return ret;
+	if (pending_decode(json, pending_r, error_r) < 0) {
+		return fail(StoreError::Corrupt, error_r, "account " + id +
+			    ": corrupt pending record: " + error_r);
+	}
+	return 1;
+}
+
 
 int Store::load_log(const std::string &id, std::string &log_r,
 		    std::string &error_r)

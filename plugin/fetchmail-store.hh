@@ -10,6 +10,8 @@
      vendor/vendor.dovecot/pvt/server/fetchmail/account/<id>  account record
      vendor/vendor.dovecot/pvt/server/fetchmail/status/<id>   status record
      vendor/vendor.dovecot/pvt/server/fetchmail/ledger/<id>   delivered UIDs
+     vendor/vendor.dovecot/pvt/server/fetchmail/pending/<id>  a batch being
+                                                   made durable (exactly once)
      vendor/vendor.dovecot/pvt/server/fetchmail/log/<id>      last run log
      vendor/vendor.dovecot/pvt/server/fetchmail/tokens/<id>   OAuth2 tokens
      vendor/vendor.dovecot/pvt/server/fetchmail/oauth2-state/<key>
@@ -22,7 +24,11 @@
    bound to "<user>\n<id or state key>\n<kind>", kind being
    oauth2-refresh, oauth2-access or oauth2-consent, so that no blob can be
    moved to another user, account or purpose. Records that fail to parse
-   or decrypt are reported, never dropped. */
+   or decrypt are reported, never dropped.
+
+   Storage calls are made with the ioloop current at construction (the
+   mail user's long-lived one) made current for their duration, so callers
+   may use the store while a private ioloop runs. */
 
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-account.hh"
@@ -49,18 +55,19 @@ struct StoredAccount {
 	std::string password_blob;
 	AccountStatus status;
 	/* OAuth2 accounts, from the token record without decrypting it: the
-	   consent state as list and show print it (oauth2_consent_text()),
-	   and whether a refresh token is held with no consent pending (only
-	   such accounts are polled). Empty / false for password accounts. */
+	   consent state as list and show print it (oauth2_consent_text());
+	   empty for password accounts. */
 	std::string oauth2;
-	bool oauth2_connected = false;
 };
 
-/* What Store::update() forgets in the same transaction. */
-struct StoreForget {
-	bool ledger = false;   /* another mailbox: host, protocol, remote user */
-	bool tokens = false;   /* another provider or remote user, or auth
-				  password: the tokens belong to someone else */
+/* What Store::update() changes besides the account record, in the same
+   transaction. */
+struct StoreUpdate {
+	bool forget_ledger = false; /* another mailbox: host, protocol,
+				       remote user (ledger and pending record) */
+	bool forget_tokens = false; /* another provider or remote user, or
+				       auth password: they were someone else's */
+	bool status = false;        /* write stored.status too (held) */
 };
 
 class Store {
@@ -84,9 +91,9 @@ public:
 	   encrypts account.password, writes account and a fresh status. */
 	int create(StoredAccount &stored, std::string &error_r);
 	/* Rewrite the account record; re-encrypts when password_changed; in
-	   the same transaction drops what forget names. */
+	   the same transaction does what also says. */
 	int update(StoredAccount &stored, bool password_changed,
-		   std::string &error_r, StoreForget forget = {});
+		   std::string &error_r, StoreUpdate also = {});
 	/* Remove the account with its status, ledger, log and tokens. */
 	int remove(const std::string &id, std::string &error_r);
 
@@ -98,9 +105,12 @@ public:
 			std::string &error_r);
 	/* Encrypt and write the whole token record in one transaction: a
 	   rotated refresh token replaces the old one together with the new
-	   access token and its expiry, or not at all. */
+	   access token and its expiry, or not at all. With status, the
+	   status record goes into the same transaction (held or released,
+	   see oauth2_status_hold()). */
 	int save_tokens(const std::string &id, const OAuth2Tokens &tokens,
-			std::string &error_r);
+			std::string &error_r,
+			const AccountStatus *status = nullptr);
 
 	/* Consent states (see fetchmail-oauth2.hh), by the state's key. */
 	int save_consent(const std::string &key, const std::string &json,
@@ -122,10 +132,11 @@ public:
 			   std::string &error_r);
 
 	/* The end of a run in one transaction: status, run log and, when
-	   given, the ledger. */
+	   given, the ledger with the pending record (removed when pending is
+	   null or empty). */
 	int save_run(const std::string &id, const AccountStatus &status,
 		     const std::string &log, const Ledger *ledger,
-		     std::string &error_r);
+		     const PendingBatch *pending, std::string &error_r);
 
 	/* Runs of one account never overlap: a flock() on
 	   .fetchmail-<id>.lock in the user's INBOX index directory. The
@@ -143,17 +154,28 @@ public:
 	bool account_running(const std::string &id);
 	int load_ledger(const std::string &id, Ledger &ledger_r,
 			std::string &error_r);
+	/* The ledger and the pending record (removed when null or empty),
+	   in one transaction. */
 	int save_ledger(const std::string &id, const Ledger &ledger,
-			std::string &error_r);
+			const PendingBatch *pending, std::string &error_r);
+	int save_pending(const std::string &id, const PendingBatch &pending,
+			 std::string &error_r);
+	/* 0 when there is none */
+	int load_pending(const std::string &id, PendingBatch &pending_r,
+			 std::string &error_r);
 	int load_log(const std::string &id, std::string &log_r,
 		     std::string &error_r);
 
 	StoreError last_error() const { return last_error_; }
 	struct mail_user *user() const { return user_; }
+	/* The mail user's ioloop (current at construction). */
+	struct ioloop *ioloop() const { return ioloop_; }
 
 private:
 	int get(const char *kind, const std::string &id, std::string &value_r,
 		std::string &error_r);
+	int list_kind(const char *kind, std::vector<std::string> &names_r,
+		      std::string &error_r);
 	int set(const std::vector<std::pair<std::string,
 					    const std::string *>> &changes,
 		std::string &error_r);
@@ -168,6 +190,7 @@ private:
 
 	struct mail_user *user_;
 	const Settings &set_;
+	struct ioloop *ioloop_;
 	struct mailbox *box_ = nullptr;
 	StoreError last_error_ = StoreError::None;
 };

@@ -108,6 +108,34 @@ private:
 std::string message_fingerprint(std::string_view message_id, uint64_t size,
 				std::string_view internal_date);
 
+/* One message of a batch that is being made durable in the mailbox (see
+   fetchmail-retrieval.hh, "Exactly once"). */
+struct PendingMessage {
+	std::string folder;    /* IMAP folder, "" for POP3 */
+	std::string uid;       /* the UIDL, or the IMAP UID in decimal */
+	std::string identity;  /* message_identity() of its header */
+};
+
+/* The pending record of an account: the batch, and where the adapter
+   will look for it after a crash (the destination mailbox as it was
+   before the batch: its UIDVALIDITY and UIDNEXT; messages found there
+   with a UID at or above uidnext and a pending identity arrived with the
+   batch).
+
+     {"v":1,"mailbox":"INBOX","uidvalidity":1700000000,"uidnext":42,
+      "messages":[{"folder":"","uid":"0000002a5f1c","id":"0123456789abcdef"}]}
+*/
+struct PendingBatch {
+	std::string mailbox;
+	uint32_t uidvalidity = 0;
+	uint32_t uidnext = 0;
+	std::vector<PendingMessage> messages;
+};
+
+std::string pending_encode(const PendingBatch &batch);
+int pending_decode(std::string_view json, PendingBatch &batch_r,
+		   std::string &error_r);
+
 std::string ledger_encode(const Ledger &ledger);
 /* Replace ledger_r with the decoded ledger; -1 on error (ledger_r
    unchanged). A missing "v" is read as v1; a newer version is refused. */

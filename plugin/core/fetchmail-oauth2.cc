@@ -3,7 +3,8 @@
 #include "fetchmail-account.hh"
 #include "fetchmail-crypto.hh"
 #include "fetchmail-json.hh"
-#include "fetchmail-proto.hh"
+#include "fetchmail-redact.hh"
+#include "fetchmail-strings.hh"
 
 #include <openssl/evp.h>
 
@@ -40,40 +41,6 @@ const char *const MICROSOFT_BASE = "https://login.microsoftonline.com/";
 const char *const MICROSOFT_SCOPE =
 	"offline_access https://outlook.office.com/IMAP.AccessAsUser.All "
 	"https://outlook.office.com/POP.AccessAsUser.All";
-
-char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-	return a.size() == b.size() &&
-		std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-			return lower(x) == lower(y);
-		});
-}
-
-bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string_view trim(std::string_view s)
-{
-	while (!s.empty() && is_space(s.front()))
-		s.remove_prefix(1);
-	while (!s.empty() && is_space(s.back()))
-		s.remove_suffix(1);
-	return s;
-}
-
-bool has_ctrl(std::string_view s)
-{
-	return std::any_of(s.begin(), s.end(), [](char c) {
-		return (unsigned char)c < 0x20 || c == 0x7f;
-	});
-}
 
 /* visible ASCII, no spaces: tokens, codes */
 bool visible_ascii(std::string_view s)
@@ -137,7 +104,7 @@ std::string quote(std::string_view value)
 std::string url_host(std::string_view url, std::string_view scheme)
 {
 	if (url.size() < scheme.size() + 3 ||
-	    !iequals(url.substr(0, scheme.size()), scheme) ||
+	    !ascii_iequals(url.substr(0, scheme.size()), scheme) ||
 	    url.substr(scheme.size(), 3) != "://")
 		return "";
 	std::string_view rest = url.substr(scheme.size() + 3);
@@ -156,7 +123,7 @@ std::string url_host(std::string_view url, std::string_view scheme)
 	}
 	std::string out;
 	for (char c : host)
-		out += lower(c);
+		out += ascii_tolower(c);
 	return out;
 }
 
@@ -166,15 +133,23 @@ bool url_chars_valid(std::string_view url)
 		url.find('#') == url.npos;
 }
 
+Redactor redactor_of(const std::vector<std::string> &secrets)
+{
+	Redactor r;
+	for (const std::string &s : secrets)
+		r.add_secret(s);
+	return r;
+}
+
 void redact(std::string &text, const std::vector<std::string> &secrets)
 {
-	redact_secrets(text, secrets);
+	redactor_of(secrets).redact(text);
 }
 
 /* ------------------------------------------------------------ providers */
 
 struct ProviderReader {
-	const SettingLookup &lookup;
+	const OAuth2SettingLookup &lookup;
 	OAuth2Provider &p;
 
 	std::string key(std::string_view suffix) const
@@ -203,7 +178,7 @@ struct ProviderReader {
 		if (v.size() > max)
 			return fail(suffix, "longer than " +
 				    std::to_string(max) + " bytes");
-		if (has_ctrl(v))
+		if (has_ctrl_chars(v))
 			return fail(suffix, echo ?
 				    "must not contain control characters (got " +
 				    quote(v) + ")" :
@@ -277,7 +252,7 @@ void preset_microsoft(OAuth2Provider &p)
 	p.pop3_host = "outlook.office365.com";
 }
 
-void provider_parse(const SettingLookup &lookup, OAuth2Provider &p)
+void provider_parse(const OAuth2SettingLookup &lookup, OAuth2Provider &p)
 {
 	ProviderReader r{lookup, p};
 
@@ -285,11 +260,11 @@ void provider_parse(const SettingLookup &lookup, OAuth2Provider &p)
 	if (preset.empty())
 		preset = p.name == "google" || p.name == "microsoft" ?
 			p.name : "generic";
-	if (iequals(preset, "google"))
+	if (ascii_iequals(preset, "google"))
 		p.preset = OAuth2Preset::Google;
-	else if (iequals(preset, "microsoft"))
+	else if (ascii_iequals(preset, "microsoft"))
 		p.preset = OAuth2Preset::Microsoft;
-	else if (iequals(preset, "generic"))
+	else if (ascii_iequals(preset, "generic"))
 		p.preset = OAuth2Preset::Generic;
 	else {
 		r.fail("preset", "must be google, microsoft or generic (got " +
@@ -338,9 +313,9 @@ void provider_parse(const SettingLookup &lookup, OAuth2Provider &p)
 			p.scope = scope;
 	}
 	std::string mech = r.get("mechanism");
-	if (iequals(mech, "oauthbearer"))
+	if (ascii_iequals(mech, "oauthbearer"))
 		p.mechanism = SaslMech::OAuthBearer;
-	else if (mech.empty() || iequals(mech, "xoauth2"))
+	else if (mech.empty() || ascii_iequals(mech, "xoauth2"))
 		p.mechanism = SaslMech::XOAuth2;
 	else
 		r.fail("mechanism", "must be xoauth2 or oauthbearer (got " +
@@ -479,12 +454,12 @@ OAuth2Outcome parse_error(long status, std::string_view body,
 	/* a description of another type is left out */
 	if (json_get(root, "error_description", description, error) < 0)
 		description.clear();
-	redact(description, secrets);
+	Redactor redactor = redactor_of(secrets);
 	std::string text = code;
 	if (!description.empty())
-		text += ": " + sanitize_server_text(
+		text += ": " + redactor.server_text(
 			description, OAUTH2_MAX_ERROR_DESCRIPTION);
-	redact(text, secrets);
+	redactor.redact(text);
 	if (server_side) {
 		error_r = http + ": " + text;
 		return OAuth2Outcome::Temporary;
@@ -515,7 +490,7 @@ int token_fields(const Json::Value &root, OAuth2TokenResponse &token,
 	    json_get(root, "token_type", type, error_r) < 0 ||
 	    json_get(root, "scope", token.scope, error_r) < 0)
 		return -1;
-	if (!type.empty() && !iequals(type, "bearer")) {
+	if (!type.empty() && !ascii_iequals(type, "bearer")) {
 		error_r = "token_type: " + quote(type) +
 			" is not supported (only Bearer)";
 		return -1;
@@ -705,7 +680,7 @@ bool oauth2_provider_name_valid(std::string_view name)
 	});
 }
 
-void oauth2_providers_parse(const SettingLookup &lookup,
+void oauth2_providers_parse(const OAuth2SettingLookup &lookup,
 			    OAuth2Providers &providers_r)
 {
 	std::string list = lookup("fetchmail_oauth2_providers");
@@ -1210,6 +1185,20 @@ void oauth2_tokens_consent_needed(OAuth2Tokens &tokens,
 	tokens.consent_error = reason.empty() ? "the provider refused the "
 		"refresh token" : std::string(reason);
 	tokens.updated = now;
+}
+
+void oauth2_status_hold(AccountStatus &status)
+{
+	status.held = true;
+	status.next_run = 0;
+}
+
+void oauth2_status_release(AccountStatus &status, int64_t now)
+{
+	if (!status.held)
+		return;
+	status.held = false;
+	status.next_run = now;
 }
 
 std::string oauth2_consent_text(bool has_record, bool has_refresh,

@@ -20,6 +20,7 @@
 
    Nothing throws out of this API (std::bad_alloc aside). */
 
+#include "fetchmail-account.hh"
 #include "fetchmail-sasl.hh"
 
 #include <cstdint>
@@ -114,13 +115,14 @@ struct OAuth2Providers {
 /* Returns the value of a setting ("" when unset), e.g. of
    "fetchmail_oauth2_google_client_id". The glue passes the mail user's
    plugin settings or the service's. */
-using SettingLookup = std::function<std::string(std::string_view name)>;
+using OAuth2SettingLookup =
+	std::function<std::string(std::string_view name)>;
 
 /* Read fetchmail_oauth2_providers and each listed provider's settings.
    Names are separated by spaces or commas; duplicates are listed once.
    Never fails as a whole: problems end up in each provider's error (an
    invalid name too, as a provider with that name quoted). */
-void oauth2_providers_parse(const SettingLookup &lookup,
+void oauth2_providers_parse(const OAuth2SettingLookup &lookup,
 			    OAuth2Providers &providers_r);
 
 /* [a-z0-9][a-z0-9-]{0,31}: valid for names in the list and for the
@@ -439,6 +441,14 @@ void oauth2_tokens_apply(OAuth2Tokens &tokens,
 /* The provider answered invalid_grant: tokens dropped, reason kept. */
 void oauth2_tokens_consent_needed(OAuth2Tokens &tokens,
 				  std::string_view reason, int64_t now);
+
+/* An OAuth2 account without consent (never given, or refused by the
+   provider: invalid_grant) is held: not polled until consent is given
+   (AccountStatus::held, see account_due_time()). */
+void oauth2_status_hold(AccountStatus &status);
+/* Consent was given: a held account is polled again, the first time at
+   now; an account that was not held keeps its schedule. */
+void oauth2_status_release(AccountStatus &status, int64_t now);
 
 /* What list and show print in the oauth2 column:
      no record, or no refresh token and no error   "never connected"

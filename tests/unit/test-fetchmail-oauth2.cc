@@ -17,7 +17,7 @@ namespace {
 struct Settings {
 	std::map<std::string, std::string> values;
 
-	SettingLookup lookup() const
+	OAuth2SettingLookup lookup() const
 	{
 		return [this](std::string_view name) {
 			auto it = values.find(std::string(name));
