@@ -79,6 +79,21 @@ device_decide() {
 		--data-urlencode "username=$2" --data-urlencode "action=$3" >/dev/null
 }
 
+# make_due USER ID: the account's next run is now (its status record's
+# next-run set to 1; everything else, held too, stays).
+make_due() {
+	local key=/private/fetchmail/status/$2 json
+	json=$(doveadm -c "$LOCAL_CONF" mailbox metadata get -u "$1" -s "" "$key")
+	[[ -n $json ]] || json='{}'
+	json=$(printf '%s' "$json" | "$PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)
+d["next-run"] = 1
+d.setdefault("v", 1)
+print(json.dumps(d))')
+	doveadm -c "$LOCAL_CONF" mailbox metadata set -u "$1" -s "" "$key" "$json"
+}
+
 # row_value OUT FIELD: the value of FIELD in `-f tab` output of a command
 # that prints field/value rows (oauth2 device).
 row_value() {

@@ -41,12 +41,6 @@ add_connected() {
 	echo "$id"
 }
 
-# make_due USER ID: the account's next run is now.
-make_due() {
-	doveadm -c "$LOCAL_CONF" mailbox metadata set -u "$1" -s "" \
-		"/private/fetchmail/status/$2" '{"v":1,"next-run":1}'
-}
-
 check "does the run log in with OAuth2 yet?"
 PROBE_ID=$(add_connected "$U3" sandbox imap Probe)
 fm_run "$U3" "$PROBE_ID"

@@ -110,6 +110,7 @@ assert_eq "$(tab_column "$OUT" host) $(tab_column "$OUT" port)" "127.0.0.1 $OAUT
 assert_eq "$(tab_column "$OUT" auth)" oauth2 "auth oauth2"
 assert_eq "$(tab_column "$OUT" oauth2-provider)" sandbox "provider"
 assert_eq "$(tab_column "$OUT" oauth2)" "never connected" "never connected"
+assert_eq "$(tab_column "$OUT" next-run)" "" "not scheduled until consent"
 assert_ok fmt fetchmail list -u "$U"
 assert_eq "$(tab_column "$OUT" oauth2)" "never connected" "list shows the OAuth2 state"
 assert_not_contains "$(attrs)" '"password"' "an OAuth2 record has no password"
@@ -177,6 +178,7 @@ check "finish: the consent of the right user is stored; the state is single use"
 assert_ok fmt fetchmail oauth2 finish -u "$U" --state "$STATE" --code "$CODE"
 assert_eq "$(tab_column "$OUT" id) $(tab_column "$OUT" oauth2)" "$ID connected" "finish prints the account, connected"
 assert_eq "$(field "$U" "$ID" oauth2)" connected "show: connected"
+assert_ne "$(field "$U" "$ID" next-run)" "" "the consent schedules it"
 assert_exit 64 fm fetchmail oauth2 finish -u "$U" --state "$STATE" --code "$CODE"
 assert_contains "$OUT" "state: unknown, expired or already used" "a reused state is refused"
 assert_eq "$(field "$U" "$ID" oauth2)" connected "the refused reuse changed nothing"
@@ -263,11 +265,12 @@ want="consent needed: invalid_grant: Token has been expired or revoked."
 assert_eq "$(field "$U" "$ID" oauth2)" "$want" "show gives the provider's reason"
 assert_ok fmt fetchmail list -u "$U"
 assert_contains "$OUT" "$want" "list too"
-# both OAuth2 accounts due now: only the connected one is run
-for id in "$ID" "$ID2"; do
-	doveadm -c "$LOCAL_CONF" mailbox metadata set -u "$U" -s "" \
-		"/private/fetchmail/status/$id" '{"v":1,"next-run":1}'
-done
+# both OAuth2 accounts due now: only the connected one is run, the other
+# is held
+assert_contains "$(doveadm -c "$LOCAL_CONF" mailbox metadata get -u "$U" -s "" "/private/fetchmail/status/$ID")" \
+	'"held":true' "the account is held"
+make_due "$U" "$ID"
+make_due "$U" "$ID2"
 run_cmd fmt fetchmail run -u "$U" --due
 assert_contains "$OUT" "$ID2" "the scheduler's run takes the connected account"
 assert_not_contains "$OUT" "$ID" "and leaves the one that needs consent alone"
