@@ -5,8 +5,9 @@
      clang++ -std=gnu++20 -g -O1 -fsanitize=fuzzer,address,undefined \
        -I plugin/core -I /usr/include/jsoncpp plugin/core/fetchmail-oauth2.cc \
        plugin/core/fetchmail-account.cc plugin/core/fetchmail-json.cc \
-       plugin/core/fetchmail-proto.cc plugin/core/fetchmail-sasl.cc \
-       plugin/core/fetchmail-crypto.cc tests/fuzz/fuzz-fetchmail-oauth2.cc \
+       plugin/core/fetchmail-redact.cc plugin/core/fetchmail-strings.cc \
+       plugin/core/fetchmail-sasl.cc plugin/core/fetchmail-crypto.cc \
+       tests/fuzz/fuzz-fetchmail-oauth2.cc \
        -ljsoncpp -lcrypto -o /tmp/fuzz-oauth2
      mkdir -p /tmp/fuzz-oauth2-corpus
      /tmp/fuzz-oauth2 -max_total_time=60 -max_len=70000 /tmp/fuzz-oauth2-corpus
