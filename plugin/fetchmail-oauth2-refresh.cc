@@ -14,6 +14,7 @@
 
 #include "fetchmail-oauth2-refresh.hh"
 #include "fetchmail-redact.hh"
+#include "fetchmail-strings.hh"
 
 #include <exception>
 
@@ -313,6 +314,8 @@ void OAuth2Refresh::Impl::done(OAuth2RefreshStatus status,
 	if (status == OAuth2RefreshStatus::Ok) {
 		result.access_token = tokens.access_token;
 		result.mechanism = provider->mechanism;
+		result.mechanism_name =
+			ascii_upper(oauth2_mechanism_name(provider->mechanism));
 		result.expires = tokens.access_expires;
 		result.refreshed = !sent_refresh.empty();
 	} else {

@@ -65,9 +65,25 @@
    into Dovecot.
 
    The result's access token is a credential: the caller registers it as
-   a secret of the run log (RunLog::add_secret()) before the session
-   sends it, and never logs it. Error texts never contain a token or the
-   client secret. */
+   a secret of the run log before the session sends it, and never logs
+   it. Error texts never contain a token or the client secret.
+
+   In the retrieval run (plugin/fetchmail-retrieve, issue 11 phase 2): set
+   RetrievalConfig::oauth2 for an account with auth oauth2; on
+   Action::RefreshToken start an OAuth2Refresh for it with
+   force = action.force (one HttpClient for the whole run_accounts()
+   ioloop, so that accounts refresh concurrently); then
+
+     Ok             retrieval->token_ready(access_token, mechanism_name)
+                    (it registers the token with the redactor and the run
+                    log)
+     ConsentNeeded  token_failed(TokenError::ConsentNeeded, error): the
+                    token record and the held status are stored already,
+                    status_after_run() holds the account too
+     Config         token_failed(TokenError::Config, error)
+     Temporary      token_failed(TokenError::Temporary, error)
+
+   and remove the "not wired into the run yet" guard in prepare(). */
 
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-http.hh"
@@ -91,6 +107,9 @@ struct OAuth2RefreshResult {
 	OAuth2RefreshStatus status = OAuth2RefreshStatus::Temporary;
 	std::string access_token;      /* Ok */
 	SaslMech mechanism = SaslMech::XOAuth2; /* Ok: the provider's */
+	/* Ok: the same as "XOAUTH2" or "OAUTHBEARER", as SessionConfig::
+	   sasl_mech and Retrieval::token_ready() take it */
+	std::string mechanism_name;
 	int64_t expires = 0;           /* Ok: unix seconds */
 	bool refreshed = false;        /* Ok: a request was made */
 	std::string error;             /* otherwise: one line, no secrets */
