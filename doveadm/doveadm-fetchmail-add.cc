@@ -25,7 +25,8 @@ static int fetchmail_add(struct fetchmail_cmd_context *fctx, const Settings &set
 	std::string error;
 	bool password_set;
 
-	if (fetchmail_cmd_apply_fields(fctx, stored.account, password_set) < 0)
+	if (fetchmail_cmd_apply_fields(fctx, stored.account, password_set) < 0 ||
+	    fetchmail_cmd_check_mailbox(fctx, store, stored.account) < 0)
 		return -1;
 	if (fetchmail_cmd_check_oauth2(fctx, set, stored.account, true) < 0)
 		return -1;

@@ -119,13 +119,14 @@ static int fetchmail_edit(struct fetchmail_cmd_context *fctx,
 	edit_switch_auth(fctx, before, stored);
 	if (edit_validate(stored, password_set, error) < 0)
 		return fetchmail_cmd_fail(fctx, EX_USAGE, error);
-	if (fetchmail_cmd_check_oauth2(fctx, set, stored.account, false) < 0)
+	if (fetchmail_cmd_check_oauth2(fctx, set, stored.account, false) < 0 ||
+	    fetchmail_cmd_check_mailbox(fctx, store, stored.account) < 0)
 		return -1;
 	StoreUpdate also;
 	also.forget_ledger = edit_changes_mailbox(before, stored.account);
 	also.forget_tokens = edit_forgets_tokens(before, stored.account);
 	also.status = edit_hold(before, stored, also.forget_tokens);
-	if (store.update(stored, password_set, error, also) < 0)
+	if (store.update(stored, password_set, also, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	fetchmail_cmd_registry_update(store);
 	return 0;

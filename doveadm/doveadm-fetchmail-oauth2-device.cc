@@ -45,10 +45,12 @@ static void device_row(const char *field, const std::string &value)
 
 /* Stores the tokens of an approved device flow. */
 static int device_store(struct fetchmail_cmd_context *fctx, Store &store,
-			const std::string &id, const OAuth2TokenResponse &tokens)
+			const Account &account,
+			const OAuth2TokenResponse &tokens)
 {
 	std::string error;
-	int ret = oauth2_store_consent(store, id, tokens, ioloop_time, error);
+	int ret = oauth2_store_consent(store, account, tokens, ioloop_time,
+				       error);
 
 	if (ret == -2)
 		return fetchmail_cmd_fail(fctx, EX_CONFIG, error);
@@ -65,8 +67,10 @@ class DeviceWait {
 public:
 	DeviceWait(struct fetchmail_cmd_context *fctx, const Settings &set,
 		   Store &store, const OAuth2Provider &provider,
-		   const std::string &id, const OAuth2DeviceAuthorization &auth)
-		: fctx_(fctx), store_(store), provider_(provider), id_(id),
+		   const Account &account,
+		   const OAuth2DeviceAuthorization &auth)
+		: fctx_(fctx), store_(store), provider_(provider),
+		  account_(account),
 		  device_code_(auth.device_code),
 		  poll_(OAuth2DevicePoll::start(ioloop_time, auth.expires_in,
 						auth.interval)),
@@ -125,7 +129,7 @@ private:
 		    const std::string &error)
 	{
 		if (outcome == OAuth2Outcome::Ok) {
-			finish(device_store(fctx_, store_, id_, tokens));
+			finish(device_store(fctx_, store_, account_, tokens));
 			return;
 		}
 		if (poll_.polled(ioloop_time, outcome)) {
@@ -150,7 +154,7 @@ private:
 	struct fetchmail_cmd_context *fctx_;
 	Store &store_;
 	const OAuth2Provider &provider_;
-	std::string id_;
+	Account account_;
 	std::string device_code_;
 	OAuth2DevicePoll poll_;
 	/* the loop first: the client's ios and timeouts go before it */
@@ -223,7 +227,7 @@ static int fetchmail_oauth2_device(struct fetchmail_cmd_context *fctx,
 
 	/* the person needs the code now, not when we are done */
 	doveadm_print_flush();
-	DeviceWait wait(fctx, set, store, *p, stored.account.id, auth);
+	DeviceWait wait(fctx, set, store, *p, stored.account, auth);
 	if (wait.run() < 0)
 		return -1;
 	device_row("oauth2", "connected");
@@ -270,7 +274,7 @@ int fetchmail_cmd_device_poll(struct fetchmail_cmd_context *fctx,
 	std::string ignored;
 	if (outcome == OAuth2Outcome::Ok) {
 		store.remove_consent(key, ignored);
-		if (device_store(fctx, store, rec.account_id, tokens) < 0)
+		if (device_store(fctx, store, stored.account, tokens) < 0)
 			return -1;
 		doveadm_print(rec.account_id.c_str());
 		doveadm_print("connected");

@@ -136,7 +136,7 @@ static int finish_code(struct fetchmail_cmd_context *fctx, const Settings &set,
 			error = "code: refused by the provider: " + error;
 		return fetchmail_cmd_fail_oauth2(fctx, outcome, true, error);
 	}
-	int ret = oauth2_store_consent(store, rec.account_id, tokens,
+	int ret = oauth2_store_consent(store, stored.account, tokens,
 				       ioloop_time, error);
 	if (ret == -2)
 		return fetchmail_cmd_fail(fctx, EX_CONFIG, error);

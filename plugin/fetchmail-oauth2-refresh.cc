@@ -248,7 +248,7 @@ void OAuth2Refresh::Impl::response(OAuth2Outcome outcome,
 		tokens.consent_error.clear();
 		ret = save_with_status(false, store_error);
 	} else {
-		ret = store.save_tokens(account.id, tokens, store_error);
+		ret = store.save_tokens(account, tokens, store_error);
 	}
 	if (ret < 0) {
 		done(OAuth2RefreshStatus::Temporary,
@@ -301,7 +301,8 @@ int OAuth2Refresh::Impl::save_with_status(bool hold, std::string &error_r)
 		oauth2_status_hold(current.status);
 	else
 		oauth2_status_release(current.status, ioloop_time);
-	return store.save_tokens(account.id, tokens, error_r, &current.status);
+	/* only while the account is the one this refresh was for */
+	return store.save_tokens(account, tokens, error_r, &current.status);
 }
 
 void OAuth2Refresh::Impl::done(OAuth2RefreshStatus status,
@@ -410,7 +411,7 @@ uint64_t oauth2_post_device(HttpClient &http, const OAuth2Request &request,
 		std::move(callback));
 }
 
-int oauth2_store_consent(Store &store, const std::string &id,
+int oauth2_store_consent(Store &store, const Account &account,
 			 const OAuth2TokenResponse &response, int64_t now,
 			 std::string &error_r)
 {
@@ -423,11 +424,11 @@ int oauth2_store_consent(Store &store, const std::string &id,
 			"scope; Google: access_type=offline)";
 		return -2;
 	}
-	if (store.load(id, current, error_r) < 0)
+	if (store.load(account.id, current, error_r) < 0)
 		return -1;
 	oauth2_tokens_apply(tokens, response, now);
 	oauth2_status_release(current.status, now);
-	return store.save_tokens(id, tokens, error_r, &current.status);
+	return store.save_tokens(account, tokens, error_r, &current.status);
 }
 
 } // namespace fetchmail

@@ -177,12 +177,14 @@ uint64_t oauth2_post_device(HttpClient &http, const OAuth2Request &request,
 /* Store the tokens a consent produced (code or device flow) as the
    account's new token record, replacing whatever was there (a consent
    needed reason too), and release the account if it was held, in the
-   same transaction. Returns 0; -1 when the store failed (see
+   same transaction; only while the account is as account says (same
+   revision: not edited or removed since the consent began). Returns 0;
+   -1 when the store failed or the account changed (see
    Store::last_error()); -2 when the response has no refresh token (a
    configuration problem: without one the account stops working when the
    access token expires; the provider must be asked for offline access),
    nothing stored. */
-int oauth2_store_consent(Store &store, const std::string &id,
+int oauth2_store_consent(Store &store, const Account &account,
 			 const OAuth2TokenResponse &response, int64_t now,
 			 std::string &error_r);
 

@@ -48,6 +48,7 @@ enum class StoreError {
 	Config,    /* fetchmail_key missing or invalid */
 	Corrupt,   /* a record that does not parse or decrypt */
 	NotFound,  /* no account with that id */
+	Changed,   /* the account was changed or removed during a run */
 };
 
 struct StoredAccount {
@@ -90,10 +91,12 @@ public:
 	/* Create a new account: generates its id (stored in account.id),
 	   encrypts account.password, writes account and a fresh status. */
 	int create(StoredAccount &stored, std::string &error_r);
-	/* Rewrite the account record; re-encrypts when password_changed; in
-	   the same transaction does what also says. */
+	/* Rewrite the account record with its revision raised; re-encrypts
+	   when password_changed; in the same transaction does what also says
+	   (forget_ledger: another host, protocol or remote user, another
+	   mailbox; forget_tokens: another provider or remote user). */
 	int update(StoredAccount &stored, bool password_changed,
-		   std::string &error_r, StoreUpdate also = {});
+		   const StoreUpdate &also, std::string &error_r);
 	/* Remove the account with its status, ledger, log and tokens. */
 	int remove(const std::string &id, std::string &error_r);
 
@@ -103,12 +106,16 @@ public:
 	   parse or decrypt). */
 	int load_tokens(const std::string &id, OAuth2Tokens &tokens_r,
 			std::string &error_r);
-	/* Encrypt and write the whole token record in one transaction: a
-	   rotated refresh token replaces the old one together with the new
-	   access token and its expiry, or not at all. With status, the
-	   status record goes into the same transaction (held or released,
-	   see oauth2_status_hold()). */
-	int save_tokens(const std::string &id, const OAuth2Tokens &tokens,
+	/* Encrypt and write the whole token record of account in one
+	   transaction: a rotated refresh token replaces the old one together
+	   with the new access token and its expiry, or not at all. With
+	   status, the status record goes into the same transaction (held or
+	   released, see oauth2_status_hold()). Only while the account is
+	   the one account describes (same revision, see the writes of a run
+	   below): tokens got for an account that was changed (another
+	   provider or remote user) or removed meanwhile are not stored
+	   (StoreError::Changed). */
+	int save_tokens(const Account &account, const OAuth2Tokens &tokens,
 			std::string &error_r,
 			const AccountStatus *status = nullptr);
 
@@ -131,10 +138,15 @@ public:
 			   const char *kind, std::string &plain_r,
 			   std::string &error_r);
 
-	/* The end of a run in one transaction: status, run log and, when
+	/* The writes of a run. Each is made only while the account is the
+	   one the run started with (same revision): an account edited or
+	   removed during the run gets nothing written by it (StoreError::
+	   Changed), and what a removal overtakes is removed again.
+
+	   The end of a run in one transaction: status, run log and, when
 	   given, the ledger with the pending record (removed when pending is
 	   null or empty). */
-	int save_run(const std::string &id, const AccountStatus &status,
+	int save_run(const Account &account, const AccountStatus &status,
 		     const std::string &log, const Ledger *ledger,
 		     const PendingBatch *pending, std::string &error_r);
 
@@ -156,9 +168,9 @@ public:
 			std::string &error_r);
 	/* The ledger and the pending record (removed when null or empty),
 	   in one transaction. */
-	int save_ledger(const std::string &id, const Ledger &ledger,
+	int save_ledger(const Account &account, const Ledger &ledger,
 			const PendingBatch *pending, std::string &error_r);
-	int save_pending(const std::string &id, const PendingBatch &pending,
+	int save_pending(const Account &account, const PendingBatch &pending,
 			 std::string &error_r);
 	/* 0 when there is none */
 	int load_pending(const std::string &id, PendingBatch &pending_r,
@@ -176,9 +188,14 @@ private:
 		std::string &error_r);
 	int list_kind(const char *kind, std::vector<std::string> &names_r,
 		      std::string &error_r);
-	int set(const std::vector<std::pair<std::string,
-					    const std::string *>> &changes,
-		std::string &error_r);
+	using Changes = std::vector<std::pair<std::string, const std::string *>>;
+	int set(const Changes &changes, std::string &error_r);
+	/* set() while the account has account's revision; what names the
+	   writer in the error ("the run") */
+	int set_unchanged(const Account &account, const Changes &changes,
+			  std::string &error_r, const char *what = "the run");
+	int revision(const std::string &id, bool &exists_r, uint64_t &rev_r,
+		     std::string &error_r);
 	int encrypt_password(StoredAccount &stored, std::string &error_r);
 	void load_oauth2_status(StoredAccount &stored);
 	int fail(StoreError kind, std::string &error_r, std::string error);

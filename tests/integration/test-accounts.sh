@@ -8,8 +8,6 @@ U=user1@example.org
 SECRET='pw-Zq9!x7#CLI-never-shown'
 FM=(doveadm -c "$LOCAL_CONF" fetchmail)
 
-attr_file() { echo "$SANDBOX_DIR/local/mail/$1/dovecot-attributes"; }
-snapshot() { cat "$(attr_file "$1")" 2>/dev/null | sha256sum; }
 
 check "add prints the new id"
 assert_ok "${FM[@]}" add -u "$U" --host 127.0.0.1 --protocol imap \
@@ -87,6 +85,19 @@ ID2=$OUT
 assert_ok "${FM[@]}" list -u "$U"
 assert_contains "$OUT" "$ID" "table lists the first account"
 assert_contains "$OUT" "$ID2" "table lists the second account"
+# the default table is for people: it fits 80 columns (stdout is not a
+# terminal here) and every column starts under its title
+column_starts() { # LINE: the offsets where words start after spaces
+	awk '{ for (i = 1; i <= length($0); i++)
+		if (substr($0, i, 1) != " " && (i == 1 || substr($0, i - 1, 1) == " "))
+			printf "%d ", i }' <<<"$1"; }
+header=$(head -1 <<<"$OUT")
+assert_eq "$(awk '{print $1, $2, $3, $4}' <<<"$header")" "id proto host status" "compact titles"
+while IFS= read -r row; do
+	assert_eq "$(column_starts "$row" | cut -d' ' -f1-4)" \
+		"$(column_starts "$header" | cut -d' ' -f1-4)" "row under the titles: $row"
+	assert_eq "$(( ${#row} <= 80 ))" 1 "row fits 80 columns"
+done < <(tail -n +2 <<<"$OUT")
 assert_ok doveadm -c "$LOCAL_CONF" -f json fetchmail list -u "$U"
 assert_eq "$(echo "$OUT" | $PYTHON -c 'import json,sys; print(len(json.load(sys.stdin)))')" 2 "json has two rows"
 assert_contains "$OUT" "\"remote-user\":\"alice\"" "json keys are the field names"
