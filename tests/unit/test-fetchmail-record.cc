@@ -75,7 +75,7 @@ static void test_account_oauth2(void **)
 	assert_str(json, "{\"active\":true,\"auth\":\"oauth2\",\"folders\":[\"INBOX\"],"
 		   "\"host\":\"imap.gmail.com\",\"id\":\"fm-oauth2ab\",\"keep\":true,"
 		   "\"mailbox\":\"INBOX\",\"max-size\":0,\"oauth2-provider\":\"google\","
-		   "\"port\":0,\"protocol\":\"imap\",\"remote-user\":\"bob@gmail.com\","
+		   "\"port\":0,\"protocol\":\"imap\",\"remote-user\":\"bob@gmail.com\",\"rev\":0,"
 		   "\"tls\":\"implicit\",\"tls-verify\":true,\"v\":2}");
 	Account b;
 	std::string blob = "stale";
