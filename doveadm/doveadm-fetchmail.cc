@@ -22,18 +22,18 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_validate,
 	&doveadm_cmd_fetchmail_role,
 	&doveadm_cmd_fetchmail_registry_rebuild,
-};
-
-/* Commands for the command line and Dovecot's master only: long-running
-   services that must never start inside doveadm-server (the HTTP API). */
-static struct doveadm_cmd_ver2 *const doveadm_fetchmail_cli_commands[] = {
-	&doveadm_cmd_fetchmail_scheduler,
 	&doveadm_cmd_fetchmail_oauth2_start,
 	&doveadm_cmd_fetchmail_oauth2_finish,
 	&doveadm_cmd_fetchmail_oauth2_device,
 	&doveadm_cmd_fetchmail_oauth2_token,
 	&doveadm_cmd_fetchmail_oauth2_providers,
 	&doveadm_cmd_fetchmail_oauth2_refresh,
+};
+
+/* Commands for the command line and Dovecot's master only: long-running
+   services that must never start inside doveadm-server (the HTTP API). */
+static struct doveadm_cmd_ver2 *const doveadm_fetchmail_cli_commands[] = {
+	&doveadm_cmd_fetchmail_scheduler,
 };
 
 void doveadm_fetchmail_plugin_init(struct module *module ATTR_UNUSED)
