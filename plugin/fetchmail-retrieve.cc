@@ -1,6 +1,7 @@
 #include "fetchmail-retrieve.hh"
 #include "fetchmail-deliver.hh"
 #include "fetchmail-failpoint.hh"
+#include "fetchmail-oauth2-refresh.hh"
 #include "fetchmail-transport.hh"
 
 #include <memory>
@@ -36,8 +37,9 @@ static NetError net_error(TransportError kind)
    from a timeout, never from inside a callback. */
 class AccountRun : private TransportHandler {
 public:
-	AccountRun(Store &store, const Settings &set, StoredAccount stored,
-		   RunMode mode, std::function<void()> done);
+	AccountRun(Store &store, const Settings &set, HttpClient &http,
+		   StoredAccount stored, RunMode mode,
+		   std::function<void()> done);
 	~AccountRun() override;
 	void start();
 	void interrupt();
@@ -59,6 +61,7 @@ private:
 	void drive();
 	void carry_out(Action &a);
 	void connect();
+	void refresh_token(bool force);
 	void reconcile();
 	void store_pending();
 	void save(Action &a);
@@ -74,6 +77,7 @@ private:
 
 	Store &store_;
 	const Settings &set_;
+	HttpClient &http_;             /* the token endpoints, for OAuth2 */
 	StoredAccount stored_;
 	RunMode mode_;
 	std::function<void()> done_;
@@ -83,6 +87,7 @@ private:
 	std::unique_ptr<Retrieval> retrieval_;
 	std::unique_ptr<Transport> transport_;
 	std::unique_ptr<Delivery> delivery_;
+	std::unique_ptr<OAuth2Refresh> refresh_;
 	struct ioloop *ioloop_ = nullptr;   /* the run's */
 	int lock_fd_ = -1;
 	/* why the store refused, when it did before the run */
@@ -97,11 +102,11 @@ private:
 	bool finished_ = false;
 };
 
-AccountRun::AccountRun(Store &store, const Settings &set,
+AccountRun::AccountRun(Store &store, const Settings &set, HttpClient &http,
 		       StoredAccount stored, RunMode mode,
 		       std::function<void()> done)
-	: store_(store), set_(set), stored_(std::move(stored)), mode_(mode),
-	  done_(std::move(done))
+	: store_(store), set_(set), http_(http), stored_(std::move(stored)),
+	  mode_(mode), done_(std::move(done))
 {
 	report_.id = stored_.account.id;
 }
@@ -112,6 +117,7 @@ AccountRun::~AccountRun()
 		timeout_remove(&to_finish_);
 	if (to_deadline_ != nullptr)
 		timeout_remove(&to_deadline_);
+	refresh_.reset();
 	transport_.reset();
 	delivery_.reset();
 	if (lock_fd_ != -1)
@@ -135,6 +141,7 @@ RetrievalConfig AccountRun::retrieval_config() const
 	c.keep = a.keep;
 	c.max_size = a.max_size;
 	c.folders = a.folders;
+	c.oauth2 = a.auth == AuthMethod::OAuth2;
 	c.saves_are_final = delivery_ != nullptr &&
 		delivery_->saves_are_final();
 	c.max_messages = set_.max_messages;
@@ -149,17 +156,6 @@ RetrievalConfig AccountRun::retrieval_config() const
 /* Lock, ledger, pending record, password, delivery. */
 int AccountRun::prepare(std::string &error_r)
 {
-	/* Issue 11, phase 1: the token refresh before the login is not wired
-	   in yet (its seam is OAuth2Refresh, fetchmail-oauth2-refresh.hh; the
-	   core asks for it with Action::RefreshToken once config.oauth2 is
-	   set). Until it is, an OAuth2 account must not log in with an empty
-	   password. tests/integration/test-oauth2-fetch.sh skips while it
-	   sees this text. */
-	if (stored_.account.auth == AuthMethod::OAuth2) {
-		error_r = "OAuth2 login is not wired into the run yet";
-		return -1;
-	}
-
 	if (mode_ != RunMode::Test) {
 		int ret = store_.lock_account(stored_.account.id, lock_fd_,
 					      error_r);
@@ -286,8 +282,7 @@ void AccountRun::carry_out(Action &a)
 		reconcile();
 		break;
 	case Action::Type::RefreshToken:
-		retrieval_->token_failed(TokenError::Config,
-			"OAuth2 is not configured for this account");
+		refresh_token(a.force);
 		break;
 	case Action::Type::Connect:
 		connect();
@@ -348,6 +343,40 @@ void AccountRun::connect()
 	transport_ = std::make_unique<Transport>(
 		static_cast<TransportHandler &>(*this), tset);
 	transport_->connect();
+}
+
+/* The OAuth2 access token to log in with (fetchmail-oauth2-refresh.hh):
+   the cached one, or a fresh one from the provider. */
+void AccountRun::refresh_token(bool force)
+{
+	OAuth2RefreshOptions options;
+
+	options.force = force;
+	refresh_ = std::make_unique<OAuth2Refresh>(store_, set_, http_,
+						   stored_.account);
+	refresh_->start(options, [this](const OAuth2RefreshResult &r) {
+		input([&] {
+			switch (r.status) {
+			case OAuth2RefreshStatus::Ok:
+				if (r.refreshed)
+					retrieval_->note("OAuth2: a new access token");
+				retrieval_->token_ready(r.access_token,
+							r.mechanism_name);
+				return;
+			case OAuth2RefreshStatus::ConsentNeeded:
+				retrieval_->token_failed(TokenError::ConsentNeeded,
+							 r.error);
+				return;
+			case OAuth2RefreshStatus::Config:
+				retrieval_->token_failed(TokenError::Config,
+							 r.error);
+				return;
+			case OAuth2RefreshStatus::Temporary:
+				break;
+			}
+			retrieval_->token_failed(TokenError::Temporary, r.error);
+		});
+	});
 }
 
 void AccountRun::reconcile()
@@ -558,6 +587,7 @@ void AccountRun::emit_finished()
 void AccountRun::finish_timeout(AccountRun *run)
 {
 	timeout_remove(&run->to_finish_);
+	run->refresh_.reset();
 	run->transport_.reset();
 	run->delivery_.reset();
 	run->done_();
@@ -613,9 +643,15 @@ std::vector<RunReport> run_accounts(Store &store, const Settings &set,
 	queue.max_parallel = set.max_parallel;
 	queue.interrupted = interrupted;
 	queue.ioloop = io_loop_create();
+	/* one client for the whole run: accounts refresh their OAuth2 tokens
+	   at the same time (it attaches to the run's ioloop) */
+	HttpSettings http_set;
+	http_set.timeout_msecs = set.timeout_msecs;
+	http_set.user = store.user();
+	auto http = std::make_unique<HttpClient>(http_set);
 	for (StoredAccount &stored : accounts) {
 		queue.runs.push_back(std::make_unique<AccountRun>(
-			store, set, std::move(stored), mode,
+			store, set, *http, std::move(stored), mode,
 			[&queue] { queue.done(); }));
 	}
 	if (interrupted) {
@@ -630,6 +666,7 @@ std::vector<RunReport> run_accounts(Store &store, const Settings &set,
 	for (const auto &run : queue.runs)
 		reports.push_back(run->report());
 	queue.runs.clear();
+	http.reset();
 	io_loop_destroy(&queue.ioloop);
 	return reports;
 }

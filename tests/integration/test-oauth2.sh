@@ -325,7 +325,7 @@ DEV=$SANDBOX_DIR/device.out
 ID3=$(add_oauth2 "$U" sandbox --mailbox Device)
 (set +e; fm -f tab fetchmail oauth2 device -u "$U" "$ID3" >"$DEV"; echo "exit=$?" >>"$DEV") &
 dev_pid=$!
-wait_until 20 grep -q "^user-code" "$DEV" || fail "no user code printed"
+wait_until 60 grep -q "^user-code" "$DEV" || { fail "no user code printed"; kill "$dev_pid"; }
 UC=$(row_value "$(cat "$DEV")" user-code)
 assert_match "$UC" '^[A-Z]{4}-[A-Z]{4}$' "a user code"
 assert_eq "$(row_value "$(cat "$DEV")" verification-uri)" "$OAUTH2_PROVIDER_URL/device" "the verification URL"
@@ -342,7 +342,7 @@ check "device flow denied: EX_NOPERM, nothing stored"
 ID4=$(add_oauth2 "$U" sandbox --mailbox Denied)
 (set +e; fm -f tab fetchmail oauth2 device -u "$U" "$ID4" >"$DEV"; echo "exit=$?" >>"$DEV") &
 dev_pid=$!
-wait_until 20 grep -q "^user-code" "$DEV" || fail "no user code printed"
+wait_until 60 grep -q "^user-code" "$DEV" || { fail "no user code printed"; kill "$dev_pid"; }
 device_decide "$(row_value "$(cat "$DEV")" user-code)" alice deny
 wait "$dev_pid"
 assert_contains "$(cat "$DEV")" "exit=77" "denied: EX_NOPERM"
