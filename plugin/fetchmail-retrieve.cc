@@ -447,6 +447,9 @@ void AccountRun::on_folder_selected(const Event &ev)
 	if (fl.uidvalidity != ev.uidvalidity)
 		ledger_dirty_ = true;
 	fl.uidvalidity = ev.uidvalidity;
+	/* a baseline records fingerprints too (see on_listing) */
+	if (fl.baseline)
+		fingerprints_ = true;
 	session_->list(1, fingerprints_);
 }
 
@@ -463,6 +466,7 @@ void AccountRun::on_listing(const Event &ev)
 	}
 	known_present_.clear();
 	const auto shape = ledger_shape();
+	bool baseline;
 	if (a.protocol == Protocol::Pop3) {
 		std::vector<std::string> present;
 		for (const RemoteMessage &m : ev.messages) {
@@ -474,6 +478,7 @@ void AccountRun::on_listing(const Event &ev)
 			present.push_back(m.uid);
 		}
 		ledger_.pop3_retain(present);
+		baseline = ledger_.pop3_take_baseline(present);
 	} else {
 		std::vector<uint32_t> present;
 		std::vector<std::string> fps;
@@ -492,9 +497,22 @@ void AccountRun::on_listing(const Event &ev)
 		fl.retain(present);
 		if (fingerprints_)
 			fl.retain_fingerprints(fps);
+		baseline = fl.take_baseline(present, fps);
 	}
 	if (ledger_shape() != shape)
 		ledger_dirty_ = true;
+	if (baseline) {
+		/* an imported account's first listing: what is on the server
+		   was fetched by the old fetcher. Record it all, fetch and
+		   delete nothing now. */
+		ledger_dirty_ = true;
+		note(std::to_string(ev.messages.size()) + " messages on the "
+		     "server" + (folder_.empty() ? "" : " in " + folder_) +
+		     " recorded as already fetched (import baseline)");
+		expected_ = completed_ = 0;
+		after_fetch();
+		return;
+	}
 
 	for (const RemoteMessage &m : ev.messages) {
 		bool known = a.protocol == Protocol::Pop3 ?

@@ -41,7 +41,8 @@ int folder_members(const Json::Value &v, FolderLedger &folder,
 		error_r = "uids: malformed UID set";
 		return -1;
 	}
-	if (json_get(v, "fp", fps, error_r) < 0)
+	if (json_get(v, "fp", fps, error_r) < 0 ||
+	    json_get(v, "baseline", folder.baseline, error_r) < 0)
 		return -1;
 	for (std::string &fp : fps)
 		folder.add_fingerprint(std::move(fp));
@@ -66,15 +67,18 @@ int ledger_read(std::string_view json, Ledger &ledger, std::string &error_r)
 {
 	Json::Value root;
 	std::vector<std::string> pop3;
+	bool baseline = false;
 	int version;
 
 	if (json_read_object(json, root, error_r) < 0 ||
 	    json_version(root, LEDGER_VERSION, "v", "a version number",
 			 version, error_r) < 0 ||
-	    json_get(root, "pop3", pop3, error_r) < 0)
+	    json_get(root, "pop3", pop3, error_r) < 0 ||
+	    json_get(root, "baseline", baseline, error_r) < 0)
 		return -1;
 	for (std::string &uidl : pop3)
 		ledger.pop3_add(std::move(uidl));
+	ledger.set_pop3_baseline(baseline);
 
 	const Json::Value &folders = root["folders"];
 	if (folders.isNull())
@@ -174,7 +178,7 @@ size_t FolderLedger::range_count() const
 
 bool FolderLedger::empty() const
 {
-	return ranges.empty() && fps.empty();
+	return ranges.empty() && fps.empty() && !baseline;
 }
 
 std::string FolderLedger::uids_string() const
@@ -248,6 +252,19 @@ void FolderLedger::reset_uids(uint32_t new_uidvalidity)
 	uidvalidity = new_uidvalidity;
 }
 
+bool FolderLedger::take_baseline(const std::vector<uint32_t> &present,
+				 const std::vector<std::string> &fps)
+{
+	if (!baseline)
+		return false;
+	for (uint32_t uid : present)
+		add(uid);
+	for (const std::string &fp : fps)
+		add_fingerprint(fp);
+	baseline = false;
+	return true;
+}
+
 bool Ledger::pop3_has(std::string_view uidl) const
 {
 	return pop3.find(uidl) != pop3.end();
@@ -267,6 +284,16 @@ void Ledger::pop3_retain(const std::vector<std::string> &present)
 			kept.insert(*it);
 	}
 	pop3 = std::move(kept);
+}
+
+bool Ledger::pop3_take_baseline(const std::vector<std::string> &present)
+{
+	if (!pop3_baseline_)
+		return false;
+	for (const auto &uidl : present)
+		pop3.insert(uidl);
+	pop3_baseline_ = false;
+	return true;
 }
 
 FolderLedger &Ledger::folder(const std::string &name)
@@ -301,6 +328,7 @@ void Ledger::retain_folders(const std::vector<std::string> &names)
 void Ledger::clear()
 {
 	pop3.clear();
+	pop3_baseline_ = false;
 	imap.clear();
 }
 
@@ -345,6 +373,8 @@ std::string ledger_encode(const Ledger &ledger)
 		Json::Value &pop3 = root["pop3"] = Json::arrayValue;
 		for (const auto &uidl : ledger.pop3)
 			pop3.append(uidl);
+		if (ledger.pop3_baseline_)
+			root["baseline"] = true;
 		Json::Value &folders = root["folders"] = Json::objectValue;
 		for (const auto &[name, f] : ledger.imap) {
 			Json::Value &v = folders[name] = Json::objectValue;
@@ -353,6 +383,8 @@ std::string ledger_encode(const Ledger &ledger)
 			Json::Value &fps = v["fp"] = Json::arrayValue;
 			for (const auto &fp : f.fingerprints())
 				fps.append(fp);
+			if (f.baseline)
+				v["baseline"] = true;
 		}
 		return json_write(root);
 	} catch (const std::exception &) {
