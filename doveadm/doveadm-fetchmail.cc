@@ -18,6 +18,7 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_log,
 	&doveadm_cmd_fetchmail_run,
 	&doveadm_cmd_fetchmail_test,
+	&doveadm_cmd_fetchmail_import,
 	&doveadm_cmd_fetchmail_registry_rebuild,
 	&doveadm_cmd_fetchmail_scheduler,
 };

@@ -89,6 +89,9 @@ struct fetchmail_cmd_context {
 	const char *id;     /* the positional account id, when the verb has one */
 	const char *status; /* list --status filter */
 	bool due;           /* run --due */
+	/* what a verb keeps from init() to its last user: a C++ object
+	   owned by the verb, which frees it in its deinit */
+	void *verb_state;
 };
 
 /* Allocate a verb: init (may be null) checks the parameters once, body
@@ -153,6 +156,7 @@ extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_show;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_log;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_run;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_test;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_import;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_registry_rebuild;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_scheduler;
 

@@ -203,7 +203,8 @@ int Store::encrypt_password(StoredAccount &stored, std::string &error_r)
 	return 0;
 }
 
-int Store::create(StoredAccount &stored, std::string &error_r)
+int Store::create(StoredAccount &stored, std::string &error_r,
+		  const Ledger *ledger)
 {
 	std::vector<std::string> ids;
 	std::string tomb;
@@ -225,9 +226,13 @@ int Store::create(StoredAccount &stored, std::string &error_r)
 	std::string record = account_record_encode(stored.account,
 						   stored.password_blob);
 	std::string status = status_record_encode(stored.status);
+	std::string ledger_json;
+	if (ledger != nullptr)
+		ledger_json = ledger_encode(*ledger);
 	return set({ { attr_key("account", stored.account.id), &record },
 		     { attr_key("status", stored.account.id), &status },
-		     { attr_key("ledger", stored.account.id), nullptr },
+		     { attr_key("ledger", stored.account.id),
+		       ledger != nullptr ? &ledger_json : nullptr },
 		     { attr_key("log", stored.account.id), nullptr } },
 		   error_r);
 }
