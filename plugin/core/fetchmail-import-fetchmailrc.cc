@@ -1154,19 +1154,10 @@ int fetchmailrc_read(std::string_view text, ImportFile &file,
 int import_fetchmailrc(std::string_view text, ImportFile &file_r,
 		       std::string &error_r)
 {
-	try {
-		ImportFile file;
-		if (fetchmailrc_read(text, file, error_r) < 0)
-			return -1;
-		file_r = std::move(file);
-		return 0;
-	} catch (const std::bad_alloc &) {
-		error_r = "out of memory";
-		return -1;
-	} catch (const std::exception &e) {
-		error_r = std::string("internal error: ") + e.what();
-		return -1;
-	}
+	return import_run(file_r, error_r, [&](ImportFile &file,
+					       std::string &error) {
+		return fetchmailrc_read(text, file, error);
+	});
 }
 
 } // namespace fetchmail

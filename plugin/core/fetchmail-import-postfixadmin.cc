@@ -2,8 +2,6 @@
 
 #include "fetchmail-crypto.hh"
 
-#include <new>
-
 namespace fetchmail {
 
 namespace {
@@ -131,38 +129,14 @@ int row_map(const Table &t, const TableRow &row, ImportedAccount &imp,
 	return 0;
 }
 
-int postfixadmin_read(std::string_view text, ImportFile &file,
-		      std::string &error_r)
-{
-	Table table;
-	if (table_parse(text, table, error_r) < 0 ||
-	    table_require(table, { "mailbox", "src_server", "src_user",
-				   "src_password", "protocol" }, error_r) < 0)
-		return -1;
-	for (const TableRow &row : table.rows) {
-		ImportedAccount imp;
-		if (row_map(table, row, imp, error_r) < 0)
-			return -1;
-		file.accounts.push_back(std::move(imp));
-	}
-	return 0;
-}
-
 } // namespace
 
 int import_postfixadmin(std::string_view text, ImportFile &file_r,
 			std::string &error_r)
 {
-	try {
-		ImportFile file;
-		if (postfixadmin_read(text, file, error_r) < 0)
-			return -1;
-		file_r = std::move(file);
-		return 0;
-	} catch (const std::bad_alloc &) {
-		error_r = "out of memory";
-		return -1;
-	}
+	return import_table(text, { "mailbox", "src_server", "src_user",
+				    "src_password", "protocol" },
+			    row_map, file_r, error_r);
 }
 
 } // namespace fetchmail

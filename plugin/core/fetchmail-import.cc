@@ -520,6 +520,44 @@ int table_parse(std::string_view text, Table &table_r, std::string &error_r)
 	}
 }
 
+int import_run(ImportFile &file_r, std::string &error_r,
+	       const std::function<int(ImportFile &, std::string &)> &body)
+{
+	try {
+		ImportFile file;
+		if (body(file, error_r) < 0)
+			return -1;
+		file_r = std::move(file);
+		return 0;
+	} catch (const std::bad_alloc &) {
+		error_r = "out of memory";
+	} catch (const std::exception &e) {
+		error_r = std::string("internal error: ") + e.what();
+	}
+	return -1;
+}
+
+int import_table(std::string_view text,
+		 const std::vector<const char *> &required,
+		 const import_row_fn &map_row, ImportFile &file_r,
+		 std::string &error_r)
+{
+	return import_run(file_r, error_r, [&](ImportFile &file,
+					       std::string &error) {
+		Table table;
+		if (table_parse(text, table, error) < 0 ||
+		    table_require(table, required, error) < 0)
+			return -1;
+		for (const TableRow &row : table.rows) {
+			ImportedAccount imp;
+			if (map_row(table, row, imp, error) < 0)
+				return -1;
+			file.accounts.push_back(std::move(imp));
+		}
+		return 0;
+	});
+}
+
 int table_require(const Table &table, const std::vector<const char *> &names,
 		  std::string &error_r)
 {

@@ -40,6 +40,7 @@
 
 #include "fetchmail-account.hh"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -191,6 +192,21 @@ public:
 /* Errors: "line N: <what>" (e.g. "line 3: 12 fields, the header has 25",
    "line 1: no header row"). */
 int table_parse(std::string_view text, Table &table_r, std::string &error_r);
+
+/* What every parser's entry point does around its work: body fills a
+   fresh ImportFile, which replaces file_r only when body returns 0;
+   exceptions (allocation failures) become errors. */
+int import_run(ImportFile &file_r, std::string &error_r,
+	       const std::function<int(ImportFile &, std::string &)> &body);
+
+typedef std::function<int(const Table &, const TableRow &, ImportedAccount &,
+			  std::string &)> import_row_fn;
+/* The table sources: parse text as a table that has the required
+   columns, map_row each row to an account. */
+int import_table(std::string_view text,
+		 const std::vector<const char *> &required,
+		 const import_row_fn &map_row, ImportFile &file_r,
+		 std::string &error_r);
 
 /* For the table sources: "line 1: column 'x' is missing" unless the
    table has every column of names. */
