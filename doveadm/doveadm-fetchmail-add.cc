@@ -1,4 +1,5 @@
 #include "doveadm-fetchmail.hh"
+#include "fetchmail-schedule.hh"
 
 using namespace fetchmail;
 
@@ -15,7 +16,7 @@ static void cmd_fetchmail_add_init(struct doveadm_mail_cmd_context *ctx,
 		fetchmail_cmd_init_account(fctx);
 }
 
-static int fetchmail_add(struct fetchmail_cmd_context *fctx, Settings &set,
+static int fetchmail_add(struct fetchmail_cmd_context *fctx, const Settings &set,
 			 Store &store)
 {
 	StoredAccount stored;
@@ -26,7 +27,8 @@ static int fetchmail_add(struct fetchmail_cmd_context *fctx, Settings &set,
 		return -1;
 	/* first poll somewhere within one interval, so that accounts added
 	   together are not all polled in the same second */
-	stored.status.next_run = ioloop_time + i_rand_limit(set.interval_secs);
+	stored.status.next_run = first_run(ioloop_time, set.interval_secs,
+		[](uint32_t limit) { return i_rand_limit(limit); });
 	if (store.create(stored, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	doveadm_print(stored.account.id.c_str());

@@ -48,7 +48,7 @@ static bool edit_changes_mailbox(const Account &before, const Account &after)
 		before.remote_user != after.remote_user;
 }
 
-static int fetchmail_edit(struct fetchmail_cmd_context *fctx, Settings &,
+static int fetchmail_edit(struct fetchmail_cmd_context *fctx, const Settings &,
 			  Store &store)
 {
 	StoredAccount stored;

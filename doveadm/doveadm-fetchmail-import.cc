@@ -248,7 +248,7 @@ int import_existing(struct fetchmail_cmd_context *fctx, Store &store,
 	return 0;
 }
 
-int fetchmail_import(struct fetchmail_cmd_context *fctx, Settings &set,
+int fetchmail_import(struct fetchmail_cmd_context *fctx, const Settings &set,
 		     Store &store)
 {
 	ImportState *state = import_state(fctx);

@@ -5,11 +5,32 @@ using namespace fetchmail;
 /* `doveadm fetchmail list -u USER|-A [--status never|ok|error|running]`:
    one row per account with its status, never the password. A record that
    cannot be read is listed with last-status "corrupt" and the reason in
-   last-error, so that it is seen and can be removed. */
+   last-error, so that it is seen and can be removed.
 
-static const char *const list_columns[] = {
-	"id", "protocol", "host", "remote-user", "mailbox", "active",
-	"last-status", "last-run", "last-fetched", "next-run", "last-error",
+   With a chosen output format (-f json|tab|flow|table, or the HTTP API)
+   every row has every column below. Left to its default, list prints a
+   table for people that fits a terminal like doveadm's own tables: the
+   compact columns with short titles, times to the minute, the error last
+   (a long one runs to the end of its line without pushing anything). */
+
+struct ListColumn {
+	const char *key;    /* the JSON key and the field of account_show_fields() */
+	const char *title;  /* in the compact table */
+	bool compact;
+};
+
+static const ListColumn list_columns[] = {
+	{ "id", "id", true },
+	{ "protocol", "proto", true },
+	{ "host", "host", true },
+	{ "remote-user", "user", false },
+	{ "mailbox", "mailbox", false },
+	{ "active", "active", false },
+	{ "last-status", "status", true },
+	{ "last-run", "last-run", true },
+	{ "last-fetched", "got", true },
+	{ "next-run", "next-run", false },
+	{ "last-error", "error", true },
 };
 
 static void cmd_fetchmail_list_init(struct doveadm_mail_cmd_context *ctx,
@@ -19,8 +40,14 @@ static void cmd_fetchmail_list_init(struct doveadm_mail_cmd_context *ctx,
 	const char *status;
 	RunStatus parsed;
 
-	for (const char *column : list_columns)
-		doveadm_print_header_simple(column);
+	fctx->compact = !fctx->print_chosen;
+	for (const ListColumn &c : list_columns) {
+		if (!fctx->compact)
+			doveadm_print_header_simple(c.key);
+		else if (c.compact)
+			doveadm_print_header(c.key, c.title,
+					     static_cast<doveadm_print_header_flags>(0));
+	}
 	if (!fetchmail_cmd_init_no_args(fctx, args))
 		return;
 	if (doveadm_cmd_param_str(ctx->cctx, "status", &status)) {
@@ -34,37 +61,51 @@ static void cmd_fetchmail_list_init(struct doveadm_mail_cmd_context *ctx,
 	}
 }
 
-static void list_print(const StoredAccount &stored)
+/* "2026-12-02T01:13:20Z" as "2026-12-02 01:13" */
+static std::string list_short_time(const std::string &iso)
 {
-	auto fields = account_show_fields(stored.account, stored.status);
+	if (iso.size() < 16)
+		return iso;
+	std::string t = iso.substr(0, 16);
+	t[10] = ' ';
+	return t;
+}
 
-	for (const char *column : list_columns) {
-		const char *value = "";
+static void list_print_row(struct fetchmail_cmd_context *fctx,
+	const std::vector<std::pair<std::string, std::string>> &fields)
+{
+	for (const ListColumn &c : list_columns) {
+		if (fctx->compact && !c.compact)
+			continue;
+		std::string value;
 		for (const auto &[name, v] : fields) {
-			if (name == column) {
-				value = v.c_str();
+			if (name == c.key) {
+				value = v;
 				break;
 			}
 		}
-		doveadm_print(value);
+		if (fctx->compact && (strcmp(c.key, "last-run") == 0 ||
+				      strcmp(c.key, "next-run") == 0))
+			value = list_short_time(value);
+		doveadm_print(value.c_str());
 	}
 }
 
-static void list_print_corrupt(const std::string &id, const std::string &error)
+static void list_print(struct fetchmail_cmd_context *fctx,
+		       const StoredAccount &stored)
 {
-	for (const char *column : list_columns) {
-		if (strcmp(column, "id") == 0)
-			doveadm_print(id.c_str());
-		else if (strcmp(column, "last-status") == 0)
-			doveadm_print("corrupt");
-		else if (strcmp(column, "last-error") == 0)
-			doveadm_print(error.c_str());
-		else
-			doveadm_print("");
-	}
+	list_print_row(fctx, account_show_fields(stored.account,
+						 stored.status));
 }
 
-static int fetchmail_list(struct fetchmail_cmd_context *fctx, Settings &,
+static void list_print_corrupt(struct fetchmail_cmd_context *fctx,
+			       const std::string &id, const std::string &error)
+{
+	list_print_row(fctx, { { "id", id }, { "last-status", "corrupt" },
+			       { "last-error", error } });
+}
+
+static int fetchmail_list(struct fetchmail_cmd_context *fctx, const Settings &,
 			  Store &store)
 {
 	std::vector<std::string> ids;
@@ -78,14 +119,14 @@ static int fetchmail_list(struct fetchmail_cmd_context *fctx, Settings &,
 			if (store.last_error() != StoreError::Corrupt)
 				return fetchmail_cmd_fail_store(fctx, store, error);
 			if (fctx->status == nullptr)
-				list_print_corrupt(id, error);
+				list_print_corrupt(fctx, id, error);
 			continue;
 		}
 		if (fctx->status != nullptr &&
 		    strcmp(fctx->status,
 			   run_status_name(stored.status.last_status)) != 0)
 			continue;
-		list_print(stored);
+		list_print(fctx, stored);
 	}
 	return 0;
 }

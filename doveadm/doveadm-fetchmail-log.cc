@@ -14,7 +14,7 @@ static void cmd_fetchmail_log_init(struct doveadm_mail_cmd_context *ctx,
 				     DOVEADM_PRINT_HEADER_FLAG_HIDE_TITLE);
 }
 
-static int fetchmail_log(struct fetchmail_cmd_context *fctx, Settings &,
+static int fetchmail_log(struct fetchmail_cmd_context *fctx, const Settings &,
 			 Store &store)
 {
 	StoredAccount stored;

@@ -9,7 +9,7 @@ using namespace fetchmail;
    from it. */
 
 static int fetchmail_registry_rebuild(struct fetchmail_cmd_context *fctx,
-				      Settings &, Store &store)
+				      const Settings &, Store &store)
 {
 	std::string error;
 	int ret = registry_update_user(store, error);

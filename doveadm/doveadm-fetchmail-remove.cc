@@ -11,7 +11,7 @@ static void cmd_fetchmail_remove_init(struct doveadm_mail_cmd_context *ctx,
 	fetchmail_cmd_init_id((struct fetchmail_cmd_context *)ctx, args);
 }
 
-static int fetchmail_remove(struct fetchmail_cmd_context *fctx, Settings &,
+static int fetchmail_remove(struct fetchmail_cmd_context *fctx, const Settings &,
 			    Store &store)
 {
 	StoredAccount stored;

@@ -1,6 +1,7 @@
 #include "doveadm-fetchmail.hh"
 #include "fetchmail-registry.hh"
 #include "fetchmail-retrieve.hh"
+#include "fetchmail-schedule.hh"
 
 using namespace fetchmail;
 
@@ -50,14 +51,15 @@ static int run_select(struct fetchmail_cmd_context *fctx, Store &store,
 		}
 		if (fctx->id == nullptr && !stored.account.active)
 			continue;
-		if (fctx->due && stored.status.next_run > ioloop_time)
+		if (fctx->due && !account_due(stored.account, stored.status,
+					      ioloop_time))
 			continue;
 		accounts_r.push_back(std::move(stored));
 	}
 	return 0;
 }
 
-static int fetchmail_run(struct fetchmail_cmd_context *fctx, Settings &set,
+static int fetchmail_run(struct fetchmail_cmd_context *fctx, const Settings &set,
 			 Store &store)
 {
 	std::vector<StoredAccount> accounts;
@@ -74,12 +76,9 @@ static int fetchmail_run(struct fetchmail_cmd_context *fctx, Settings &set,
 		doveadm_print(dec2str(r.skipped));
 		doveadm_print(dec2str(r.deleted));
 		doveadm_print(r.error.c_str());
-		if (!r.ok) {
-			/* the reason is in the row and the run log */
-			if (fctx->ctx.exit_code == 0)
-				fctx->ctx.exit_code = EX_TEMPFAIL;
-			ret = -1;
-		}
+		/* the reason is in the row and the run log */
+		if (!r.ok)
+			ret = fetchmail_cmd_fail_run(fctx, r);
 	}
 	fetchmail_cmd_registry_update(store);
 	return ret;

@@ -59,7 +59,8 @@ struct Scheduler {
 	void stop_children();
 };
 
-static const char *plugin_setting(const char *name)
+/* The plugin { } settings as doveadm read them (there is no mail user). */
+static std::string plugin_setting(const char *name)
 {
 	const char *const *envs;
 	unsigned int i, count;
@@ -93,33 +94,21 @@ static void scheduler_notify_master(void)
 
 static int scheduler_init(Scheduler &s, std::string &error_r)
 {
-	const char *interval = plugin_setting("fetchmail_interval");
-	const char *parallel = plugin_setting("fetchmail_max_parallel");
-	unsigned int max_parallel = 16;
-	const char *error;
+	Settings set;
 	char exe[PATH_MAX];
 	ssize_t len;
 
-	s.registry_uri = plugin_setting("fetchmail_registry");
+	/* the same parser and defaults as every mail user's */
+	if (settings_parse(plugin_setting, set, error_r) < 0)
+		return -1;
+	s.registry_uri = set.registry;
 	if (s.registry_uri.empty()) {
 		error_r = "fetchmail_registry is not set: nothing to schedule";
 		return -1;
 	}
-	if (*interval != '\0' &&
-	    settings_get_time(interval, &s.interval_secs, &error) < 0) {
-		error_r = std::string("fetchmail_interval: ") + error;
-		return -1;
-	}
-	if (s.interval_secs == 0)
-		s.interval_secs = 1;
-	if (*parallel != '\0' &&
-	    (str_to_uint(parallel, &max_parallel) < 0 || max_parallel == 0)) {
-		error_r = std::string("fetchmail_max_parallel: not a number: ") +
-			parallel;
-		return -1;
-	}
-	s.children_max = std::min(max_parallel, SCHEDULER_MAX_CHILDREN);
-	s.child_parallel = std::max(1u, max_parallel / s.children_max);
+	s.interval_secs = set.interval_secs;
+	s.children_max = std::min(set.max_parallel, SCHEDULER_MAX_CHILDREN);
+	s.child_parallel = std::max(1u, set.max_parallel / s.children_max);
 
 	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (len <= 0) {

@@ -15,7 +15,7 @@ static void cmd_fetchmail_show_init(struct doveadm_mail_cmd_context *ctx,
 		doveadm_print_header_simple(t_strdup(name.c_str()));
 }
 
-static int fetchmail_show(struct fetchmail_cmd_context *fctx, Settings &,
+static int fetchmail_show(struct fetchmail_cmd_context *fctx, const Settings &,
 			  Store &store)
 {
 	StoredAccount stored;

@@ -5,7 +5,10 @@ using namespace fetchmail;
 
 /* `doveadm fetchmail test -u USER <id>` or `... test -u USER <fields>`:
    resolve, connect, negotiate TLS, log in and count messages, without
-   fetching, storing or writing anything. Prints one row per step. */
+   fetching, storing or writing anything. Prints one row per step.
+   A failed test exits EX_TEMPFAIL; with --report it exits 0 once the test
+   ran, because over the HTTP API a failed command carries only its exit
+   code and a panel needs the rows to show which step failed and why. */
 
 static void cmd_fetchmail_test_init(struct doveadm_mail_cmd_context *ctx,
 				    const char *const args[])
@@ -40,7 +43,7 @@ static int test_account(struct fetchmail_cmd_context *fctx, Store &store,
 	return 0;
 }
 
-static int fetchmail_test(struct fetchmail_cmd_context *fctx, Settings &set,
+static int fetchmail_test(struct fetchmail_cmd_context *fctx, const Settings &set,
 			  Store &store)
 {
 	std::vector<StoredAccount> accounts(1);
@@ -55,11 +58,11 @@ static int fetchmail_test(struct fetchmail_cmd_context *fctx, Settings &set,
 	}
 	doveadm_print("result");
 	doveadm_print(r.ok ? "ok" : ("failed: " + r.error).c_str());
-	if (r.ok)
+	bool report;
+	if (r.ok || (doveadm_cmd_param_bool(fctx->ctx.cctx, "report", &report) &&
+		     report))
 		return 0;
-	if (fctx->ctx.exit_code == 0)
-		fctx->ctx.exit_code = EX_TEMPFAIL;
-	return -1;
+	return fetchmail_cmd_fail_run(fctx, r);
 }
 
 static struct doveadm_mail_cmd_context *cmd_fetchmail_test_alloc(void)
@@ -70,6 +73,7 @@ static struct doveadm_mail_cmd_context *cmd_fetchmail_test_alloc(void)
 
 static const struct doveadm_cmd_param fetchmail_test_params[] = {
 	FETCHMAIL_PARAMS_COMMON,
+	FETCHMAIL_PARAM('r', "report", CMD_PARAM_BOOL, CMD_PARAM_FLAG_NONE),
 	FETCHMAIL_PARAM('\0', "id", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL),
 	FETCHMAIL_PARAMS_FIELDS,
 	FETCHMAIL_PARAM_END,
@@ -79,7 +83,7 @@ struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_test = {
 	.cmd = nullptr,
 	.mail_cmd = cmd_fetchmail_test_alloc,
 	.name = "fetchmail test",
-	.usage = FETCHMAIL_USAGE_PREFIX "<id> | " FETCHMAIL_USAGE_FIELDS,
+	.usage = FETCHMAIL_USAGE_PREFIX "[--report] <id> | " FETCHMAIL_USAGE_FIELDS,
 	.flags = CMD_FLAG_NONE,
 	.parameters = fetchmail_test_params,
 };

@@ -18,6 +18,8 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_log,
 	&doveadm_cmd_fetchmail_run,
 	&doveadm_cmd_fetchmail_test,
+	&doveadm_cmd_fetchmail_validate,
+	&doveadm_cmd_fetchmail_role,
 	&doveadm_cmd_fetchmail_import,
 	&doveadm_cmd_fetchmail_registry_rebuild,
 	&doveadm_cmd_fetchmail_scheduler,
@@ -48,6 +50,18 @@ static bool fetchmail_cmd_parse_arg(struct doveadm_mail_cmd_context *ctx
 static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
 			     struct mail_user *user);
 
+/* The verb's init(); whatever it refused stops the command before any
+   user is touched. */
+static void fetchmail_cmd_init(struct doveadm_mail_cmd_context *ctx,
+			       const char *const args[])
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	if (fctx->init != nullptr)
+		fctx->init(ctx, args);
+	fctx->init_failed = ctx->exit_code != 0;
+}
+
 struct doveadm_mail_cmd_context *
 fetchmail_cmd_alloc(fetchmail_cmd_init_t *init, fetchmail_cmd_body_t *body,
 		    const char *print_type)
@@ -56,9 +70,11 @@ fetchmail_cmd_alloc(fetchmail_cmd_init_t *init, fetchmail_cmd_body_t *body,
 		doveadm_mail_cmd_alloc(struct fetchmail_cmd_context);
 
 	fctx->ctx.v.parse_arg = fetchmail_cmd_parse_arg;
-	fctx->ctx.v.init = init;
+	fctx->ctx.v.init = fetchmail_cmd_init;
+	fctx->init = init;
 	fctx->ctx.v.run = fetchmail_cmd_run;
 	fctx->body = body;
+	fctx->print_chosen = doveadm_print_is_initialized();
 	if (print_type != nullptr)
 		doveadm_print_init(print_type);
 	return &fctx->ctx;
@@ -107,13 +123,38 @@ bool fetchmail_cmd_init_account(struct fetchmail_cmd_context *fctx)
 	}) == 0;
 }
 
+/* As doveadm-mail.c does: a temporary failure overrides everything (the
+   command is worth retrying); otherwise the first error, the most
+   specific one, is kept across users. */
+static void fetchmail_cmd_exit_code(struct fetchmail_cmd_context *fctx,
+				    int exit_code)
+{
+	if (fctx->ctx.exit_code == 0 || exit_code == EX_TEMPFAIL)
+		fctx->ctx.exit_code = exit_code;
+}
+
 int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,
 		       const std::string &error)
 {
 	i_error("fetchmail: %s", error.c_str());
-	/* keep the first, most specific exit code across users */
-	if (fctx->ctx.exit_code == 0)
-		fctx->ctx.exit_code = exit_code;
+	fetchmail_cmd_exit_code(fctx, exit_code);
+	return -1;
+}
+
+int fetchmail_cmd_fail_run(struct fetchmail_cmd_context *fctx,
+			   const RunReport &report)
+{
+	switch (report.failure) {
+	case RunReport::Failure::Config:
+		fetchmail_cmd_exit_code(fctx, EX_CONFIG);
+		break;
+	case RunReport::Failure::Data:
+		fetchmail_cmd_exit_code(fctx, EX_DATAERR);
+		break;
+	default:
+		fetchmail_cmd_exit_code(fctx, EX_TEMPFAIL);
+		break;
+	}
 	return -1;
 }
 
@@ -139,7 +180,7 @@ int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
 	return fetchmail_cmd_fail(fctx, code, error);
 }
 
-static const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx)
+const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx)
 {
 	const char *actor = nullptr;
 
@@ -154,25 +195,25 @@ static const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx)
    silently (a mask or -A reached a user the actor may not see), -1 on
    failure (exit code set, error logged). */
 static int fetchmail_cmd_begin(struct fetchmail_cmd_context *fctx,
-			       struct mail_user *user, Settings &set_r,
+			       struct mail_user *user, const Settings *&set_r,
 			       std::unique_ptr<Store> &store_r)
 {
 	std::string error, reason;
 	const char *actor = fetchmail_cmd_actor(fctx);
 
-	if (settings_read(user, set_r, error) < 0)
-		return fetchmail_cmd_fail(fctx, EX_CONFIG, error);
-	if (!set_r.roles.may_access(actor, user->username, reason)) {
+	if ((set_r = settings_of(user)) == nullptr) {
+		return fetchmail_cmd_fail(fctx, EX_CONFIG, std::string(
+			"the fetchmail plugin is not loaded for ") +
+			user->username + " (mail_plugins)");
+	}
+	if (!set_r->roles.may_access(actor, user->username, reason)) {
 		if (!fctx->ctx.iterate_single_user) {
 			/* a mask or -A: only the users the actor may see */
 			return 0;
 		}
-		i_error("fetchmail: refused: %s", reason.c_str());
-		if (fctx->ctx.exit_code == 0)
-			fctx->ctx.exit_code = EX_NOPERM;
-		return -1;
+		return fetchmail_cmd_fail(fctx, EX_NOPERM, "refused: " + reason);
 	}
-	store_r = std::make_unique<Store>(user, set_r);
+	store_r = std::make_unique<Store>(user, *set_r);
 	if (store_r->open(error) < 0)
 		return fetchmail_cmd_fail_store(fctx, *store_r, error);
 	return 1;
@@ -183,17 +224,18 @@ static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
 {
 	auto *fctx = (struct fetchmail_cmd_context *)ctx;
 
-	/* init() refused the parameters: touch no user */
-	if (ctx->exit_code != 0)
+	/* init() refused the parameters: touch no user. (A failure for
+	   one user does not stop the others: -A and -F reach every user.) */
+	if (fctx->init_failed)
 		return -1;
 	return fetchmail_cmd_guard(fctx, [&] {
-		Settings set;
+		const Settings *set;
 		std::unique_ptr<Store> store;
 		int ret = fetchmail_cmd_begin(fctx, user, set, store);
 
 		if (ret <= 0)
 			return ret;
-		return fctx->body(fctx, set, *store) < 0 ? -1 : 0;
+		return fctx->body(fctx, *set, *store) < 0 ? -1 : 0;
 	});
 }
 
@@ -208,18 +250,19 @@ void fetchmail_cmd_registry_update(Store &store)
 	}
 }
 
-int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
-			       Account &account, bool &password_set_r)
+int fetchmail_cmd_set_fields(struct fetchmail_cmd_context *fctx,
+			     Account &account, bool &password_set_r,
+			     FieldErrors &errors_r)
 {
 	struct doveadm_cmd_context *cctx = fctx->ctx.cctx;
-	std::string error;
 	int count = 0;
 
 	password_set_r = false;
 	for (std::string_view name : account_field_names()) {
-		std::string key(name);
+		std::string key(name), error;
 		const char *value;
 		const char *const *values;
+		int ret;
 
 		if (name == "folders") {
 			if (!doveadm_cmd_param_array(cctx, key.c_str(), &values))
@@ -227,17 +270,30 @@ int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 			std::vector<std::string> folders;
 			for (; *values != nullptr; values++)
 				folders.emplace_back(*values);
-			if (account_set_folders(account, folders, error) < 0)
-				return fetchmail_cmd_fail(fctx, EX_USAGE, error);
+			ret = account_set_folders(account, folders, error);
 		} else {
 			if (!doveadm_cmd_param_str(cctx, key.c_str(), &value))
 				continue;
-			if (account_set_field(account, name, value, error) < 0)
-				return fetchmail_cmd_fail(fctx, EX_USAGE, error);
-			if (name == "password")
+			ret = account_set_field(account, name, value, error);
+			if (ret == 0 && name == "password")
 				password_set_r = true;
 		}
+		if (ret < 0)
+			errors_r.emplace_back(key, error);
 		count++;
 	}
+	return count;
+}
+
+int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
+			       Account &account, bool &password_set_r)
+{
+	FieldErrors errors;
+	int count = fetchmail_cmd_set_fields(fctx, account, password_set_r,
+					     errors);
+
+	/* the first bad field in contract order, as add and edit report */
+	if (!errors.empty())
+		return fetchmail_cmd_fail(fctx, EX_USAGE, errors.front().second);
 	return count;
 }

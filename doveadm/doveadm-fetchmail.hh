@@ -15,10 +15,13 @@
    mail-command wrapper passes named parameters through getopt. */
 
 #include "fetchmail-dovecot.hh"
+#include "fetchmail-retrieval.hh"
 #include "fetchmail-settings.hh"
 #include "fetchmail-store.hh"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 extern "C" {
 #include "doveadm-mail.h"
@@ -76,7 +79,7 @@ struct fetchmail_cmd_context;
    checked and the account store is open. Returns 0, or -1 after
    fetchmail_cmd_fail*() set the exit code. */
 typedef int fetchmail_cmd_body_t(struct fetchmail_cmd_context *fctx,
-				 fetchmail::Settings &set,
+				 const fetchmail::Settings &set,
 				 fetchmail::Store &store);
 typedef void fetchmail_cmd_init_t(struct doveadm_mail_cmd_context *ctx,
 				  const char *const args[]);
@@ -85,9 +88,15 @@ typedef void fetchmail_cmd_init_t(struct doveadm_mail_cmd_context *ctx,
    plain (no C++ members). */
 struct fetchmail_cmd_context {
 	struct doveadm_mail_cmd_context ctx;
+	fetchmail_cmd_init_t *init;
 	fetchmail_cmd_body_t *body;
+	bool init_failed;   /* init() refused the parameters */
+	/* the output format was chosen (-f, or the HTTP API's JSON) rather
+	   than left to the verb's default */
+	bool print_chosen;
 	const char *id;     /* the positional account id, when the verb has one */
 	const char *status; /* list --status filter */
+	bool compact;       /* list: the default table for people */
 	bool due;           /* run --due */
 	/* what a verb keeps from init() to its last user: a C++ object
 	   owned by the verb, which frees it in its deinit */
@@ -114,6 +123,17 @@ bool fetchmail_cmd_init_no_args(struct fetchmail_cmd_context *fctx,
    (EX_USAGE and the field's error otherwise). */
 bool fetchmail_cmd_init_account(struct fetchmail_cmd_context *fctx);
 
+/* (field, one-line error) pairs, in contract order. */
+typedef std::vector<std::pair<std::string, std::string>> FieldErrors;
+
+/* Set each account field given as a parameter on its own: a bad value
+   leaves its field unchanged and adds (field, error) to errors_r, and the
+   next field is still tried. Returns the number of fields given.
+   password_set_r tells whether a good password was among them. */
+int fetchmail_cmd_set_fields(struct fetchmail_cmd_context *fctx,
+			     fetchmail::Account &account, bool &password_set_r,
+			     FieldErrors &errors_r);
+
 /* Apply the account fields given as parameters. Returns the number of
    fields set, or -1 (EX_USAGE set and logged) for a bad value.
    password_set_r tells whether a password was among them. */
@@ -121,13 +141,22 @@ int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 			       fetchmail::Account &account,
 			       bool &password_set_r);
 
+/* The login given with --actor, or "" (the doveadm operator). */
+const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx);
+
 /* Bring the user's registry entry up to date after a change; a failure
    is logged (the registry can be rebuilt) but does not fail the command. */
 void fetchmail_cmd_registry_update(fetchmail::Store &store);
 
-/* Errors to exit codes, in one place. Each logs the error and returns -1. */
+/* Errors to exit codes, in one place. Each logs the error and returns -1.
+   A temporary failure (EX_TEMPFAIL) overrides any other exit code, as in
+   doveadm-mail.c; otherwise the first one stays. */
 int fetchmail_cmd_fail(struct fetchmail_cmd_context *fctx, int exit_code,
 		       const std::string &error);
+/* The exit code for a failed run (its error is in its row and run log):
+   EX_CONFIG, EX_DATAERR or EX_TEMPFAIL. Returns -1. */
+int fetchmail_cmd_fail_run(struct fetchmail_cmd_context *fctx,
+			   const fetchmail::RunReport &report);
 int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
 			     const fetchmail::Store &store,
 			     const std::string &error);
@@ -156,6 +185,8 @@ extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_show;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_log;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_run;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_test;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_validate;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_role;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_import;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_registry_rebuild;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_scheduler;

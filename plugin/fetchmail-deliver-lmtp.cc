@@ -1,4 +1,5 @@
 #include "fetchmail-deliver-lmtp.hh"
+#include "fetchmail-smtp-compat.hh"
 
 extern "C" {
 #include "hostpid.h"
@@ -7,8 +8,9 @@ extern "C" {
 #include "smtp-client.h"
 #include "smtp-client-connection.h"
 #include "smtp-client-transaction.h"
-#include "smtp-client-private.h"
 }
+
+#include <sys/stat.h>
 
 namespace fetchmail {
 
@@ -17,45 +19,41 @@ namespace fetchmail {
 static const time_t LMTP_REUSE_IDLE_SECS = 60;
 
 LmtpDelivery::LmtpDelivery(struct mail_user *user,
+			   struct ioloop *storage_ioloop,
 			   unsigned int connect_timeout_msecs)
-	: Delivery(user), connect_timeout_msecs_(connect_timeout_msecs)
+	: Delivery(user, storage_ioloop),
+	  connect_timeout_msecs_(connect_timeout_msecs)
 {
 }
 
 LmtpDelivery::~LmtpDelivery()
 {
-	if (ioloop_ != nullptr) {
-		struct ioloop *prev = current_ioloop;
-
-		io_loop_set_current(ioloop_);
-		drop_connection();
-		if (client_ != nullptr)
-			smtp_client_deinit(&client_);
-		io_loop_destroy(&ioloop_);
-		io_loop_set_current(prev);
+	if (to_answers_ != nullptr)
+		timeout_remove(&to_answers_);
+	drop_connection();
+	if (client_ != nullptr)
+		smtp_client_deinit(&client_);
+	for (Job &job : queue_) {
+		if (job.input != nullptr)
+			i_stream_unref(&job.input);
 	}
 	if (pool_ != nullptr)
 		pool_unref(&pool_);
 }
 
-int LmtpDelivery::open(std::string &error_r)
+void LmtpDelivery::open(DeliveryDone done)
 {
 	struct smtp_client_settings set;
-	struct ioloop *prev = current_ioloop;
 	const char *error;
 
 	path_ = std::string(user_->set->base_dir) + "/lmtp";
 	pool_ = pool_alloconly_create("fetchmail lmtp", 512);
 	if (smtp_address_parse_username(pool_, user_->username, &rcpt_,
 					&error) < 0) {
-		error_r = "lmtp(" + path_ + "): invalid recipient address " +
-			user_->username + ": " + error;
-		return -1;
+		done("lmtp(" + path_ + "): invalid recipient address " +
+		     user_->username + ": " + error);
+		return;
 	}
-
-	ioloop_ = io_loop_create();
-	io_loop_set_current(prev);
-	IoloopScope scope(ioloop_);
 
 	i_zero(&set);
 	set.my_hostname = my_hostdomain();     /* the LHLO name */
@@ -66,18 +64,9 @@ int LmtpDelivery::open(std::string &error_r)
 	set.verbose_user_errors = TRUE;
 	client_ = smtp_client_init(&set);
 
-	Wait w;
-	wait_ = &w;
+	open_done_ = std::move(done);
 	smtp_client_connection_connect(connection(),
 		(smtp_client_command_callback_t *)login_callback, this);
-	wait(w);
-	idle_since_ = ioloop_time;
-	if (!w.error.empty()) {
-		drop_connection();
-		error_r = w.error;
-		return -1;
-	}
-	return 0;
 }
 
 struct smtp_client_connection *LmtpDelivery::connection()
@@ -90,16 +79,9 @@ struct smtp_client_connection *LmtpDelivery::connection()
 	if (conn_ == nullptr) {
 		conn_ = smtp_client_connection_create_unix(client_,
 			SMTP_PROTOCOL_LMTP, path_.c_str(), nullptr);
-		/* Work around a lib-smtp bug (2.3.19 to at least 2.3.21):
-		   every connect failure of a unix socket connection (refused,
-		   missing socket, connect or greeting timeout) panics in
-		   smtp_client_connection_last_ip(), which expects a resolved
-		   IP list. One pseudo entry makes the unix socket its own
-		   "last IP", so the failure reaches our callbacks instead.
-		   The list is not used for unix sockets otherwise. */
-		conn_->ips_count = 1;
-		conn_->prev_connect_idx = 0;
+		smtp_compat_unix_connection(conn_);
 	}
+	idle_since_ = ioloop_time;
 	return conn_;
 }
 
@@ -109,66 +91,92 @@ void LmtpDelivery::drop_connection()
 		smtp_client_connection_close(&conn_);
 }
 
-void LmtpDelivery::wait(Wait &w)
-{
-	if (!w.done)
-		io_loop_run(ioloop_);
-	wait_ = nullptr;
-}
-
-void LmtpDelivery::fail(Wait *w, const char *step,
+void LmtpDelivery::fail(std::string &error, const char *step,
 			const struct smtp_reply *reply)
 {
-	if (w == nullptr || !w->error.empty())
+	if (!error.empty())
 		return;
+	error = "lmtp(" + path_ + "): ";
+	int err;
+	if (reply->status != SMTP_CLIENT_COMMAND_ERROR_CONNECT_FAILED)
+		error += std::string(step) + " failed: ";
+	else if (conn_ != nullptr &&
+		 (err = smtp_compat_connect_errno(conn_)) != 0) {
+		/* the reply only says "Failed to connect" */
+		error += "connect(" + path_ + ") failed: " + strerror(err);
+		return;
+	}
+	error += smtp_reply_log(reply);
+}
+
+/* Answers go out from a timeout: never from inside lib-smtp's callbacks,
+   where the receiver could destroy this object. */
+void LmtpDelivery::answer(DeliveryDone done, std::string error)
+{
+	answers_.push_back(Answer{ std::move(done), std::move(error) });
+	if (to_answers_ == nullptr)
+		to_answers_ = fetchmail_timeout_add(0, answers_timeout, this);
+}
+
+void LmtpDelivery::answers_timeout(LmtpDelivery *self)
+{
+	timeout_remove(&self->to_answers_);
 	try {
-		w->error = "lmtp(" + path_ + "): ";
-		if (reply->status != SMTP_CLIENT_COMMAND_ERROR_CONNECT_FAILED)
-			w->error += std::string(step) + " failed: ";
-		else if (conn_ != nullptr && conn_->connect_errno != 0) {
-			/* the reply only says "Failed to connect" */
-			w->error += "connect(" + path_ + ") failed: " +
-				strerror(conn_->connect_errno);
-			return;
+		while (!self->answers_.empty()) {
+			Answer a = std::move(self->answers_.front());
+			self->answers_.pop_front();
+			/* may destroy self: nothing touches it afterwards
+			   unless more answers are queued */
+			bool more = !self->answers_.empty();
+			a.done(a.error);
+			if (!more)
+				return;
 		}
-		w->error += smtp_reply_log(reply);
-	} catch (...) {
-		w->error = "lmtp: out of memory";
+	} catch (const std::exception &e) {
+		i_error("fetchmail lmtp: internal error: %s", e.what());
 	}
 }
 
 void LmtpDelivery::login_callback(const struct smtp_reply *reply,
 				  LmtpDelivery *self)
 {
-	if (self->wait_ == nullptr)
-		return;
-	if (!smtp_reply_is_success(reply))
-		self->fail(self->wait_, "LHLO", reply);
-	self->wait_->done = true;
-	io_loop_stop(self->ioloop_);
+	try {
+		std::string error;
+		if (!smtp_reply_is_success(reply)) {
+			self->fail(error, "LHLO", reply);
+			self->drop_connection();
+		}
+		if (self->open_done_)
+			self->answer(std::exchange(self->open_done_, nullptr),
+				     error);
+	} catch (const std::exception &e) {
+		i_error("fetchmail lmtp: internal error: %s", e.what());
+	}
 }
 
 void LmtpDelivery::mail_callback(const struct smtp_reply *reply,
 				 LmtpDelivery *self)
 {
-	if (!smtp_reply_is_success(reply))
-		self->fail(self->wait_, "MAIL FROM", reply);
+	if (!smtp_reply_is_success(reply) && !self->queue_.empty())
+		self->fail(self->queue_.front().error, "MAIL FROM", reply);
 }
 
 void LmtpDelivery::rcpt_callback(const struct smtp_reply *reply,
 				 LmtpDelivery *self)
 {
-	if (!smtp_reply_is_success(reply))
-		self->fail(self->wait_, "RCPT TO", reply);
+	if (!smtp_reply_is_success(reply) && !self->queue_.empty())
+		self->fail(self->queue_.front().error, "RCPT TO", reply);
 }
 
 void LmtpDelivery::data_callback(const struct smtp_reply *reply,
 				 LmtpDelivery *self)
 {
+	if (self->queue_.empty())
+		return;
 	if (smtp_reply_is_success(reply))
-		self->data_ok_ = true;
+		self->queue_.front().data_ok = true;
 	else
-		self->fail(self->wait_, "DATA", reply);
+		self->fail(self->queue_.front().error, "DATA", reply);
 }
 
 void LmtpDelivery::send_callback(const struct smtp_reply *,
@@ -179,63 +187,85 @@ void LmtpDelivery::send_callback(const struct smtp_reply *,
 
 void LmtpDelivery::finished_callback(LmtpDelivery *self)
 {
-	Wait *w = self->wait_;
-
-	if (w == nullptr)
-		return;
-	if (w->error.empty() && !self->data_ok_) {
-		try {
-			w->error = "lmtp(" + self->path_ +
-				"): the transaction ended without a reply to DATA";
-		} catch (...) {
-			w->error = "lmtp: out of memory";
-		}
+	try {
+		self->finish_job();
+	} catch (const std::exception &e) {
+		i_error("fetchmail lmtp: internal error: %s", e.what());
 	}
-	w->done = true;
-	io_loop_stop(self->ioloop_);
 }
 
-int LmtpDelivery::save(const MessageMeta &, std::string &error_r)
+void LmtpDelivery::finish_job()
 {
-	struct smtp_client_transaction *trans;
-	struct istream *input;
-
-	if ((input = finish_message(error_r)) == nullptr)
-		return -1;
-
-	IoloopScope scope(ioloop_);
-	Wait w;
-	wait_ = &w;
-	data_ok_ = false;
-	/* MAIL FROM:<> (NULL is the null sender) */
-	trans = (smtp_client_transaction_create)(connection(), nullptr,
-		nullptr, static_cast<enum smtp_client_transaction_flags>(0),
-		(smtp_client_transaction_callback_t *)finished_callback, this);
-	(smtp_client_transaction_start)(trans,
-		(smtp_client_command_callback_t *)mail_callback, this);
-	(void)(smtp_client_transaction_add_rcpt)(trans, rcpt_, nullptr,
-		(smtp_client_command_callback_t *)rcpt_callback,
-		(smtp_client_command_callback_t *)data_callback, this);
-	/* takes its own reference to the stream */
-	(smtp_client_transaction_send)(trans, input,
-		(smtp_client_command_callback_t *)send_callback, this);
-	i_stream_unref(&input);
-	wait(w);
+	if (queue_.empty())
+		return;
+	Job job = std::move(queue_.front());
+	queue_.pop_front();
+	sending_ = false;
 	idle_since_ = ioloop_time;
-	if (!w.error.empty()) {
-		/* start the next message on a fresh connection */
-		drop_connection();
-		error_r = w.error;
-		return -1;
+	if (job.error.empty() && !job.data_ok) {
+		job.error = "lmtp(" + path_ +
+			"): the transaction ended without a reply to DATA";
 	}
-	uncommitted_++;
-	return 0;
+	if (!job.error.empty()) {
+		/* the next message goes over a fresh connection */
+		drop_connection();
+	}
+	answer(std::move(job.done), std::move(job.error));
+	start_next();
+}
+
+void LmtpDelivery::save(const MessageMeta &, DeliveryDone done)
+{
+	Job &job = queue_.emplace_back();
+
+	job.done = std::move(done);
+	job.input = finish_message(job.error);
+	start_next();
+}
+
+void LmtpDelivery::start_next()
+{
+	while (!sending_ && !queue_.empty()) {
+		Job &job = queue_.front();
+		if (job.input == nullptr) {
+			/* the temp stream failed: answer without LMTP */
+			Job failed = std::move(job);
+			queue_.pop_front();
+			answer(std::move(failed.done), std::move(failed.error));
+			continue;
+		}
+		sending_ = true;
+		/* the callbacks may come before send() returns: nothing of
+		   job is used after it */
+		struct istream *input = job.input;
+		job.input = nullptr;
+		/* MAIL FROM:<> (NULL is the null sender) */
+		struct smtp_client_transaction *trans =
+			(smtp_client_transaction_create)(connection(), nullptr,
+			nullptr, static_cast<enum smtp_client_transaction_flags>(0),
+			(smtp_client_transaction_callback_t *)finished_callback,
+			this);
+		(smtp_client_transaction_start)(trans,
+			(smtp_client_command_callback_t *)mail_callback, this);
+		(void)(smtp_client_transaction_add_rcpt)(trans, rcpt_, nullptr,
+			(smtp_client_command_callback_t *)rcpt_callback,
+			(smtp_client_command_callback_t *)data_callback, this);
+		/* takes its own reference to the stream */
+		(smtp_client_transaction_send)(trans, input,
+			(smtp_client_command_callback_t *)send_callback, this);
+		i_stream_unref(&input);
+	}
 }
 
 int LmtpDelivery::commit(std::string &)
 {
-	uncommitted_ = 0;
 	return 0;
+}
+
+int LmtpDelivery::pending_target(PendingBatch &batch_r, std::string &error_r)
+{
+	return deliver_mailbox_state(user_, storage_ioloop_, "INBOX", batch_r,
+				     error_r);
 }
 
 } // namespace fetchmail

@@ -18,21 +18,19 @@
      after any failed message and when it has been idle for a while, so
      that a connection the server timed out is never reused.
    - A 250 for the recipient after DATA means delivered and durable: each
-     save() is final, commit() has nothing left to do, uncommitted() only
-     counts the saves since the last commit() for the driver's batching.
+     save is final (saves_are_final()), commit() has nothing to do.
 
-   The driver calls save() synchronously: it runs a private ioloop that
-   owns the LMTP connection until the reply arrives (lib-smtp's command
-   timeouts bound the wait). Between saves the connection's ios stay in
-   that ioloop, which nobody runs. */
+   Everything runs on the ioloop that is current at open() (the run's),
+   nothing waits: save() queues the message and answers from the ioloop
+   when LMTP has replied, in order, one transaction at a time. */
 
 #include "fetchmail-deliver.hh"
 
+#include <deque>
 #include <string>
 
 struct smtp_client;
 struct smtp_client_connection;
-struct smtp_client_transaction;
 struct smtp_address;
 struct smtp_reply;
 
@@ -43,35 +41,48 @@ public:
 	/* connect_timeout_msecs bounds connecting and the LHLO greeting;
 	   commands (DATA with the delivery behind it) get lib-smtp's
 	   default five minutes. */
-	LmtpDelivery(struct mail_user *user, unsigned int connect_timeout_msecs);
+	LmtpDelivery(struct mail_user *user, struct ioloop *storage_ioloop,
+		     unsigned int connect_timeout_msecs);
 	~LmtpDelivery() override;   /* QUITs and closes the connection */
 
 	/* Find the socket (<base_dir>/lmtp from the user's settings), parse
 	   the recipient, connect and wait for the greeting. Fails with the
 	   LMTP reply or the connect error, so a run whose LMTP service is
 	   missing fails before anything is fetched. */
-	int open(std::string &error_r) override;
-	/* Send the message received since begin() in one LMTP transaction.
-	   0 only after the recipient's 250 to DATA; -1 with e.g.
-	   "lmtp(/run/dovecot/lmtp): DATA failed: 552 5.2.2 Mailbox is full"
-	   otherwise, and the message must stay on the server. */
-	int save(const MessageMeta &meta, std::string &error_r) override;
-	/* Nothing to make durable: always 0. */
+	void open(DeliveryDone done) override;
+	/* Queue the message received since begin() for one LMTP
+	   transaction. done("") only after the recipient's 250 to DATA;
+	   otherwise e.g. "lmtp(/run/dovecot/lmtp): DATA failed: 552 5.2.2
+	   Mailbox is full", and the message must stay on the server. */
+	void save(const MessageMeta &meta, DeliveryDone done) override;
 	int commit(std::string &error_r) override;
+	bool saves_are_final() const override { return true; }
+	/* INBOX, where LMTP puts mail unless Sieve files it elsewhere. */
+	int pending_target(PendingBatch &batch_r, std::string &error_r) override;
+	size_t in_flight() const override { return queue_.size(); }
 
 	const std::string &socket_path() const { return path_; }
 
 private:
-	/* The outcome of one wait() */
-	struct Wait {
-		bool done = false;
-		std::string error;    /* the first failure, empty on success */
+	struct Job {
+		struct istream *input = nullptr;
+		DeliveryDone done;
+		std::string error;      /* the first failure */
+		bool data_ok = false;   /* the recipient's DATA reply was 250 */
+	};
+	/* an answer waiting for the ioloop to deliver it */
+	struct Answer {
+		DeliveryDone done;
+		std::string error;
 	};
 
 	struct smtp_client_connection *connection();
 	void drop_connection();
-	void wait(Wait &w);
-	void fail(Wait *w, const char *step, const struct smtp_reply *reply);
+	void start_next();
+	void finish_job();
+	void answer(DeliveryDone done, std::string error);
+	void fail(std::string &error, const char *step,
+		  const struct smtp_reply *reply);
 
 	static void login_callback(const struct smtp_reply *reply,
 				   LmtpDelivery *self);
@@ -84,17 +95,21 @@ private:
 	static void send_callback(const struct smtp_reply *reply,
 				  LmtpDelivery *self);
 	static void finished_callback(LmtpDelivery *self);
+	static void answers_timeout(LmtpDelivery *self);
 
 	unsigned int connect_timeout_msecs_;
 	std::string path_;
 	pool_t pool_ = nullptr;
 	struct smtp_address *rcpt_ = nullptr;
-	struct ioloop *ioloop_ = nullptr;
 	struct smtp_client *client_ = nullptr;
 	struct smtp_client_connection *conn_ = nullptr;
 	time_t idle_since_ = 0;
-	Wait *wait_ = nullptr;       /* the wait in progress */
-	bool data_ok_ = false;       /* the recipient's DATA reply was 250 */
+	DeliveryDone open_done_;
+	std::string open_error_;
+	std::deque<Job> queue_;        /* front: in an LMTP transaction */
+	bool sending_ = false;
+	std::deque<Answer> answers_;
+	struct timeout *to_answers_ = nullptr;
 };
 
 } // namespace fetchmail

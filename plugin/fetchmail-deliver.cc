@@ -1,14 +1,20 @@
 #include "fetchmail-deliver.hh"
 #include "fetchmail-deliver-lmtp.hh"
+#include "fetchmail-message.hh"
 
 extern "C" {
 #include "imap-date.h"
+#include "message-size.h"
 }
+
+#include <map>
 
 namespace fetchmail {
 
 /* messages up to this size stay in memory while they are received */
 static const size_t DELIVER_TEMP_MEM_SIZE = 256 * 1024;
+/* header bytes read per message when reconciling */
+static const size_t RECONCILE_HEADER_MAX = 64 * 1024;
 
 Delivery::~Delivery()
 {
@@ -28,7 +34,8 @@ void Delivery::begin()
 
 void Delivery::data(std::string_view chunk)
 {
-	o_stream_nsend(temp_, chunk.data(), chunk.size());
+	if (temp_ != nullptr)
+		o_stream_nsend(temp_, chunk.data(), chunk.size());
 }
 
 void Delivery::abort()
@@ -39,6 +46,10 @@ void Delivery::abort()
 
 struct istream *Delivery::finish_message(std::string &error_r)
 {
+	if (temp_ == nullptr) {
+		error_r = "no message to save";
+		return nullptr;
+	}
 	if (o_stream_finish(temp_) < 0) {
 		error_r = std::string("write(temp message) failed: ") +
 			o_stream_get_error(temp_);
@@ -48,14 +59,44 @@ struct istream *Delivery::finish_message(std::string &error_r)
 	return iostream_temp_finish(&temp_, IO_BLOCK_SIZE);
 }
 
+/* ---- storage ---- */
+
+/* Allocate and open a mailbox of the user, creating it when missing
+   (create = true). */
+static struct mailbox *
+mailbox_open_named(struct mail_user *user, const std::string &name,
+		   enum mailbox_flags flags, bool create, std::string &error_r)
+{
+	struct mail_namespace *ns =
+		mail_namespace_find(user->namespaces, name.c_str());
+	struct mailbox *box = mailbox_alloc(ns->list, name.c_str(), flags);
+	enum mail_error error;
+
+	if (mailbox_open(box) == 0)
+		return box;
+	(void)mailbox_get_last_error(box, &error);
+	if (create && error == MAIL_ERROR_NOTFOUND &&
+	    (mailbox_create(box, nullptr, false) == 0 ||
+	     (mailbox_get_last_error(box, &error), error == MAIL_ERROR_EXISTS)) &&
+	    mailbox_open(box) == 0)
+		return box;
+	error_r = std::string(create ? "opening or creating " : "opening ") +
+		name + " failed: " + mailbox_get_last_internal_error(box, nullptr);
+	mailbox_free(&box);
+	return nullptr;
+}
+
 StorageDelivery::StorageDelivery(struct mail_user *user,
+				 struct ioloop *storage_ioloop,
 				 const std::string &mailbox)
-	: Delivery(user), mailbox_(mailbox)
+	: Delivery(user, storage_ioloop), mailbox_(mailbox)
 {
 }
 
 StorageDelivery::~StorageDelivery()
 {
+	IoloopScope scope(storage_ioloop_);
+
 	if (trans_ != nullptr)
 		mailbox_transaction_rollback(&trans_);
 	if (box_ != nullptr)
@@ -67,35 +108,21 @@ std::string StorageDelivery::last_error() const
 	return mailbox_get_last_internal_error(box_, nullptr);
 }
 
-int StorageDelivery::open(std::string &error_r)
+int StorageDelivery::open_box(std::string &error_r)
 {
-	struct mail_namespace *ns =
-		mail_namespace_find(user_->namespaces, mailbox_.c_str());
-	enum mail_error error;
+	IoloopScope scope(storage_ioloop_);
 
-	box_ = mailbox_alloc(ns->list, mailbox_.c_str(), MAILBOX_FLAG_SAVEONLY);
-	if (mailbox_open(box_) == 0)
-		return 0;
-	(void)mailbox_get_last_error(box_, &error);
-	if (error != MAIL_ERROR_NOTFOUND) {
-		error_r = "mailbox_open(" + mailbox_ + ") failed: " +
-			last_error();
-		return -1;
-	}
-	if (mailbox_create(box_, nullptr, false) < 0) {
-		(void)mailbox_get_last_error(box_, &error);
-		if (error != MAIL_ERROR_EXISTS) {
-			error_r = "mailbox_create(" + mailbox_ +
-				") failed: " + last_error();
-			return -1;
-		}
-	}
-	if (mailbox_open(box_) < 0) {
-		error_r = "mailbox_open(" + mailbox_ + ") failed: " +
-			last_error();
-		return -1;
-	}
-	return 0;
+	box_ = mailbox_open_named(user_, mailbox_, MAILBOX_FLAG_SAVEONLY, true,
+				  error_r);
+	return box_ == nullptr ? -1 : 0;
+}
+
+void StorageDelivery::open(DeliveryDone done)
+{
+	std::string error;
+
+	(void)open_box(error);
+	done(error);
 }
 
 enum mail_flags deliver_flags(const std::vector<std::string> &flags)
@@ -113,15 +140,14 @@ enum mail_flags deliver_flags(const std::vector<std::string> &flags)
 	return static_cast<enum mail_flags>(result);
 }
 
-int StorageDelivery::save(const MessageMeta &meta, std::string &error_r)
+int StorageDelivery::save_stream(struct istream *input,
+				 const MessageMeta &meta, std::string &error_r)
 {
+	IoloopScope scope(storage_ioloop_);
 	struct mail_save_context *save_ctx;
-	struct istream *input;
 	time_t received;
 	int tz, ret = 0;
 
-	if ((input = finish_message(error_r)) == nullptr)
-		return -1;
 	if (trans_ == nullptr) {
 		trans_ = mailbox_transaction_begin(box_,
 			MAILBOX_TRANSACTION_FLAG_EXTERNAL, "fetchmail deliver");
@@ -135,18 +161,16 @@ int StorageDelivery::save(const MessageMeta &meta, std::string &error_r)
 	if (mailbox_save_begin(&save_ctx, input) < 0)
 		ret = -1;
 	else {
-		ssize_t n;
 		do {
 			if (mailbox_save_continue(save_ctx) < 0) {
 				ret = -1;
 				break;
 			}
-		} while ((n = i_stream_read(input)) > 0);
+		} while (i_stream_read(input) > 0);
 		if (ret == 0 && input->stream_errno != 0) {
 			error_r = std::string("read(temp message) failed: ") +
 				i_stream_get_error(input);
 			mailbox_save_cancel(&save_ctx);
-			i_stream_unref(&input);
 			return -1;
 		}
 		if (ret == 0 && mailbox_save_finish(&save_ctx) < 0)
@@ -154,20 +178,29 @@ int StorageDelivery::save(const MessageMeta &meta, std::string &error_r)
 	}
 	if (save_ctx != nullptr)
 		mailbox_save_cancel(&save_ctx);
-	i_stream_unref(&input);
-	if (ret < 0) {
+	if (ret < 0)
 		error_r = "saving to " + mailbox_ + " failed: " + last_error();
-		return -1;
+	return ret;
+}
+
+void StorageDelivery::save(const MessageMeta &meta, DeliveryDone done)
+{
+	std::string error;
+	struct istream *input = finish_message(error);
+
+	if (input != nullptr) {
+		(void)save_stream(input, meta, error);
+		i_stream_unref(&input);
 	}
-	uncommitted_++;
-	return 0;
+	done(error);
 }
 
 int StorageDelivery::commit(std::string &error_r)
 {
+	IoloopScope scope(storage_ioloop_);
+
 	if (trans_ == nullptr)
 		return 0;
-	uncommitted_ = 0;
 	if (mailbox_transaction_commit(&trans_) < 0) {
 		error_r = "mailbox_transaction_commit(" + mailbox_ +
 			") failed: " + last_error();
@@ -176,13 +209,141 @@ int StorageDelivery::commit(std::string &error_r)
 	return 0;
 }
 
+static int box_state(struct mailbox *box, PendingBatch &batch_r,
+		     std::string &error_r)
+{
+	struct mailbox_status status;
+
+	if (mailbox_get_status(box, static_cast<mailbox_status_items>(
+			STATUS_UIDVALIDITY | STATUS_UIDNEXT), &status) < 0) {
+		error_r = std::string("mailbox_get_status(") +
+			mailbox_get_vname(box) + ") failed: " +
+			mailbox_get_last_internal_error(box, nullptr);
+		return -1;
+	}
+	batch_r.uidvalidity = status.uidvalidity;
+	batch_r.uidnext = status.uidnext;
+	return 0;
+}
+
+int StorageDelivery::pending_target(PendingBatch &batch_r,
+				    std::string &error_r)
+{
+	IoloopScope scope(storage_ioloop_);
+
+	batch_r.mailbox = mailbox_;
+	return box_state(box_, batch_r, error_r);
+}
+
+int deliver_mailbox_state(struct mail_user *user, struct ioloop *storage_ioloop,
+			  const std::string &mailbox, PendingBatch &batch_r,
+			  std::string &error_r)
+{
+	IoloopScope scope(storage_ioloop);
+	struct mailbox *box = mailbox_open_named(user, mailbox,
+		static_cast<mailbox_flags>(0), false, error_r);
+
+	if (box == nullptr)
+		return -1;
+	batch_r.mailbox = mailbox;
+	int ret = box_state(box, batch_r, error_r);
+	mailbox_free(&box);
+	return ret;
+}
+
+/* The raw header block of mail, bounded. */
+static int mail_header_text(struct mail *mail, std::string &header_r)
+{
+	struct message_size hdr_size;
+	struct istream *input;
+	const unsigned char *data;
+	size_t size;
+
+	header_r.clear();
+	if (mail_get_hdr_stream(mail, &hdr_size, &input) < 0)
+		return -1;
+	while (header_r.size() < RECONCILE_HEADER_MAX &&
+	       i_stream_read_more(input, &data, &size) > 0) {
+		size = std::min(size, RECONCILE_HEADER_MAX - header_r.size());
+		size = std::min<uoff_t>(size, hdr_size.physical_size -
+					std::min<uoff_t>(hdr_size.physical_size,
+							 header_r.size()));
+		if (size == 0)
+			break;
+		header_r.append(reinterpret_cast<const char *>(data), size);
+		i_stream_skip(input, size);
+	}
+	return input->stream_errno != 0 ? -1 : 0;
+}
+
+int deliver_reconcile(struct mail_user *user, struct ioloop *storage_ioloop,
+		      const PendingBatch &batch,
+		      std::vector<PendingMessage> &found_r,
+		      std::string &error_r)
+{
+	IoloopScope scope(storage_ioloop);
+	std::multimap<std::string, const PendingMessage *> wanted;
+	PendingBatch now;
+	struct mailbox *box;
+	uint32_t seq1, seq2;
+	int ret = 0;
+
+	found_r.clear();
+	box = mailbox_open_named(user, batch.mailbox,
+				 static_cast<mailbox_flags>(0), false, error_r);
+	if (box == nullptr)
+		return -1;
+	if (mailbox_sync(box, static_cast<mailbox_sync_flags>(0)) < 0 ||
+	    box_state(box, now, error_r) < 0) {
+		if (error_r.empty())
+			error_r = std::string("mailbox_sync(") + batch.mailbox +
+				") failed: " +
+				mailbox_get_last_internal_error(box, nullptr);
+		mailbox_free(&box);
+		return -1;
+	}
+	if (now.uidvalidity != batch.uidvalidity) {
+		/* the mailbox was recreated: nothing can be told apart */
+		mailbox_free(&box);
+		return 0;
+	}
+	for (const PendingMessage &m : batch.messages)
+		wanted.emplace(m.identity, &m);
+
+	struct mailbox_transaction_context *t =
+		mailbox_transaction_begin(box, static_cast<
+			mailbox_transaction_flags>(0), "fetchmail reconcile");
+	struct mail *mail = mail_alloc(t, MAIL_FETCH_STREAM_HEADER, nullptr);
+	mailbox_get_seq_range(box, batch.uidnext, (uint32_t)-1, &seq1, &seq2);
+	for (uint32_t seq = seq1; seq != 0 && seq <= seq2 && !wanted.empty();
+	     seq++) {
+		std::string header;
+		mail_set_seq(mail, seq);
+		if (mail_header_text(mail, header) < 0) {
+			/* expunged meanwhile, or unreadable: not ours to find */
+			continue;
+		}
+		auto it = wanted.find(message_identity(header));
+		if (it != wanted.end()) {
+			found_r.push_back(*it->second);
+			wanted.erase(it);
+		}
+	}
+	mail_free(&mail);
+	(void)mailbox_transaction_commit(&t);
+	mailbox_free(&box);
+	return ret;
+}
+
 std::unique_ptr<Delivery> delivery_create(const Settings &set,
 					  struct mail_user *user,
+					  struct ioloop *storage_ioloop,
 					  const std::string &mailbox)
 {
 	if (set.delivery == DeliveryMethod::Lmtp)
-		return std::make_unique<LmtpDelivery>(user, set.timeout_msecs);
-	return std::make_unique<StorageDelivery>(user, mailbox);
+		return std::make_unique<LmtpDelivery>(user, storage_ioloop,
+						      set.timeout_msecs);
+	return std::make_unique<StorageDelivery>(user, storage_ioloop, mailbox);
 }
 
 } // namespace fetchmail

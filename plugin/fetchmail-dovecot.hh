@@ -20,6 +20,7 @@ extern "C" {
 #include "iostream-ssl.h"
 #include "net.h"
 #include "module-dir.h"
+#include "module-context.h"
 #include "settings-parser.h"
 #include "mail-user.h"
 #include "mail-namespace.h"

@@ -1,11 +1,28 @@
 #include "fetchmail-plugin.hh"
+#include "fetchmail-settings.hh"
 
 #ifndef FETCHMAIL_VERSION
 #  define FETCHMAIL_VERSION "0.0.0"
 #endif
 
+using namespace fetchmail;
+
 const char *fetchmail_plugin_version = DOVECOT_ABI_VERSION;
 const char *fetchmail_plugin_dependencies[] = { nullptr };
+
+/* What the plugin keeps per mail user: the settings, parsed once. Pool
+   memory: a plain struct that owns a C++ object, freed in deinit. */
+struct fetchmail_user {
+	union mail_user_module_context module_ctx;
+	Settings *set;
+};
+
+#define FETCHMAIL_USER_CONTEXT(obj) \
+	static_cast<struct fetchmail_user *>( \
+		MODULE_CONTEXT(obj, fetchmail_user_module))
+
+static MODULE_CONTEXT_DEFINE_INIT(fetchmail_user_module,
+				  &mail_user_module_register);
 
 static struct module *fetchmail_module;
 
@@ -15,12 +32,68 @@ const char *fetchmail_version_string(void)
 		" (Dovecot " DOVECOT_ABI_VERSION ")";
 }
 
+static void fetchmail_mail_user_deinit(struct mail_user *user)
+{
+	struct fetchmail_user *fuser = FETCHMAIL_USER_CONTEXT(user);
+
+	delete fuser->set;
+	fuser->set = nullptr;
+	fuser->module_ctx.super.deinit(user);
+}
+
+static void fetchmail_mail_user_created(struct mail_user *user)
+{
+	struct mail_user_vfuncs *v = user->vlast;
+	struct fetchmail_user *fuser;
+	std::string error;
+
+	fuser = p_new(user->pool, struct fetchmail_user, 1);
+	fuser->module_ctx.super = *v;
+	user->vlast = &fuser->module_ctx.super;
+	v->deinit = fetchmail_mail_user_deinit;
+	MODULE_CONTEXT_SET(user, fetchmail_user_module, fuser);
+
+	try {
+		fuser->set = new Settings();
+		if (settings_parse([user](const char *name) {
+			const char *value = mail_user_plugin_getenv(user, name);
+			return std::string(value == nullptr ? "" : value);
+		}, *fuser->set, error) < 0) {
+			user->error = p_strdup(user->pool, error.c_str());
+		}
+	} catch (const std::exception &e) {
+		user->error = p_strdup_printf(user->pool,
+			"fetchmail: internal error: %s", e.what());
+	}
+}
+
+const Settings *fetchmail::settings_of(struct mail_user *user)
+{
+	struct fetchmail_user *fuser = FETCHMAIL_USER_CONTEXT(user);
+
+	return fuser == nullptr ? nullptr : fuser->set;
+}
+
+static struct mail_storage_hooks fetchmail_mail_storage_hooks = {
+	.mail_user_created = fetchmail_mail_user_created,
+	.mail_namespace_storage_added = nullptr,
+	.mail_namespaces_created = nullptr,
+	.mail_namespaces_added = nullptr,
+	.mail_storage_created = nullptr,
+	.mailbox_list_created = nullptr,
+	.mailbox_allocated = nullptr,
+	.mailbox_opened = nullptr,
+	.mail_allocated = nullptr,
+};
+
 void fetchmail_plugin_init(struct module *module)
 {
 	fetchmail_module = module;
+	mail_storage_hooks_add(module, &fetchmail_mail_storage_hooks);
 }
 
 void fetchmail_plugin_deinit(void)
 {
+	mail_storage_hooks_remove(&fetchmail_mail_storage_hooks);
 	fetchmail_module = nullptr;
 }

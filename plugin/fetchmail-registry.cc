@@ -1,4 +1,5 @@
 #include "fetchmail-registry.hh"
+#include "fetchmail-schedule.hh"
 
 extern "C" {
 #include "dict.h"
@@ -33,11 +34,11 @@ int Registry::open_uri(const std::string &uri, const char *base_dir,
 
 int Registry::open(struct mail_user *user, std::string &error_r)
 {
-	const char *uri = mail_user_plugin_getenv(user, "fetchmail_registry");
+	const Settings *set = settings_of(user);
 
-	if (uri == nullptr || *uri == '\0')
+	if (set == nullptr || set->registry.empty())
 		return 0;
-	return open_uri(uri, user->set->base_dir, error_r);
+	return open_uri(set->registry, user->set->base_dir, error_r);
 }
 
 int Registry::set_due(const std::string &username, int64_t due,
@@ -89,16 +90,11 @@ int Registry::list(std::vector<std::pair<std::string, int64_t>> &entries_r,
 
 int64_t registry_user_due(const std::vector<StoredAccount> &accounts)
 {
-	int64_t due = 0;
+	std::vector<std::pair<Account, AccountStatus>> list;
 
-	for (const StoredAccount &s : accounts) {
-		if (!s.account.active)
-			continue;
-		/* never scheduled: due now */
-		int64_t next = s.status.next_run > 0 ? s.status.next_run : 1;
-		due = due == 0 ? next : std::min(due, next);
-	}
-	return due;
+	for (const StoredAccount &s : accounts)
+		list.emplace_back(s.account, s.status);
+	return user_due_time(list);
 }
 
 int registry_update_user(Store &store, std::string &error_r)

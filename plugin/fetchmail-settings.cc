@@ -2,35 +2,30 @@
 
 namespace fetchmail {
 
-static const char *setting(struct mail_user *user, const char *name)
-{
-	const char *value = mail_user_plugin_getenv(user, name);
-	return value == nullptr ? "" : value;
-}
-
-static int setting_time_msecs(struct mail_user *user, const char *name,
+static int setting_time_msecs(const SettingLookup &lookup, const char *name,
 			      unsigned int &msecs_r, std::string &error_r)
 {
-	const char *value = setting(user, name), *error;
+	std::string value = lookup(name);
+	const char *error;
 
-	if (*value == '\0')
+	if (value.empty())
 		return 0;
-	if (settings_get_time_msecs(value, &msecs_r, &error) < 0) {
+	if (settings_get_time_msecs(value.c_str(), &msecs_r, &error) < 0) {
 		error_r = std::string(name) + ": " + error;
 		return -1;
 	}
 	return 0;
 }
 
-static int setting_uint(struct mail_user *user, const char *name,
+static int setting_uint(const SettingLookup &lookup, const char *name,
 			unsigned int min, unsigned int &value_r,
 			std::string &error_r)
 {
-	const char *value = setting(user, name);
+	std::string value = lookup(name);
 
-	if (*value == '\0')
+	if (value.empty())
 		return 0;
-	if (str_to_uint(value, &value_r) < 0 || value_r < min) {
+	if (str_to_uint(value.c_str(), &value_r) < 0 || value_r < min) {
 		error_r = std::string(name) + ": must be a number of at least " +
 			std::to_string(min) + " (got '" + value + "')";
 		return -1;
@@ -38,15 +33,15 @@ static int setting_uint(struct mail_user *user, const char *name,
 	return 0;
 }
 
-static int settings_read_keys(struct mail_user *user, Settings &set_r,
-			      std::string &error_r)
+static int settings_parse_keys(const SettingLookup &lookup, Settings &set_r,
+			       std::string &error_r)
 {
-	const char *key = setting(user, "fetchmail_key");
-	const char *old_keys = setting(user, "fetchmail_old_keys");
+	std::string key = lookup("fetchmail_key");
+	std::string old_keys = lookup("fetchmail_old_keys");
 
-	if (*key == '\0' && *old_keys == '\0')
+	if (key.empty() && old_keys.empty())
 		return 0;
-	if (*key == '\0') {
+	if (key.empty()) {
 		error_r = "fetchmail_key: not set, but fetchmail_old_keys is";
 		return -1;
 	}
@@ -57,41 +52,51 @@ static int settings_read_keys(struct mail_user *user, Settings &set_r,
 	return 0;
 }
 
-int settings_read(struct mail_user *user, Settings &set_r,
-		  std::string &error_r)
+int settings_parse(const SettingLookup &lookup, Settings &set_r,
+		   std::string &error_r)
 {
 	unsigned int interval_msecs = set_r.interval_secs * 1000;
-	const char *delivery = setting(user, "fetchmail_delivery");
-	const char *log_size = setting(user, "fetchmail_max_log_size");
+	unsigned int run_timeout_msecs = set_r.run_timeout_secs * 1000;
+	std::string delivery = lookup("fetchmail_delivery");
+	std::string log_size = lookup("fetchmail_max_log_size");
 
-	if (settings_read_keys(user, set_r, error_r) < 0 ||
-	    setting_time_msecs(user, "fetchmail_interval", interval_msecs,
+	if (settings_parse_keys(lookup, set_r, error_r) < 0 ||
+	    setting_time_msecs(lookup, "fetchmail_interval", interval_msecs,
 			       error_r) < 0 ||
-	    setting_time_msecs(user, "fetchmail_timeout", set_r.timeout_msecs,
+	    setting_time_msecs(lookup, "fetchmail_timeout", set_r.timeout_msecs,
 			       error_r) < 0 ||
-	    setting_uint(user, "fetchmail_max_parallel", 1,
-			 set_r.max_parallel, error_r) < 0)
+	    setting_time_msecs(lookup, "fetchmail_run_timeout",
+			       run_timeout_msecs, error_r) < 0 ||
+	    setting_uint(lookup, "fetchmail_max_parallel", 1,
+			 set_r.max_parallel, error_r) < 0 ||
+	    setting_uint(lookup, "fetchmail_max_messages", 1,
+			 set_r.max_messages, error_r) < 0)
 		return -1;
+	set_r.run_timeout_secs = run_timeout_msecs / 1000;
+	if (set_r.run_timeout_secs == 0) {
+		error_r = "fetchmail_run_timeout: must be at least 1 second";
+		return -1;
+	}
 	set_r.interval_secs = interval_msecs / 1000;
 	if (set_r.interval_secs == 0) {
 		error_r = "fetchmail_interval: must be at least 1 second";
 		return -1;
 	}
 
-	if (*delivery == '\0' || strcmp(delivery, "storage") == 0)
+	if (delivery.empty() || delivery == "storage")
 		set_r.delivery = DeliveryMethod::Storage;
-	else if (strcmp(delivery, "lmtp") == 0)
+	else if (delivery == "lmtp")
 		set_r.delivery = DeliveryMethod::Lmtp;
 	else {
-		error_r = std::string("fetchmail_delivery: must be storage "
-				      "or lmtp (got '") + delivery + "')";
+		error_r = "fetchmail_delivery: must be storage or lmtp (got '" +
+			delivery + "')";
 		return -1;
 	}
 
-	if (*log_size != '\0') {
+	if (!log_size.empty()) {
 		uoff_t bytes = 0;
 		const char *error = nullptr;
-		if (settings_get_size(log_size, &bytes, &error) < 0) {
+		if (settings_get_size(log_size.c_str(), &bytes, &error) < 0) {
 			error_r = std::string("fetchmail_max_log_size: ") + error;
 			return -1;
 		}
@@ -102,10 +107,10 @@ int settings_read(struct mail_user *user, Settings &set_r,
 		set_r.max_log_size = bytes;
 	}
 
-	if (set_r.roles.parse(setting(user, "fetchmail_admins"),
-			      setting(user, "fetchmail_domain_admins"),
-			      error_r) < 0)
+	if (set_r.roles.parse(lookup("fetchmail_admins"),
+			      lookup("fetchmail_domain_admins"), error_r) < 0)
 		return -1;
+	set_r.registry = lookup("fetchmail_registry");
 	return 0;
 }
 

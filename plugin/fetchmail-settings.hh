@@ -1,14 +1,22 @@
 #ifndef FETCHMAIL_SETTINGS_HH
 #define FETCHMAIL_SETTINGS_HH
 
-/* The plugin { fetchmail_* } settings of one mail user, parsed once per
-   user. Every setting and its default is listed, with a comment, in
-   conf.d/90-fetchmail.conf. */
+/* The plugin { fetchmail_* } settings. Every setting and its default is
+   listed, with a comment, in conf.d/90-fetchmail.conf.
+
+   One parser, settings_parse(), reads them through a lookup function:
+   for a mail user from its plugin settings, once, when the user is created
+   (the fetchmail_mail_user_created hook in fetchmail-plugin.cc keeps the
+   result in the user's module context, where settings_of() finds it; a
+   bad value fails the user's initialization through user->error, as quota
+   and mail-crypt do), and for the scheduler from doveadm's plugin
+   settings. */
 
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-crypto.hh"
 #include "fetchmail-roles.hh"
 
+#include <functional>
 #include <string>
 
 namespace fetchmail {
@@ -20,15 +28,26 @@ struct Settings {
 	unsigned int interval_secs = 5 * 60;
 	unsigned int max_parallel = 16;
 	unsigned int timeout_msecs = 60 * 1000;
+	unsigned int run_timeout_secs = 30 * 60;
+	unsigned int max_messages = 250000;
 	DeliveryMethod delivery = DeliveryMethod::Storage;
 	size_t max_log_size = 64 * 1024;
 	RolePolicy roles;
+	/* the registry dict URI (fetchmail_registry), "" for none */
+	std::string registry;
 };
 
-/* Parse the user's settings. Returns -1 with error_r naming the setting
-   when one is invalid. */
-int settings_read(struct mail_user *user, Settings &set_r,
-		  std::string &error_r);
+/* The value of a plugin setting, "" when it is not set. */
+using SettingLookup = std::function<std::string(const char *name)>;
+
+/* Parse every fetchmail_* setting. Returns -1 with error_r naming the
+   setting ("fetchmail_interval: ...") when one is invalid. */
+int settings_parse(const SettingLookup &lookup, Settings &set_r,
+		   std::string &error_r);
+
+/* The settings of a mail user, parsed when it was created; nullptr when
+   the fetchmail plugin is not in its mail_plugins. */
+const Settings *settings_of(struct mail_user *user);
 
 } // namespace fetchmail
 

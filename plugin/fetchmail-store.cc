@@ -14,7 +14,7 @@ namespace fetchmail {
 	MAILBOX_ATTRIBUTE_PREFIX_DOVECOT_PVT_SERVER "fetchmail/"
 
 static const char *const record_kinds[] = {
-	"account", "status", "ledger", "log",
+	"account", "status", "ledger", "pending", "log",
 };
 
 static std::string attr_key(const char *kind, const std::string &id)
@@ -23,12 +23,14 @@ static std::string attr_key(const char *kind, const std::string &id)
 }
 
 Store::Store(struct mail_user *user, const Settings &set)
-	: user_(user), set_(set)
+	: user_(user), set_(set), ioloop_(current_ioloop)
 {
 }
 
 Store::~Store()
 {
+	IoloopScope scope(ioloop_);
+
 	if (box_ != nullptr)
 		mailbox_free(&box_);
 }
@@ -47,6 +49,7 @@ std::string Store::aad(const std::string &id) const
 
 int Store::open(std::string &error_r)
 {
+	IoloopScope scope(ioloop_);
 	struct mail_namespace *ns =
 		mail_namespace_find_inbox(user_->namespaces);
 
@@ -63,6 +66,7 @@ int Store::open(std::string &error_r)
 int Store::get(const char *kind, const std::string &id,
 	       std::string &value_r, std::string &error_r)
 {
+	IoloopScope scope(ioloop_);
 	struct mail_attribute_value value;
 	std::string key = attr_key(kind, id);
 	int ret;
@@ -84,6 +88,7 @@ int Store::set(const std::vector<std::pair<std::string,
 					   const std::string *>> &changes,
 	       std::string &error_r)
 {
+	IoloopScope scope(ioloop_);
 	struct mailbox_transaction_context *t =
 		mailbox_transaction_begin(box_,
 			MAILBOX_TRANSACTION_FLAG_EXTERNAL, "fetchmail store");
@@ -119,6 +124,7 @@ int Store::set(const std::vector<std::pair<std::string,
 
 int Store::list_ids(std::vector<std::string> &ids_r, std::string &error_r)
 {
+	IoloopScope scope(ioloop_);
 	std::string prefix = attr_key("account", "");
 	struct mailbox_attribute_iter *iter =
 		mailbox_attribute_iter_init(box_, MAIL_ATTRIBUTE_TYPE_PRIVATE,
@@ -257,21 +263,39 @@ int Store::remove(const std::string &id, std::string &error_r)
 	return set(changes, error_r);
 }
 
+/* The ledger and the pending record go together (see
+   fetchmail-retrieval.hh, "Exactly once"): a null or empty pending
+   record is removed. */
+static void ledger_changes(const std::string &id, const Ledger &ledger,
+			   const PendingBatch *pending, std::string &ledger_json,
+			   std::string &pending_json,
+			   std::vector<std::pair<std::string,
+						 const std::string *>> &changes)
+{
+	ledger_json = ledger_encode(ledger);
+	changes.emplace_back(attr_key("ledger", id), &ledger_json);
+	if (pending != nullptr && !pending->messages.empty()) {
+		pending_json = pending_encode(*pending);
+		changes.emplace_back(attr_key("pending", id), &pending_json);
+	} else {
+		changes.emplace_back(attr_key("pending", id), nullptr);
+	}
+}
+
 int Store::save_run(const std::string &id, const AccountStatus &status,
 		    const std::string &log, const Ledger *ledger,
-		    std::string &error_r)
+		    const PendingBatch *pending, std::string &error_r)
 {
 	std::string status_json = status_record_encode(status);
-	std::string ledger_json;
+	std::string ledger_json, pending_json;
 	std::vector<std::pair<std::string, const std::string *>> changes = {
 		{ attr_key("status", id), &status_json },
 		{ attr_key("log", id), &log },
 	};
 
-	if (ledger != nullptr) {
-		ledger_json = ledger_encode(*ledger);
-		changes.emplace_back(attr_key("ledger", id), &ledger_json);
-	}
+	if (ledger != nullptr)
+		ledger_changes(id, *ledger, pending, ledger_json, pending_json,
+			       changes);
 	return set(changes, error_r);
 }
 
@@ -345,15 +369,42 @@ int Store::load_ledger(const std::string &id, Ledger &ledger_r,
 }
 
 int Store::save_ledger(const std::string &id, const Ledger &ledger,
-		       std::string &error_r)
+		       const PendingBatch *pending, std::string &error_r)
 {
-	std::string json = ledger_encode(ledger);
-	return set({ { attr_key("ledger", id), &json } }, error_r);
+	std::string ledger_json, pending_json;
+	std::vector<std::pair<std::string, const std::string *>> changes;
+
+	ledger_changes(id, ledger, pending, ledger_json, pending_json, changes);
+	return set(changes, error_r);
+}
+
+int Store::save_pending(const std::string &id, const PendingBatch &pending,
+			std::string &error_r)
+{
+	std::string json = pending_encode(pending);
+	return set({ { attr_key("pending", id), &json } }, error_r);
+}
+
+int Store::load_pending(const std::string &id, PendingBatch &pending_r,
+			std::string &error_r)
+{
+	std::string json;
+	int ret;
+
+	pending_r = PendingBatch();
+	if ((ret = get("pending", id, json, error_r)) <= 0)
+		return ret;
+	if (pending_decode(json, pending_r, error_r) < 0) {
+		return fail(StoreError::Corrupt, error_r, "account " + id +
+			    ": corrupt pending record: " + error_r);
+	}
+	return 1;
 }
 
 int Store::clear_ledger(const std::string &id, std::string &error_r)
 {
-	return set({ { attr_key("ledger", id), nullptr } }, error_r);
+	return set({ { attr_key("ledger", id), nullptr },
+		     { attr_key("pending", id), nullptr } }, error_r);
 }
 
 int Store::load_log(const std::string &id, std::string &log_r,

@@ -10,11 +10,17 @@
      vendor/vendor.dovecot/pvt/server/fetchmail/account/<id>  account record
      vendor/vendor.dovecot/pvt/server/fetchmail/status/<id>   status record
      vendor/vendor.dovecot/pvt/server/fetchmail/ledger/<id>   delivered UIDs
+     vendor/vendor.dovecot/pvt/server/fetchmail/pending/<id>  a batch being
+                                                   made durable (exactly once)
      vendor/vendor.dovecot/pvt/server/fetchmail/log/<id>      last run log
 
    The account record holds the password only as an AES-256-GCM blob bound
    to "<user>\n<id>" (see fetchmail-crypto.hh). Records that fail to parse
-   or decrypt are reported, never dropped. */
+   or decrypt are reported, never dropped.
+
+   Storage calls are made with the ioloop current at construction (the
+   mail user's long-lived one) made current for their duration, so callers
+   may use the store while a private ioloop runs. */
 
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-account.hh"
@@ -70,10 +76,11 @@ public:
 	int remove(const std::string &id, std::string &error_r);
 
 	/* The end of a run in one transaction: status, run log and, when
-	   given, the ledger. */
+	   given, the ledger with the pending record (removed when pending is
+	   null or empty). */
 	int save_run(const std::string &id, const AccountStatus &status,
 		     const std::string &log, const Ledger *ledger,
-		     std::string &error_r);
+		     const PendingBatch *pending, std::string &error_r);
 
 	/* Runs of one account never overlap: a flock() on
 	   .fetchmail-<id>.lock in the user's INBOX index directory. The
@@ -86,8 +93,15 @@ public:
 	bool account_running(const std::string &id);
 	int load_ledger(const std::string &id, Ledger &ledger_r,
 			std::string &error_r);
+	/* The ledger and the pending record (removed when null or empty),
+	   in one transaction. */
 	int save_ledger(const std::string &id, const Ledger &ledger,
-			std::string &error_r);
+			const PendingBatch *pending, std::string &error_r);
+	int save_pending(const std::string &id, const PendingBatch &pending,
+			 std::string &error_r);
+	/* 0 when there is none */
+	int load_pending(const std::string &id, PendingBatch &pending_r,
+			 std::string &error_r);
 	/* Forget what was delivered (the account now points at another
 	   mailbox: another host, protocol or remote user). */
 	int clear_ledger(const std::string &id, std::string &error_r);
@@ -96,6 +110,8 @@ public:
 
 	StoreError last_error() const { return last_error_; }
 	struct mail_user *user() const { return user_; }
+	/* The mail user's ioloop (current at construction). */
+	struct ioloop *ioloop() const { return ioloop_; }
 
 private:
 	int get(const char *kind, const std::string &id, std::string &value_r,
@@ -111,6 +127,7 @@ private:
 
 	struct mail_user *user_;
 	const Settings &set_;
+	struct ioloop *ioloop_;
 	struct mailbox *box_ = nullptr;
 	StoreError last_error_ = StoreError::None;
 };

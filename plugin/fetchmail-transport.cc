@@ -17,16 +17,8 @@
    without touching the Impl again. */
 
 #include "fetchmail-transport.hh"
-
-/* The peer certificate (subject, also of an untrusted one) is only
-   reachable through the OpenSSL module's stream struct. Its header is
-   installed with dovecot-dev and matches the Dovecot this plugin is built
-   for (plugins are tied to the exact Dovecot version anyway). */
-extern "C" {
-#include "iostream-openssl.h"
-}
-#include <openssl/bio.h>
-#include <openssl/x509.h>
+#include "fetchmail-dns.hh"
+#include "fetchmail-ssl-compat.hh"
 
 #include <cerrno>
 #include <cstring>
@@ -89,6 +81,7 @@ struct Transport::Impl {
 
 	State state = State::Idle;
 	struct ioloop *ioloop;         /* current at connect() */
+	DnsRequest *dns = nullptr;
 	std::vector<struct ip_addr> ips;
 	size_t next_ip = 0;
 	std::string connect_errors;
@@ -129,7 +122,8 @@ struct Transport::Impl {
 	~Impl();
 
 	/* connect() */
-	bool resolve(std::string &error_r);
+	void resolved(const std::string &error,
+		      const std::vector<struct ip_addr> &found);
 	void connect_next();
 	void connect_failed(TransportError kind, const std::string &error);
 	void connected();
@@ -263,38 +257,18 @@ Transport::Impl::~Impl()
 
 /* ---------------------------------------------------------------- connect */
 
-bool Transport::Impl::resolve(std::string &error_r)
+/* The host name's addresses are known (dns_resolve(); IP literals too). */
+void Transport::Impl::resolved(const std::string &error,
+			       const std::vector<struct ip_addr> &found)
 {
-	struct ip_addr ip;
-
-	if (set.host.empty()) {
-		error_r = "no host name given";
-		return false;
+	dns = nullptr;
+	if (!error.empty()) {
+		state = State::Closed;
+		fail(TransportError::Resolve, error);
+		return;
 	}
-	if (net_addr2ip(set.host.c_str(), &ip) == 0) {
-		ips.push_back(ip);
-		return true;
-	}
-	/* Blocking. The asynchronous alternative is dns_lookup() through
-	   the dns-client socket (lib-dns), as imapc does with
-	   imapc_dns_client_socket_path. */
-	bool ok = false;
-	T_BEGIN {
-		struct ip_addr *found;
-		unsigned int count;
-		int ret = net_gethostbyname(set.host.c_str(), &found, &count);
-		if (ret != 0) {
-			error_r = std::string("net_gethostbyname(") + set.host +
-				") failed: " + net_gethosterror(ret);
-		} else if (count == 0) {
-			error_r = std::string("net_gethostbyname(") + set.host +
-				") failed: no addresses";
-		} else {
-			ips.assign(found, found + count);
-			ok = true;
-		}
-	} T_END;
-	return ok;
+	ips = found;
+	connect_next();
 }
 
 /* Starts a non-blocking connect to the next address; addresses that fail
@@ -504,28 +478,7 @@ int Transport::Impl::tls_check(const char **error_r)
 
 void Transport::Impl::tls_fill_info()
 {
-	TransportInfo &info = transport.info_;
-	X509 *cert = SSL_get1_peer_certificate(ssl_io->ssl);
-
-	info.tls_subject.clear();
-	if (cert != nullptr) {
-		BIO *bio = BIO_new(BIO_s_mem());
-		if (bio != nullptr) {
-			char *data;
-			X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
-					   XN_FLAG_RFC2253);
-			long len = BIO_get_mem_data(bio, &data);
-			if (len > 0)
-				info.tls_subject.assign(data, len);
-			BIO_free(bio);
-		}
-		X509_free(cert);
-	}
-	if (info.tls_subject.empty()) {
-		const char *name = ssl_iostream_get_peer_name(ssl_io);
-		if (name != nullptr)
-			info.tls_subject = std::string("CN=") + name;
-	}
+	transport.info_.tls_subject = ssl_compat_peer_subject(ssl_io);
 }
 
 void Transport::Impl::tls_finished()
@@ -809,6 +762,7 @@ void Transport::Impl::close_connection()
 
 void Transport::Impl::close()
 {
+	dns_cancel(&dns);
 	close_connection();
 	timeout_remove(&to_defer);
 	defer_fail = defer_tls = defer_resume = false;
@@ -832,24 +786,31 @@ Transport::~Transport()
 
 void Transport::connect()
 {
-	std::string error;
+	Impl *impl = impl_;
 
-	if (impl_->state != State::Idle)
+	if (impl->state != State::Idle)
 		return;
-	impl_->ioloop = current_ioloop;
-	impl_->state = State::Connecting;
-	if (!impl_->resolve(error)) {
-		impl_->state = State::Closed;
-		impl_->fail_later(TransportError::Resolve, error);
-		return;
-	}
-	if (impl_->set.port == 0) {
-		impl_->state = State::Closed;
-		impl_->fail_later(TransportError::Connect, "connect(" +
-				  impl_->peer + ") failed: no port given");
+	impl->ioloop = current_ioloop;
+	impl->state = State::Connecting;
+	if (impl->set.host.empty()) {
+		impl->state = State::Closed;
+		impl->fail_later(TransportError::Resolve, "no host name given");
 		return;
 	}
-	impl_->connect_next();
+	if (impl->set.port == 0) {
+		impl->state = State::Closed;
+		impl->fail_later(TransportError::Connect, "connect(" +
+				 impl->peer + ") failed: no port given");
+		return;
+	}
+	impl->dns = dns_resolve(impl->set.host, impl->set.dns_client_socket,
+		impl->set.timeout_msecs,
+		[impl](const std::string &error,
+		       const std::vector<struct ip_addr> &ips) {
+			Impl::callback_body(impl, [&] {
+				impl->resolved(error, ips);
+			});
+		});
 }
 
 void Transport::send(std::string_view data)

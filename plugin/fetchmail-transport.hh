@@ -4,7 +4,8 @@
 /* The connection to one remote POP3/IMAP server, inside the current
    Dovecot ioloop.
 
-   Non-blocking connect with a timeout, implicit TLS or a later STARTTLS
+   Asynchronous name lookup (fetchmail-dns), non-blocking connect with a
+   timeout, implicit TLS or a later STARTTLS
    upgrade through Dovecot's ssl-iostream (CAs from ssl_client_ca_file /
    ssl_client_ca_dir, certificate chain and host name verified unless
    verify is off), and an inactivity timeout that is re-armed by every byte
@@ -30,6 +31,9 @@ struct TransportSettings {
 	bool verify = true;              /* chain and host name */
 	unsigned int timeout_msecs = 60 * 1000;
 	struct mail_user *user = nullptr; /* for ssl_client_ca_* settings */
+	/* Dovecot's dns-client socket (base_dir/dns-client), for host names
+	   (fetchmail-dns.hh); IP literals need none. */
+	std::string dns_client_socket;
 	/* A CA file (PEM) to trust instead of ssl_client_ca_file; the
 	   system's CAs when empty and there is no user (tools, tests). */
 	std::string ca_file;

@@ -1,5 +1,7 @@
 #include "fetchmail-account.hh"
 
+#include "fetchmail-strings.hh"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -16,47 +18,6 @@ const size_t MAILBOX_MAX = 255;
 const size_t FOLDER_MAX = 1024;
 const size_t FOLDERS_MAX_COUNT = 256;
 
-bool is_ctrl(unsigned char c)
-{
-	return c < 0x20 || c == 0x7f;
-}
-
-bool has_crlfnul(std::string_view s)
-{
-	return s.find_first_of(std::string_view("\r\n\0", 3)) != s.npos;
-}
-
-bool has_ctrl(std::string_view s)
-{
-	return std::any_of(s.begin(), s.end(),
-			   [](char c) { return is_ctrl((unsigned char)c); });
-}
-
-char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-	if (a.size() != b.size())
-		return false;
-	for (size_t i = 0; i < a.size(); i++) {
-		if (lower(a[i]) != lower(b[i]))
-			return false;
-	}
-	return true;
-}
-
-std::string_view trim(std::string_view s)
-{
-	while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-		s.remove_prefix(1);
-	while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-		s.remove_suffix(1);
-	return s;
-}
-
 int fail(std::string &error_r, std::string_view field, std::string_view what)
 {
 	error_r = std::string(field) + ": " + std::string(what);
@@ -71,30 +32,11 @@ int fail_got(std::string &error_r, std::string_view field,
 	return -1;
 }
 
-/* Parse decimal digits only into *num_r, failing on overflow of max. */
-bool parse_uint(std::string_view s, uint64_t max, uint64_t &num_r)
-{
-	uint64_t n = 0;
-
-	if (s.empty())
-		return false;
-	for (char c : s) {
-		if (c < '0' || c > '9')
-			return false;
-		unsigned d = (unsigned)(c - '0');
-		if (n > (max - d) / 10)
-			return false;
-		n = n * 10 + d;
-	}
-	num_r = n;
-	return true;
-}
-
 bool parse_bool(std::string_view s, bool &value_r)
 {
-	if (iequals(s, "yes") || iequals(s, "true") || s == "1")
+	if (ascii_iequals(s, "yes") || ascii_iequals(s, "true") || s == "1")
 		value_r = true;
-	else if (iequals(s, "no") || iequals(s, "false") || s == "0")
+	else if (ascii_iequals(s, "no") || ascii_iequals(s, "false") || s == "0")
 		value_r = false;
 	else
 		return false;
@@ -141,7 +83,7 @@ int host_parse(std::string_view value, std::string &host_r,
 		return fail(error_r, "host", "must not be empty");
 	if (value.size() > HOST_MAX)
 		return fail(error_r, "host", "longer than 253 bytes");
-	if (value.find(' ') != value.npos || has_ctrl(value)) {
+	if (value.find(' ') != value.npos || has_ctrl_chars(value)) {
 		return fail_got(error_r, "host",
 				"must not contain spaces or control characters",
 				value);
@@ -177,7 +119,7 @@ int max_size_parse(std::string_view value, uint64_t &size_r,
 	unsigned shift = 0;
 
 	if (!digits.empty()) {
-		switch (lower(digits.back())) {
+		switch (ascii_tolower(digits.back())) {
 		case 'k': shift = 10; break;
 		case 'm': shift = 20; break;
 		case 'g': shift = 30; break;
@@ -186,7 +128,7 @@ int max_size_parse(std::string_view value, uint64_t &size_r,
 			digits.remove_suffix(1);
 	}
 	uint64_t n = 0;
-	if (!parse_uint(digits, UINT64_MAX >> shift, n)) {
+	if (!parse_u64(digits, UINT64_MAX >> shift, n)) {
 		return fail_got(error_r, "max-size",
 				"must be a number of bytes with an optional k, M or G suffix",
 				value);
@@ -204,7 +146,7 @@ int text_check(std::string_view field, std::string_view value, size_t max,
 		return fail(error_r, field, "longer than " +
 			    std::to_string(max) + " bytes");
 	}
-	if (all_ctrl ? has_ctrl(value) : has_crlfnul(value)) {
+	if (all_ctrl ? has_ctrl_chars(value) : has_line_breaks(value)) {
 		std::string what = all_ctrl ?
 			"must not contain control characters" :
 			"must not contain CR, LF or NUL";
@@ -305,7 +247,7 @@ std::string account_quote_value(std::string_view value)
 
 	for (size_t i = 0; i < value.size() && i < max; i++) {
 		unsigned char c = (unsigned char)value[i];
-		if (is_ctrl(c) || c == '\\' || c == '\'') {
+		if (is_ctrl_char(c) || c == '\\' || c == '\'') {
 			s += "\\x";
 			s += hex[c >> 4];
 			s += hex[c & 15];
@@ -328,15 +270,15 @@ int account_set_field(Account &account, std::string_view name,
 		account.host = std::move(host);
 	} else if (name == "port") {
 		uint64_t n = 0;
-		if (!parse_uint(value, 65535, n) || n == 0) {
+		if (!parse_u64(value, 65535, n) || n == 0) {
 			return fail_got(error_r, "port",
 					"must be a number from 1 to 65535", value);
 		}
 		account.port = (uint16_t)n;
 	} else if (name == "protocol") {
-		if (iequals(value, "pop3"))
+		if (ascii_iequals(value, "pop3"))
 			account.protocol = Protocol::Pop3;
-		else if (iequals(value, "imap"))
+		else if (ascii_iequals(value, "imap"))
 			account.protocol = Protocol::Imap;
 		else
 			return fail_got(error_r, "protocol",
@@ -354,11 +296,11 @@ int account_set_field(Account &account, std::string_view name,
 			return -1;
 		account.password = std::string(value);
 	} else if (name == "tls") {
-		if (iequals(value, "implicit"))
+		if (ascii_iequals(value, "implicit"))
 			account.tls = TlsMode::Implicit;
-		else if (iequals(value, "starttls"))
+		else if (ascii_iequals(value, "starttls"))
 			account.tls = TlsMode::StartTls;
-		else if (iequals(value, "none"))
+		else if (ascii_iequals(value, "none"))
 			account.tls = TlsMode::None;
 		else
 			return fail_got(error_r, "tls",
@@ -406,7 +348,7 @@ int account_set_folders(Account &account,
 	std::vector<std::string> list;
 
 	for (const auto &f : folders) {
-		std::string_view name = trim(f);
+		std::string_view name = trim(f, " \t");
 		if (name.empty())
 			return fail(error_r, "folders",
 				    "folder names must not be empty");

@@ -64,6 +64,9 @@ struct AccountStatus {
 	uint64_t last_fetched = 0; /* messages delivered by the last run */
 	int64_t next_run = 0;     /* unix seconds, 0 = not scheduled */
 	uint32_t failures = 0;    /* consecutive failed runs, for backoff */
+	/* not polled until someone acts: the OAuth2 refresh token was
+	   refused (consent needed) */
+	bool held = false;
 };
 
 /* The settable fields in contract order, under their CLI/JSON names. */

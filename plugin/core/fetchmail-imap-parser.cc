@@ -1,5 +1,7 @@
 #include "fetchmail-imap-parser.hh"
 
+#include "fetchmail-strings.hh"
+
 #include <cstring>
 #include <limits>
 
@@ -14,57 +16,13 @@ bool is_ctl(unsigned char c)
 	return c < 0x20 || c == 0x7f;
 }
 
-unsigned char ascii_lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
 /* Where a plain atom ends; '[' ... ']' sections are skipped whole. */
 bool atom_stop(unsigned char c)
 {
 	return c == ' ' || c == '(' || c == ')' || c == '"' || c == '{';
 }
 
-template<typename T>
-bool parse_decimal(std::string_view in, T &num_r)
-{
-	if (in.empty())
-		return false;
-	T num = 0;
-	for (unsigned char c : in) {
-		if (c < '0' || c > '9')
-			return false;
-		T digit = c - '0';
-		if (num > (std::numeric_limits<T>::max() - digit) / 10)
-			return false;
-		num = num * 10 + digit;
-	}
-	num_r = num;
-	return true;
-}
-
 } // namespace
-
-bool imap_parse_u32(std::string_view in, uint32_t &num_r)
-{
-	return parse_decimal(in, num_r);
-}
-
-bool imap_parse_u64(std::string_view in, uint64_t &num_r)
-{
-	return parse_decimal(in, num_r);
-}
-
-bool imap_equals(std::string_view a, std::string_view b)
-{
-	if (a.size() != b.size())
-		return false;
-	for (size_t i = 0; i < a.size(); i++) {
-		if (ascii_lower(a[i]) != ascii_lower(b[i]))
-			return false;
-	}
-	return true;
-}
 
 ImapRespText imap_parse_resp_text(std::string_view in)
 {
@@ -154,7 +112,7 @@ size_t ImapParser::next_sibling(size_t i) const
 bool ImapParser::atom_is(const ImapToken &token, std::string_view word) const
 {
 	return token.type == ImapTokenType::Atom &&
-		imap_equals(text(token), word);
+		ascii_iequals(text(token), word);
 }
 
 bool ImapParser::set_error(const char *why)
@@ -244,7 +202,7 @@ bool ImapParser::parse_literal(std::string_view s, size_t &pos)
 	while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9')
 		pos++;
 	uint64_t size;
-	if (!imap_parse_u64(s.substr(start, pos - start), size))
+	if (!parse_u64(s.substr(start, pos - start), UINT64_MAX, size))
 		return set_error("invalid literal size");
 	if (pos < s.size() && s[pos] == '+')
 		pos++;

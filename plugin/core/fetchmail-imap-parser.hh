@@ -93,11 +93,6 @@ private:
 	bool broken_ = false;
 };
 
-/* Decimal numbers as IMAP sends them: digits only, no sign, no overflow.
-   false for anything else. */
-bool imap_parse_u32(std::string_view in, uint32_t &num_r);
-bool imap_parse_u64(std::string_view in, uint64_t &num_r);
-
 /* Splits resp-text "[CODE args] text". Without a well-formed leading
    [code], code is empty and text is all of it. */
 struct ImapRespText {
@@ -105,9 +100,6 @@ struct ImapRespText {
 	std::string_view text;  /* the human-readable rest */
 };
 ImapRespText imap_parse_resp_text(std::string_view in);
-
-/* ASCII case-insensitive equality. */
-bool imap_equals(std::string_view a, std::string_view b);
 
 } // namespace fetchmail
 

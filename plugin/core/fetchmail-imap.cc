@@ -1,7 +1,8 @@
 #include "fetchmail-imap.hh"
 
 #include "fetchmail-crypto.hh"
-#include "fetchmail-sasl.hh"
+#include "fetchmail-message.hh"
+#include "fetchmail-strings.hh"
 
 #include <algorithm>
 #include <cstring>
@@ -12,28 +13,9 @@ namespace {
 
 constexpr size_t literal_minus_max = 4096;
 
-std::string_view next_word(std::string_view &rest)
-{
-	size_t sp = rest.find(' ');
-	std::string_view word = rest.substr(0, sp);
-	rest = sp == std::string_view::npos ? std::string_view() :
-		rest.substr(sp + 1);
-	return word;
-}
-
 bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-std::string ascii_upper(std::string_view in)
-{
-	std::string out(in);
-	for (char &c : out) {
-		if (c >= 'a' && c <= 'z')
-			c -= 'a' - 'A';
-	}
-	return out;
 }
 
 /* A quoted string can carry 7-bit text without CR, LF and NUL. */
@@ -135,51 +117,11 @@ bool folder_wire_name(std::string_view name, std::string &out_r)
 	return true;
 }
 
-std::string_view trim(std::string_view s)
-{
-	while (!s.empty() && (s.front() == ' ' || s.front() == '\t' ||
-			      s.front() == '\r'))
-		s.remove_prefix(1);
-	while (!s.empty() && (s.back() == ' ' || s.back() == '\t' ||
-			      s.back() == '\r'))
-		s.remove_suffix(1);
-	return s;
-}
-
-/* The unfolded value of the Message-ID field in a header block. */
-std::string extract_message_id(std::string_view header)
-{
-	static constexpr std::string_view field = "message-id:";
-	std::string value;
-	bool in_field = false;
-	while (!header.empty()) {
-		size_t eol = header.find('\n');
-		std::string_view line = header.substr(0, eol);
-		header = eol == std::string_view::npos ? std::string_view() :
-			header.substr(eol + 1);
-		bool folded = !line.empty() &&
-			(line[0] == ' ' || line[0] == '\t');
-		if (in_field && !folded)
-			break;
-		if (in_field) {
-			value += ' ';
-			value += trim(line);
-		} else if (line.size() >= field.size() &&
-			   imap_equals(line.substr(0, field.size()), field)) {
-			in_field = true;
-			value = trim(line.substr(field.size()));
-		}
-	}
-	return std::string(trim(value));
-}
-
 } // namespace
 
 ImapSession::ImapSession(SessionConfig config)
-	: config_(std::move(config))
+	: SessionBase(std::move(config))
 {
-	if (!config_.password.empty())
-		secrets_.push_back(config_.password);
 }
 
 /* ---- the driver's side ---- */
@@ -205,30 +147,14 @@ void ImapSession::eof()
 	if (finished())
 		return;
 	if (logout_sent_)
-		finish_done();
+		done();
 	else if (phase_ == Phase::Greeting)
-		fatal(ErrorKind::Closed, "connection closed before the greeting");
+		fail(ErrorKind::Closed, "connection closed before the greeting");
 	else if (reader_ == Reader::Body)
-		fatal(ErrorKind::Closed,
+		fail(ErrorKind::Closed,
 		     "connection closed in the middle of a message");
 	else
-		fatal(ErrorKind::Closed, "connection closed unexpectedly");
-}
-
-std::string ImapSession::take_output()
-{
-	std::string out;
-	out.swap(out_);
-	return out;
-}
-
-bool ImapSession::next_event(Event &event_r)
-{
-	if (events_.empty())
-		return false;
-	event_r = std::move(events_.front());
-	events_.pop_front();
-	return true;
+		fail(ErrorKind::Closed, "connection closed unexpectedly");
 }
 
 void ImapSession::tls_started()
@@ -271,7 +197,7 @@ void ImapSession::fetch(const std::vector<RemoteMessage> &messages)
 	std::vector<uint32_t> uids;
 	for (const RemoteMessage &msg : messages) {
 		uint32_t uid = msg.number;
-		if (uid == 0 && (!imap_parse_u32(msg.uid, uid) || uid == 0)) {
+		if (uid == 0 && (!parse_u32(msg.uid, uid) || uid == 0)) {
 			Event &ev = emit(EventType::MessageFailed);
 			ev.message = msg;
 			ev.text = "invalid IMAP UID";
@@ -299,7 +225,7 @@ void ImapSession::remove(const std::vector<std::string> &uids)
 	Job &job = enqueue(JobKind::Remove);
 	for (const std::string &uid_str : uids) {
 		uint32_t uid;
-		if (imap_parse_u32(uid_str, uid) && uid != 0)
+		if (parse_u32(uid_str, uid) && uid != 0)
 			job.uids.push_back(uid);
 	}
 	std::sort(job.uids.begin(), job.uids.end());
@@ -321,7 +247,7 @@ void ImapSession::quit()
 	} else {
 		/* no greeting yet, TLS pending or in the middle of an
 		   exchange: nothing to log out from cleanly */
-		finish_done();
+		done();
 	}
 }
 
@@ -333,7 +259,7 @@ size_t ImapSession::read_line(std::string_view in)
 	size_t len = lf == nullptr ? in.size() :
 		static_cast<const char *>(lf) - in.data();
 	if (line_.size() + len > config_.max_line + 1) {
-		fatal(ErrorKind::Protocol, "line too long");
+		fail(ErrorKind::Protocol, "line too long");
 		return len;
 	}
 	if (lf == nullptr) {
@@ -348,7 +274,7 @@ size_t ImapSession::read_line(std::string_view in)
 	if (!line.empty() && line.back() == '\r')
 		line.remove_suffix(1);
 	if (line.size() > config_.max_line)
-		fatal(ErrorKind::Protocol, "line too long");
+		fail(ErrorKind::Protocol, "line too long");
 	else
 		handle_line(line);
 	line_.clear();
@@ -383,11 +309,11 @@ void ImapSession::handle_line(std::string_view line)
 	if (in_response_) {
 		response_bytes_ += line.size();
 		if (response_bytes_ > config_.max_line)
-			fatal(ErrorKind::Protocol, "response too long");
+			fail(ErrorKind::Protocol, "response too long");
 		else
 			parse_data(line);
 	} else if (line.empty()) {
-		fatal(ErrorKind::Protocol, "empty line from the server");
+		fail(ErrorKind::Protocol, "empty line from the server");
 	} else if (phase_ == Phase::Greeting) {
 		handle_greeting(line);
 	} else if (line[0] == '+') {
@@ -401,29 +327,26 @@ void ImapSession::handle_line(std::string_view line)
 
 void ImapSession::handle_greeting(std::string_view line)
 {
-	log_server(line);
+	log(false, line);
 	std::string_view rest = line.substr(std::min<size_t>(2, line.size()));
 	std::string_view word = next_word(rest);
 	if (line.size() < 2 || line[0] != '*' || line[1] != ' ') {
-		fatal(ErrorKind::Protocol, "unexpected greeting: " +
-		     server_text(line));
+		fail(ErrorKind::Protocol, "unexpected greeting: " + std::string(line));
 		return;
 	}
-	if (imap_equals(word, "BYE")) {
-		fatal(ErrorKind::Closed, "server refused the connection: " +
-		     server_text(rest));
+	if (ascii_iequals(word, "BYE")) {
+		fail(ErrorKind::Closed, "server refused the connection: " + std::string(rest));
 		return;
 	}
-	bool preauth = imap_equals(word, "PREAUTH");
-	if (!preauth && !imap_equals(word, "OK")) {
-		fatal(ErrorKind::Protocol, "unexpected greeting: " +
-		     server_text(line));
+	bool preauth = ascii_iequals(word, "PREAUTH");
+	if (!preauth && !ascii_iequals(word, "OK")) {
+		fail(ErrorKind::Protocol, "unexpected greeting: " + std::string(line));
 		return;
 	}
 	phase_ = Phase::Handshake;
 	on_resp_code(imap_parse_resp_text(rest).code);
 	if (preauth && config_.tls == SessionConfig::Tls::StartTls) {
-		fatal(ErrorKind::TlsUnavailable,
+		fail(ErrorKind::TlsUnavailable,
 		     "server sent PREAUTH: STARTTLS is impossible");
 		return;
 	}
@@ -433,14 +356,14 @@ void ImapSession::handle_greeting(std::string_view line)
 
 void ImapSession::handle_continuation(std::string_view line)
 {
-	log_server(line);
+	log(false, line);
 	if (!literal_parts_.empty()) {
-		out_ += literal_parts_.front();
+		write(literal_parts_.front());
 		literal_parts_.pop_front();
 	} else if (!mech_.empty()) {
 		sasl_continue();
 	} else {
-		fatal(ErrorKind::Protocol, "unexpected continuation request");
+		fail(ErrorKind::Protocol, "unexpected continuation request");
 	}
 }
 
@@ -452,21 +375,20 @@ void ImapSession::handle_tagged(std::string_view line)
 	uint32_t num = 0;
 	Command *found = nullptr;
 	if (tag.size() > 1 && tag[0] == 'a' &&
-	    imap_parse_u32(tag.substr(1), num))
+	    parse_u32(tag.substr(1), num))
 		found = find_command(num);
 	if (found != nullptr && found->kind == Cmd::List && listing_lines_ > 0)
 		log(false, "(" + std::to_string(listing_lines_) +
 		    " FETCH lines not logged)");
-	log_server(line);
+	log(false, line);
 	if (found == nullptr) {
-		fatal(ErrorKind::Protocol, "unexpected tag: " + server_text(line));
+		fail(ErrorKind::Protocol, "unexpected tag: " + std::string(line));
 		return;
 	}
-	Status st = imap_equals(word, "OK") ? Status::Ok :
-		imap_equals(word, "NO") ? Status::No : Status::Bad;
-	if (st == Status::Bad && !imap_equals(word, "BAD")) {
-		fatal(ErrorKind::Protocol, "invalid tagged response: " +
-		     server_text(line));
+	Status st = ascii_iequals(word, "OK") ? Status::Ok :
+		ascii_iequals(word, "NO") ? Status::No : Status::Bad;
+	if (st == Status::Bad && !ascii_iequals(word, "BAD")) {
+		fail(ErrorKind::Protocol, "invalid tagged response: " + std::string(line));
 		return;
 	}
 	Command cmd = *found;
@@ -497,7 +419,7 @@ void ImapSession::dispatch(const Command &cmd, Status st,
 	case Cmd::Fetch: on_fetch_done(cmd, st, rest); break;
 	case Cmd::Store: on_store_done(st, rest); break;
 	case Cmd::Expunge: on_expunge_done(st, rest); break;
-	case Cmd::Logout: finish_done(); break;
+	case Cmd::Logout: done(); break;
 	}
 }
 
@@ -506,23 +428,22 @@ void ImapSession::handle_untagged(std::string_view line)
 	std::string_view rest = line.substr(2);
 	std::string_view word = next_word(rest);
 	if (word.empty()) {
-		fatal(ErrorKind::Protocol, "malformed untagged response");
+		fail(ErrorKind::Protocol, "malformed untagged response");
 	} else if (is_digit(word[0])) {
 		uint32_t num;
-		if (!imap_parse_u32(word, num))
-			fatal(ErrorKind::Protocol, "invalid number: " +
-			     server_text(line));
+		if (!parse_u32(word, num))
+			fail(ErrorKind::Protocol, "invalid number: " + std::string(line));
 		else
 			handle_numbered(num, rest, line);
-	} else if (imap_equals(word, "OK") || imap_equals(word, "NO") ||
-		   imap_equals(word, "BAD") || imap_equals(word, "BYE") ||
-		   imap_equals(word, "PREAUTH")) {
+	} else if (ascii_iequals(word, "OK") || ascii_iequals(word, "NO") ||
+		   ascii_iequals(word, "BAD") || ascii_iequals(word, "BYE") ||
+		   ascii_iequals(word, "PREAUTH")) {
 		on_status(word, rest, line);
-	} else if (imap_equals(word, "CAPABILITY")) {
-		log_server(line);
+	} else if (ascii_iequals(word, "CAPABILITY")) {
+		log(false, line);
 		set_capabilities(rest);
 	} else {
-		log_server(line);
+		log(false, line);
 		begin_data(Response::Other, 0, rest, line);
 	}
 }
@@ -531,16 +452,16 @@ void ImapSession::handle_numbered(uint32_t num, std::string_view rest,
 				  std::string_view line)
 {
 	std::string_view word = next_word(rest);
-	if (imap_equals(word, "FETCH")) {
+	if (ascii_iequals(word, "FETCH")) {
 		begin_data(Response::Fetch, num, rest, line);
 		return;
 	}
-	log_server(line);
-	if (imap_equals(word, "EXISTS"))
+	log(false, line);
+	if (ascii_iequals(word, "EXISTS"))
 		exists_ = num;
-	else if (imap_equals(word, "EXPUNGE"))
+	else if (ascii_iequals(word, "EXPUNGE"))
 		exists_ -= exists_ > 0 ? 1 : 0;
-	else if (!imap_equals(word, "RECENT"))
+	else if (!ascii_iequals(word, "RECENT"))
 		begin_data(Response::Other, num, rest, line);
 }
 
@@ -572,7 +493,7 @@ void ImapSession::parse_data(std::string_view segment)
 		on_literal();
 		break;
 	case ImapParser::Result::Error:
-		fatal(ErrorKind::Protocol, "malformed response: " +
+		fail(ErrorKind::Protocol, "malformed response: " +
 		     parser_.error());
 		break;
 	}
@@ -586,13 +507,13 @@ void ImapSession::on_literal()
 		return;
 	}
 	if (size > config_.max_message) {
-		fatal(ErrorKind::Protocol, "literal too big (" +
+		fail(ErrorKind::Protocol, "literal too big (" +
 		     std::to_string(size) + " bytes)");
 		return;
 	}
 	if (size > config_.max_line - std::min(response_bytes_,
 					       config_.max_line)) {
-		fatal(ErrorKind::Protocol, "response too long");
+		fail(ErrorKind::Protocol, "response too long");
 		return;
 	}
 	response_bytes_ += size;
@@ -621,12 +542,12 @@ bool ImapSession::at_body_literal() const
 void ImapSession::start_body(uint64_t size)
 {
 	if (size > config_.max_message) {
-		fatal(ErrorKind::Protocol, "message too big (" +
+		fail(ErrorKind::Protocol, "message too big (" +
 		     std::to_string(size) + " bytes)");
 		return;
 	}
 	if (response_body_) {
-		fatal(ErrorKind::Protocol, "FETCH response with two BODY[]");
+		fail(ErrorKind::Protocol, "FETCH response with two BODY[]");
 		return;
 	}
 	response_body_ = true;
@@ -661,14 +582,14 @@ bool ImapSession::collect_items(FetchItems &items_r, bool complete)
 	if (complete && (tokens.size() < 2 ||
 			 tokens[0].type != ImapTokenType::ListBegin ||
 			 tokens[0].close != tokens.size() - 1)) {
-		fatal(ErrorKind::Protocol, "malformed FETCH response");
+		fail(ErrorKind::Protocol, "malformed FETCH response");
 		return false;
 	}
 	size_t end = complete ? tokens.size() - 1 : tokens.size();
 	for (size_t i = 1; i < end; ) {
 		size_t value = parser_.next_sibling(i);
 		if (tokens[i].type != ImapTokenType::Atom || value >= end) {
-			fatal(ErrorKind::Protocol, "malformed FETCH response");
+			fail(ErrorKind::Protocol, "malformed FETCH response");
 			return false;
 		}
 		if (!collect_item(items_r, parser_.text(tokens[i]), value))
@@ -684,36 +605,36 @@ bool ImapSession::collect_item(FetchItems &items_r, std::string_view name,
 	const ImapToken &token = parser_.tokens()[value];
 	std::string_view text = parser_.text(token);
 	bool atom = token.type == ImapTokenType::Atom;
-	if (imap_equals(name, "UID")) {
-		items_r.has_uid = atom && imap_parse_u32(text, items_r.uid) &&
+	if (ascii_iequals(name, "UID")) {
+		items_r.has_uid = atom && parse_u32(text, items_r.uid) &&
 			items_r.uid != 0;
 		if (!items_r.has_uid)
-			fatal(ErrorKind::Protocol, "invalid UID in FETCH");
+			fail(ErrorKind::Protocol, "invalid UID in FETCH");
 		return items_r.has_uid;
 	}
-	if (imap_equals(name, "RFC822.SIZE")) {
-		items_r.has_size = atom && imap_parse_u64(text, items_r.size);
+	if (ascii_iequals(name, "RFC822.SIZE")) {
+		items_r.has_size = atom && parse_u64(text, UINT64_MAX, items_r.size);
 		if (!items_r.has_size)
-			fatal(ErrorKind::Protocol, "invalid RFC822.SIZE in FETCH");
+			fail(ErrorKind::Protocol, "invalid RFC822.SIZE in FETCH");
 		return items_r.has_size;
 	}
-	if (imap_equals(name, "INTERNALDATE")) {
+	if (ascii_iequals(name, "INTERNALDATE")) {
 		if (token.type == ImapTokenType::String)
 			items_r.internal_date = text;
-	} else if (imap_equals(name, "FLAGS")) {
+	} else if (ascii_iequals(name, "FLAGS")) {
 		if (token.type != ImapTokenType::ListBegin) {
-			fatal(ErrorKind::Protocol, "invalid FLAGS in FETCH");
+			fail(ErrorKind::Protocol, "invalid FLAGS in FETCH");
 			return false;
 		}
 		items_r.flags = value;
-	} else if (imap_equals(name, "BODY[]")) {
+	} else if (ascii_iequals(name, "BODY[]")) {
 		if (items_r.body != 0) {
-			fatal(ErrorKind::Protocol, "FETCH response with two BODY[]");
+			fail(ErrorKind::Protocol, "FETCH response with two BODY[]");
 			return false;
 		}
 		items_r.body = value;
 	} else if (name.size() >= 18 &&
-		   imap_equals(name.substr(0, 18), "BODY[HEADER.FIELDS")) {
+		   ascii_iequals(name.substr(0, 18), "BODY[HEADER.FIELDS")) {
 		items_r.header = value;
 	}
 	return true;
@@ -731,7 +652,7 @@ void ImapSession::copy_flags(const FetchItems &items,
 	     i = parser_.next_sibling(i)) {
 		std::string_view flag = parser_.text(tokens[i]);
 		if (tokens[i].type == ImapTokenType::Atom && flag.size() > 1 &&
-		    flag[0] == '\\' && !imap_equals(flag, "\\Recent"))
+		    flag[0] == '\\' && !ascii_iequals(flag, "\\Recent"))
 			flags_r.emplace_back(flag);
 	}
 }
@@ -751,7 +672,7 @@ void ImapSession::on_fetch()
 	else if (body == ImapTokenType::String)
 		on_quoted_body(items);
 	else
-		log_server(response_line_);
+		log(false, response_line_);
 }
 
 void ImapSession::on_listing_fetch(const FetchItems &items)
@@ -760,6 +681,13 @@ void ImapSession::on_listing_fetch(const FetchItems &items)
 	listing_lines_++;
 	if (!items.has_uid || !items.has_size || items.uid < job.first_uid)
 		return;
+	if (listing_.size() >= config_.max_listing) {
+		fail(ErrorKind::Protocol, "more than " +
+		     std::to_string(config_.max_listing) + " messages in " +
+		     folder_ + " (the most a run lists, "
+		     "fetchmail_max_messages)");
+		return;
+	}
 	RemoteMessage &msg = listing_.emplace_back();
 	msg.uid = std::to_string(items.uid);
 	msg.number = items.uid;
@@ -768,7 +696,7 @@ void ImapSession::on_listing_fetch(const FetchItems &items)
 		return;
 	msg.internal_date = items.internal_date;
 	if (items.header != 0)
-		msg.message_id = extract_message_id(
+		msg.message_id = message_id_from_header(
 			parser_.text(parser_.tokens()[items.header]));
 }
 
@@ -779,7 +707,7 @@ void ImapSession::on_body_end(const FetchItems &items)
 	if (cmd == nullptr)
 		return;
 	if (items.has_uid && items.uid != cmd->uid) {
-		fatal(ErrorKind::Protocol, "FETCH response for UID " +
+		fail(ErrorKind::Protocol, "FETCH response for UID " +
 		     std::to_string(items.uid) + " while expecting UID " +
 		     std::to_string(cmd->uid));
 		return;
@@ -795,7 +723,7 @@ void ImapSession::on_quoted_body(const FetchItems &items)
 {
 	Command *cmd = find_fetch(items.uid, !items.has_uid);
 	if (cmd == nullptr) {
-		log_server(response_line_);
+		log(false, response_line_);
 		return;
 	}
 	log(false, "* " + std::to_string(response_seq_) + " FETCH (UID " +
@@ -818,15 +746,14 @@ void ImapSession::on_quoted_body(const FetchItems &items)
 void ImapSession::on_status(std::string_view word, std::string_view text,
 			    std::string_view line)
 {
-	log_server(line);
-	if (imap_equals(word, "OK")) {
+	log(false, line);
+	if (ascii_iequals(word, "OK")) {
 		on_resp_code(imap_parse_resp_text(text).code);
-	} else if (imap_equals(word, "BYE")) {
+	} else if (ascii_iequals(word, "BYE")) {
 		if (!logout_sent_)
-			fatal(ErrorKind::Closed, "server closed the connection: " +
-			     server_text(text));
-	} else if (imap_equals(word, "PREAUTH")) {
-		fatal(ErrorKind::Protocol, "unexpected PREAUTH");
+			fail(ErrorKind::Closed, "server closed the connection: " + std::string(text));
+	} else if (ascii_iequals(word, "PREAUTH")) {
+		fail(ErrorKind::Protocol, "unexpected PREAUTH");
 	}
 }
 
@@ -835,16 +762,16 @@ void ImapSession::on_resp_code(std::string_view code)
 	std::string_view args = code;
 	std::string_view name = next_word(args);
 	uint32_t num;
-	if (imap_equals(name, "CAPABILITY")) {
+	if (ascii_iequals(name, "CAPABILITY")) {
 		set_capabilities(args);
-	} else if (imap_equals(name, "UIDVALIDITY")) {
-		if (!imap_parse_u32(args, num))
-			fatal(ErrorKind::Protocol, "invalid UIDVALIDITY");
+	} else if (ascii_iequals(name, "UIDVALIDITY")) {
+		if (!parse_u32(args, num))
+			fail(ErrorKind::Protocol, "invalid UIDVALIDITY");
 		else if (selecting_)
 			uidvalidity_ = num;
-	} else if (imap_equals(name, "UIDNEXT")) {
-		if (!imap_parse_u32(args, num))
-			fatal(ErrorKind::Protocol, "invalid UIDNEXT");
+	} else if (ascii_iequals(name, "UIDNEXT")) {
+		if (!parse_u32(args, num))
+			fail(ErrorKind::Protocol, "invalid UIDNEXT");
 	}
 }
 
@@ -866,7 +793,7 @@ void ImapSession::on_capability_done(Status st, std::string_view text)
 {
 	handshake_wait_ = false;
 	if (st != Status::Ok) {
-		fatal(ErrorKind::Server, "CAPABILITY failed: " + server_text(text));
+		fail(ErrorKind::Server, "CAPABILITY failed: " + std::string(text));
 		return;
 	}
 	caps_known_ = true;
@@ -877,8 +804,7 @@ void ImapSession::on_starttls_done(Status st, std::string_view text)
 {
 	handshake_wait_ = false;
 	if (st != Status::Ok) {
-		fatal(ErrorKind::TlsUnavailable, "STARTTLS failed: " +
-		     server_text(text));
+		fail(ErrorKind::TlsUnavailable, "STARTTLS failed: " + std::string(text));
 		return;
 	}
 	phase_ = Phase::WaitTls;
@@ -892,16 +818,21 @@ void ImapSession::on_auth_done(Status st, std::string_view text,
 	handshake_wait_ = false;
 	std::string what = mech_.empty() ? "LOGIN" : "AUTHENTICATE " + mech_;
 	mech_.clear();
-	sasl_responses_.clear();
 	literal_parts_.clear();
 	if (st != Status::Ok) {
 		/* RFC 5530: the server failed, the credentials may be fine */
 		std::string_view code = imap_parse_resp_text(text).code;
-		bool server = imap_equals(code, "UNAVAILABLE") ||
-			imap_equals(code, "SERVERBUG") ||
-			imap_equals(code, "INUSE");
-		fatal(server ? ErrorKind::Server : ErrorKind::Auth,
-		     what + " failed: " + server_text(text));
+		bool server = ascii_iequals(code, "UNAVAILABLE") ||
+			ascii_iequals(code, "SERVERBUG") ||
+			ascii_iequals(code, "INUSE");
+		/* a refused login says what the server said; the driver
+		   adds "login failed" */
+		if (server)
+			fail(ErrorKind::Server, what + " failed: " +
+			     std::string(text));
+		else
+			fail(ErrorKind::Auth, text.empty() ?
+			     "authentication failed" : text);
 		return;
 	}
 	authenticated_ = true;
@@ -914,7 +845,7 @@ void ImapSession::on_select_done(Status st, std::string_view text)
 	selecting_ = false;
 	selected_ = st == Status::Ok && uidvalidity_ != 0;
 	if (st != Status::Ok) {
-		folder_failed(select_verb_ + " failed: " + server_text(text));
+		folder_failed(select_verb_ + " failed: " + std::string(text));
 	} else if (!selected_) {
 		folder_failed("server sent no UIDVALIDITY");
 	} else {
@@ -929,7 +860,7 @@ void ImapSession::on_select_done(Status st, std::string_view text)
 void ImapSession::on_list_done(Status st, std::string_view text)
 {
 	if (st != Status::Ok) {
-		folder_failed("UID FETCH failed: " + server_text(text));
+		folder_failed("UID FETCH failed: " + std::string(text));
 	} else {
 		std::stable_sort(listing_.begin(), listing_.end(),
 			[](const RemoteMessage &a, const RemoteMessage &b) {
@@ -951,7 +882,7 @@ void ImapSession::on_fetch_done(const Command &cmd, Status st,
 	if (!cmd.body_done) {
 		message_failed(cmd.uid, st == Status::Ok ?
 			"message not returned by the server (expunged?)" :
-			"UID FETCH failed: " + server_text(text));
+			"UID FETCH failed: " + std::string(text));
 	}
 	Job *job = current_job(JobKind::Fetch);
 	if (job != nullptr) {
@@ -970,8 +901,7 @@ ImapSession::Job *ImapSession::remove_reply(Status st, const char *what,
 	if (job == nullptr)
 		return nullptr;
 	if (st != Status::Ok && job->failure.empty())
-		job->failure = std::string(what) + " failed: " +
-			server_text(text);
+		job->failure = std::string(what) + " failed: " + std::string(text);
 	if (--job->outstanding > 0)
 		return nullptr;
 	if (job->failure.empty())
@@ -1026,7 +956,7 @@ void ImapSession::logged_in()
 void ImapSession::start_tls()
 {
 	if (!has_cap("STARTTLS")) {
-		fatal(ErrorKind::TlsUnavailable, "server does not offer STARTTLS");
+		fail(ErrorKind::TlsUnavailable, "server does not offer STARTTLS");
 		return;
 	}
 	send(Cmd::StartTls, "STARTTLS", "");
@@ -1035,13 +965,13 @@ void ImapSession::start_tls()
 void ImapSession::authenticate()
 {
 	if (!config_.sasl_mech.empty())
-		start_sasl(ascii_upper(config_.sasl_mech));
+		send_authenticate(config_.sasl_mech);
 	else if (!has_cap("LOGINDISABLED"))
 		send_login();
 	else if (has_cap("AUTH=PLAIN"))
-		start_sasl("PLAIN");
+		send_authenticate("PLAIN");
 	else
-		fatal(ErrorKind::Auth, "server disabled LOGIN (LOGINDISABLED) "
+		fail(ErrorKind::Auth, "server disabled LOGIN (LOGINDISABLED) "
 		     "and offers no AUTH=PLAIN");
 }
 
@@ -1077,41 +1007,27 @@ void ImapSession::append_astring(std::string_view value,
 	}
 }
 
-void ImapSession::start_sasl(std::string mech)
+void ImapSession::send_authenticate(std::string_view mech)
 {
-	mech_ = std::move(mech);
-	sasl_step_ = 0;
-	if (!sasl_mech_parse(mech_, sasl_mech_)) {
-		fatal(ErrorKind::Auth, "unsupported SASL mechanism " + mech_);
+	if (!start_sasl(mech))
 		return;
-	}
-	sasl_responses_ = sasl_responses(sasl_mech_, config_.user,
-					 config_.password);
-	if (!sasl_has_initial_response(sasl_mech_) || !has_cap("SASL-IR")) {
+	mech_ = sasl_.name();
+	const std::string &first = sasl_.initial_response();
+	if (first.empty() || !has_cap("SASL-IR")) {
 		send(Cmd::Authenticate, "AUTHENTICATE " + mech_, "");
 		return;
 	}
-	const std::string &encoded = sasl_responses_[0];
-	secrets_.push_back(encoded);
-	sasl_step_ = 1;
-	send(Cmd::Authenticate, "AUTHENTICATE " + mech_ + " " +
-	     (encoded.empty() ? "=" : encoded),
-	     "AUTHENTICATE " + mech_ + " ***");
+	std::string line = "AUTHENTICATE " + mech_ + " " + first;
+	sasl_.take_initial_response();
+	send(Cmd::Authenticate, line, "AUTHENTICATE " + mech_ + " ***");
 }
 
 /* Answers a "+" during AUTHENTICATE. */
 void ImapSession::sasl_continue()
 {
-	std::string reply = "*";
-	bool secret = sasl_step_ < sasl_responses_.size();
-	if (secret)
-		reply = sasl_responses_[sasl_step_];
-	else if (sasl_step_ == sasl_responses_.size())
-		reply = sasl_abort_response(sasl_mech_);
-	sasl_step_++;
-	if (secret)
-		secrets_.push_back(reply);
-	out_ += reply + "\r\n";
+	bool secret;
+	std::string reply = sasl_.answer(secret);
+	write(reply + "\r\n");
 	log(true, secret ? "***" : reply.empty() ? "(empty response)" : reply);
 }
 
@@ -1302,10 +1218,10 @@ ImapSession::Command *ImapSession::find_command(uint32_t tag)
 void ImapSession::send(Cmd kind, std::string_view text, std::string_view log_text)
 {
 	std::string tag = "a" + std::to_string(next_tag_);
-	out_ += tag;
-	out_ += ' ';
-	out_ += text;
-	out_ += "\r\n";
+	write(tag);
+	write(" ");
+	write(text);
+	write("\r\n");
 	Command &cmd = pending_.emplace_back();
 	cmd.tag = next_tag_++;
 	cmd.kind = kind;
@@ -1314,25 +1230,6 @@ void ImapSession::send(Cmd kind, std::string_view text, std::string_view log_tex
 	    kind == Cmd::Login || kind == Cmd::Authenticate)
 		handshake_wait_ = true;
 	log(true, tag + " " + std::string(log_text.empty() ? text : log_text));
-}
-
-Event &ImapSession::emit(EventType type)
-{
-	Event &ev = events_.emplace_back();
-	ev.type = type;
-	return ev;
-}
-
-void ImapSession::log(bool outgoing, std::string_view text)
-{
-	Event &ev = emit(EventType::Log);
-	ev.outgoing = outgoing;
-	ev.text = server_text(text);
-}
-
-void ImapSession::log_server(std::string_view line)
-{
-	log(false, line);
 }
 
 /* An event about the message with this UID (uid, number and size). */
@@ -1347,48 +1244,26 @@ Event &ImapSession::emit_message(EventType type, uint32_t uid, uint64_t size)
 
 void ImapSession::message_failed(uint32_t uid, std::string_view text)
 {
-	emit_message(EventType::MessageFailed, uid, 0).text = server_text(text);
+	Event &ev = emit_text(EventType::MessageFailed, text);
+	ev.message.uid = std::to_string(uid);
+	ev.message.number = uid;
 }
 
 void ImapSession::folder_failed(std::string_view text)
 {
-	Event &ev = emit(EventType::FolderFailed);
-	ev.folder = folder_;
-	ev.text = server_text(text);
+	emit_text(EventType::FolderFailed, text).folder = folder_;
 }
 
-void ImapSession::fatal(ErrorKind kind, std::string_view text)
+/* The session has ended. */
+void ImapSession::stopped()
 {
-	if (finished())
-		return;
 	phase_ = Phase::Finished;
-	Event &ev = emit(EventType::Error);
-	ev.error_kind = kind;
-	ev.text = server_text(text);
-}
-
-void ImapSession::finish_done()
-{
-	if (finished())
-		return;
-	phase_ = Phase::Finished;
-	emit(EventType::Done);
-}
-
-/* Server text for logs and errors: secrets out, then sanitized. */
-std::string ImapSession::server_text(std::string_view text) const
-{
-	std::string raw(text);
-	redact_secrets(raw, secrets_);
-	std::string out = sanitize_server_text(raw);
-	redact_secrets(out, secrets_);
-	return out;
 }
 
 bool ImapSession::has_cap(std::string_view name) const
 {
 	for (const std::string &cap : caps_) {
-		if (imap_equals(cap, name))
+		if (ascii_iequals(cap, name))
 			return true;
 	}
 	return false;

@@ -31,10 +31,11 @@
             LITERAL+ (or LITERAL- up to 4096 bytes), else a synchronizing
             {n} that waits for the server's "+"). With LOGINDISABLED:
             AUTHENTICATE PLAIN when AUTH=PLAIN is offered, else Error(Auth).
-          A tagged NO/BAD is Error(Auth, "LOGIN failed: " + the server's
-          resp-text including its code, e.g. "[AUTHENTICATIONFAILED]
-          Authentication failed."); with the RFC 5530 codes UNAVAILABLE,
-          SERVERBUG or INUSE it is Error(Server) (not a bad password).
+          A tagged NO/BAD is Error(Auth, the server's resp-text including
+          its code, e.g. "[AUTHENTICATIONFAILED] Authentication failed.");
+          with the RFC 5530 codes UNAVAILABLE, SERVERBUG or INUSE it is
+          Error(Server, "LOGIN failed: " + resp-text) (not a bad
+          password).
        -> capabilities after login: from [CAPABILITY ...] in the tagged OK
           or an untagged CAPABILITY meanwhile, else a CAPABILITY command
        -> LoggedIn.
@@ -94,7 +95,8 @@
    Untrusted input: a line longer than config.max_line, a response whose
    lines and (non-body) literals together exceed config.max_line, a
    literal longer than config.max_message (a body literal is streamed, but
-   is bounded by max_message too), lists nested deeper than
+   is bounded by max_message too), a listing of more than
+   config.max_listing messages, lists nested deeper than
    ImapParser::default_max_depth and numbers that overflow (uint32 for
    sequence numbers, UIDs, UIDVALIDITY) are Error(Protocol), and so is a
    FETCH response with two BODY[] or whose UID (when it comes after the
@@ -109,15 +111,14 @@
    replaced: LOGIN "bob" ***, AUTHENTICATE PLAIN ***, SASL responses ***.
    Literal contents are never logged: a body FETCH is summarized as
    "* 12 FETCH (UID 5 BODY[] {4096} ...)", listing FETCH lines only as a
-   count. Server text in Log, Error, MessageFailed and FolderFailed is
-   passed through sanitize_server_text(), and every occurrence of the
-   password (and of each encoded SASL response) is replaced by "***".
+   count. All event text goes through the session's one redaction rule
+   (SessionBase::server_text(): the password and every SASL response in
+   any form become "***", control characters '?').
 
    Nothing throws out of the API (std::bad_alloc aside). */
 
-#include "fetchmail-proto.hh"
 #include "fetchmail-imap-parser.hh"
-#include "fetchmail-sasl.hh"
+#include "fetchmail-session.hh"
 
 #include <deque>
 #include <string>
@@ -126,7 +127,7 @@
 
 namespace fetchmail {
 
-class ImapSession {
+class ImapSession : public SessionBase {
 public:
 	static constexpr size_t fetch_window = 32;
 	static constexpr size_t remove_set_max = 4000;
@@ -138,13 +139,6 @@ public:
 	size_t feed(std::string_view in);
 	/* The server closed the connection. */
 	void eof();
-	/* Bytes to send to the server now (may be empty). */
-	std::string take_output();
-	/* Pops the next queued event; false when there is none. */
-	bool next_event(Event &event_r);
-	/* Done or Error was emitted. */
-	bool finished() const { return phase_ == Phase::Finished; }
-
 	/* After NeedTls: TLS is up. CAPABILITY again, then authenticate. */
 	void tls_started();
 	void select_folder(std::string_view folder, bool read_only);
@@ -252,7 +246,7 @@ private:
 	void send_login();
 	void append_astring(std::string_view value,
 			    std::vector<std::string> &parts) const;
-	void start_sasl(std::string mech);
+	void send_authenticate(std::string_view mech);
 	void sasl_continue();
 
 	/* jobs: the driver's actions, one at a time */
@@ -273,18 +267,12 @@ private:
 
 	/* output and events */
 	void send(Cmd kind, std::string_view text, std::string_view log_text);
-	Event &emit(EventType type);
 	Event &emit_message(EventType type, uint32_t uid, uint64_t size);
-	void log(bool outgoing, std::string_view text);
-	void log_server(std::string_view line);
 	void message_failed(uint32_t uid, std::string_view text);
 	void folder_failed(std::string_view text);
-	void fatal(ErrorKind kind, std::string_view text);
-	void finish_done();
-	std::string server_text(std::string_view text) const;
+	void stopped() override;
 	bool has_cap(std::string_view name) const;
 
-	SessionConfig config_;
 	Phase phase_ = Phase::Greeting;
 	Reader reader_ = Reader::Line;
 	bool paused_ = false;        /* after NeedTls until tls_started() */
@@ -304,8 +292,6 @@ private:
 	uint32_t body_uid_ = 0;
 	std::deque<std::string> owned_; /* quoted bodies handed out as views */
 
-	std::string out_;
-	std::deque<Event> events_;
 	std::deque<Command> pending_;  /* sent, tagged reply not yet read */
 	uint32_t next_tag_ = 1;
 
@@ -317,11 +303,7 @@ private:
 	bool tls_done_ = false;
 	bool authenticated_ = false;
 	std::string mech_;           /* SASL exchange in progress, or empty */
-	SaslMech sasl_mech_ = SaslMech::Plain;
-	std::vector<std::string> sasl_responses_;
-	unsigned sasl_step_ = 0;     /* responses sent */
 	std::deque<std::string> literal_parts_; /* sent after "+" */
-	std::vector<std::string> secrets_;
 
 	/* mailbox */
 	std::deque<Job> jobs_;

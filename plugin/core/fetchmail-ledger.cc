@@ -1,6 +1,8 @@
 #include "fetchmail-ledger.hh"
 
 #include "fetchmail-json.hh"
+#include "fetchmail-message.hh"
+#include "fetchmail-strings.hh"
 
 #include <algorithm>
 
@@ -10,19 +12,13 @@ namespace {
 
 const int LEDGER_VERSION = 1;
 
+/* A UID: 1 or more. */
 bool parse_uid(std::string_view s, uint32_t &uid_r)
 {
-	uint64_t n = 0;
-	if (s.empty() || s.size() > 10)
+	uint32_t n;
+	if (!parse_u32(s, n) || n == 0)
 		return false;
-	for (char c : s) {
-		if (c < '0' || c > '9')
-			return false;
-		n = n * 10 + (uint64_t)(c - '0');
-	}
-	if (n == 0 || n > UINT32_MAX)
-		return false;
-	uid_r = (uint32_t)n;
+	uid_r = n;
 	return true;
 }
 
@@ -252,19 +248,6 @@ void FolderLedger::reset_uids(uint32_t new_uidvalidity)
 	uidvalidity = new_uidvalidity;
 }
 
-bool FolderLedger::take_baseline(const std::vector<uint32_t> &present,
-				 const std::vector<std::string> &fps)
-{
-	if (!baseline)
-		return false;
-	for (uint32_t uid : present)
-		add(uid);
-	for (const std::string &fp : fps)
-		add_fingerprint(fp);
-	baseline = false;
-	return true;
-}
-
 bool Ledger::pop3_has(std::string_view uidl) const
 {
 	return pop3.find(uidl) != pop3.end();
@@ -284,16 +267,6 @@ void Ledger::pop3_retain(const std::vector<std::string> &present)
 			kept.insert(*it);
 	}
 	pop3 = std::move(kept);
-}
-
-bool Ledger::pop3_take_baseline(const std::vector<std::string> &present)
-{
-	if (!pop3_baseline_)
-		return false;
-	for (const auto &uidl : present)
-		pop3.insert(uidl);
-	pop3_baseline_ = false;
-	return true;
 }
 
 FolderLedger &Ledger::folder(const std::string &name)
@@ -335,34 +308,8 @@ void Ledger::clear()
 std::string message_fingerprint(std::string_view message_id, uint64_t size,
 				std::string_view internal_date)
 {
-	const uint64_t FNV_OFFSET = 0xcbf29ce484222325ULL;
-	const uint64_t FNV_PRIME = 0x100000001b3ULL;
-	auto is_ws = [](char c) {
-		return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-	};
-	while (!message_id.empty() && is_ws(message_id.front()))
-		message_id.remove_prefix(1);
-	while (!message_id.empty() && is_ws(message_id.back()))
-		message_id.remove_suffix(1);
-
-	uint64_t h = FNV_OFFSET;
-	auto feed = [&](std::string_view s) {
-		for (char c : s) {
-			h ^= (unsigned char)c;
-			h *= FNV_PRIME;
-		}
-	};
-	feed(message_id);
-	feed(std::string_view("\0", 1));
-	feed(std::to_string(size));
-	feed(std::string_view("\0", 1));
-	feed(internal_date);
-
-	static const char hex[] = "0123456789abcdef";
-	std::string out(16, '0');
-	for (int i = 15; i >= 0; i--, h >>= 4)
-		out[i] = hex[h & 15];
-	return out;
+	return hash_hex16({ trim(message_id), std::to_string(size),
+			    internal_date });
 }
 
 std::string ledger_encode(const Ledger &ledger)
@@ -390,6 +337,77 @@ std::string ledger_encode(const Ledger &ledger)
 	} catch (const std::exception &) {
 		return "";
 	}
+}
+
+std::string pending_encode(const PendingBatch &batch)
+{
+	try {
+		Json::Value root(Json::objectValue);
+		root["v"] = LEDGER_VERSION;
+		root["mailbox"] = batch.mailbox;
+		root["uidvalidity"] = batch.uidvalidity;
+		root["uidnext"] = batch.uidnext;
+		Json::Value &list = root["messages"] = Json::arrayValue;
+		for (const PendingMessage &m : batch.messages) {
+			Json::Value &v = list.append(Json::objectValue);
+			v["folder"] = m.folder;
+			v["uid"] = m.uid;
+			v["id"] = m.identity;
+		}
+		return json_write(root);
+	} catch (const std::exception &) {
+		return "";
+	}
+}
+
+static int pending_read(std::string_view json, PendingBatch &batch,
+			std::string &error_r)
+{
+	Json::Value root;
+	int version;
+
+	if (json_read_object(json, root, error_r) < 0 ||
+	    json_version(root, LEDGER_VERSION, "v", "a version number",
+			 version, error_r) < 0 ||
+	    json_get(root, "mailbox", batch.mailbox, error_r) < 0 ||
+	    json_get(root, "uidvalidity", batch.uidvalidity, error_r) < 0 ||
+	    json_get(root, "uidnext", batch.uidnext, error_r) < 0)
+		return -1;
+	const Json::Value &list = root["messages"];
+	if (list.isNull())
+		return 0;
+	if (!list.isArray())
+		return json_type_error(error_r, "messages", "a list");
+	for (const Json::Value &v : list) {
+		PendingMessage m;
+		if (!v.isObject())
+			return json_type_error(error_r, "messages", "a list of objects");
+		if (json_get(v, "folder", m.folder, error_r) < 0 ||
+		    json_get(v, "uid", m.uid, error_r) < 0 ||
+		    json_get(v, "id", m.identity, error_r) < 0)
+			return -1;
+		if (m.uid.empty())
+			return json_type_error(error_r, "uid", "a non-empty string");
+		batch.messages.push_back(std::move(m));
+	}
+	return 0;
+}
+
+int pending_decode(std::string_view json, PendingBatch &batch_r,
+		   std::string &error_r)
+{
+	try {
+		PendingBatch batch;
+		if (pending_read(json, batch, error_r) < 0) {
+			error_r = "pending: " + error_r;
+			return -1;
+		}
+		batch_r = std::move(batch);
+	} catch (const std::exception &e) {
+		error_r = std::string("pending: ") + e.what();
+		return -1;
+	}
+	return 0;
 }
 
 int ledger_decode(std::string_view json, Ledger &ledger_r,

@@ -21,11 +21,11 @@
    on the server, see fetchmail-import.hh): a pending baseline, for the
    POP3 maildrop or for one IMAP folder, says "the next complete listing
    records every message present as delivered and fetches nothing". The
-   glue applies it with pop3_take_baseline() / FolderLedger::
-   take_baseline() right after the listing's retain step, which also
-   clears it, stores the ledger and fetches (and deletes) nothing in that
-   listing. IMAP baselines list with fingerprints, so that the recorded
-   messages survive a later UIDVALIDITY change.
+   retrieval (fetchmail-retrieval.hh, RunMode::Baseline) takes it: it
+   treats that listing as a baseline, clears the flag, stores the ledger
+   and fetches (and deletes) nothing in that listing. IMAP baselines list
+   with fingerprints, so that the recorded messages survive a later
+   UIDVALIDITY change.
 
    Serialized as compact JSON:
 
@@ -85,11 +85,6 @@ public:
 
 	/* A pending baseline (see the top of this file). */
 	bool baseline = false;
-	/* Apply a pending baseline to a complete listing: add every UID of
-	   present and every fingerprint of fps (may be empty), clear the
-	   flag. Returns false (and changes nothing) when none was pending. */
-	bool take_baseline(const std::vector<uint32_t> &present,
-			   const std::vector<std::string> &fps);
 
 private:
 	std::map<uint32_t, uint32_t> ranges; /* lo -> hi, disjoint, not adjacent */
@@ -106,10 +101,6 @@ public:
 	/* A pending POP3 baseline (see the top of this file). */
 	bool pop3_baseline() const { return pop3_baseline_; }
 	void set_pop3_baseline(bool pending) { pop3_baseline_ = pending; }
-	/* Apply a pending POP3 baseline to a complete listing: add every
-	   UIDL of present, clear the flag. Returns false (and changes
-	   nothing) when none was pending. */
-	bool pop3_take_baseline(const std::vector<std::string> &present);
 
 	/* The ledger of a remote folder, created empty when missing. */
 	FolderLedger &folder(const std::string &name);
@@ -136,6 +127,34 @@ private:
    sent. This definition is frozen: stored fingerprints depend on it. */
 std::string message_fingerprint(std::string_view message_id, uint64_t size,
 				std::string_view internal_date);
+
+/* One message of a batch that is being made durable in the mailbox (see
+   fetchmail-retrieval.hh, "Exactly once"). */
+struct PendingMessage {
+	std::string folder;    /* IMAP folder, "" for POP3 */
+	std::string uid;       /* the UIDL, or the IMAP UID in decimal */
+	std::string identity;  /* message_identity() of its header */
+};
+
+/* The pending record of an account: the batch, and where the adapter
+   will look for it after a crash (the destination mailbox as it was
+   before the batch: its UIDVALIDITY and UIDNEXT; messages found there
+   with a UID at or above uidnext and a pending identity arrived with the
+   batch).
+
+     {"v":1,"mailbox":"INBOX","uidvalidity":1700000000,"uidnext":42,
+      "messages":[{"folder":"","uid":"0000002a5f1c","id":"0123456789abcdef"}]}
+*/
+struct PendingBatch {
+	std::string mailbox;
+	uint32_t uidvalidity = 0;
+	uint32_t uidnext = 0;
+	std::vector<PendingMessage> messages;
+};
+
+std::string pending_encode(const PendingBatch &batch);
+int pending_decode(std::string_view json, PendingBatch &batch_r,
+		   std::string &error_r);
 
 std::string ledger_encode(const Ledger &ledger);
 /* Replace ledger_r with the decoded ledger; -1 on error (ledger_r

@@ -1,11 +1,11 @@
 #include "fetchmail-message.hh"
 
+#include "fetchmail-strings.hh"
+
 #include <algorithm>
 #include <cstring>
 
 namespace fetchmail {
-
-static const uint64_t BACKOFF_CAP_SECS = 6 * 60 * 60;
 
 static size_t header_end(std::string_view text)
 {
@@ -49,9 +49,8 @@ static std::string trim_unfold(std::string_view value)
 	return out;
 }
 
-std::string message_id_from_header(std::string_view header)
+std::string header_value(std::string_view header, std::string_view name)
 {
-	static const char name[] = "message-id:";
 	size_t end = header_end(header);
 
 	if (end != std::string_view::npos)
@@ -60,8 +59,8 @@ std::string message_id_from_header(std::string_view header)
 		size_t eol = header.find('\n', pos);
 		size_t next = eol == std::string_view::npos ? header.size() : eol + 1;
 		std::string_view line = header.substr(pos, next - pos);
-		if (line.size() >= sizeof(name) - 1 &&
-		    strncasecmp(line.data(), name, sizeof(name) - 1) == 0) {
+		if (ascii_istarts_with(line, name) &&
+		    line.size() > name.size() && line[name.size()] == ':') {
 			/* the value, with its continuation lines */
 			size_t vend = next;
 			while (vend < header.size() &&
@@ -70,22 +69,48 @@ std::string message_id_from_header(std::string_view header)
 				vend = e == std::string_view::npos ?
 					header.size() : e + 1;
 			}
-			return trim_unfold(header.substr(pos + sizeof(name) - 1,
-				vend - pos - (sizeof(name) - 1)));
+			size_t vstart = pos + name.size() + 1;
+			return trim_unfold(header.substr(vstart, vend - vstart));
 		}
 		pos = next;
 	}
 	return "";
 }
 
-uint64_t next_run_delay(uint64_t interval_secs, uint32_t failures)
+std::string message_id_from_header(std::string_view header)
 {
-	uint64_t cap = std::max(interval_secs, BACKOFF_CAP_SECS);
-	uint64_t delay = interval_secs;
+	return header_value(header, "Message-ID");
+}
 
-	for (uint32_t i = 0; i < failures && delay < cap; i++)
-		delay *= 2;
-	return std::min(delay, cap);
+std::string hash_hex16(std::initializer_list<std::string_view> parts)
+{
+	const uint64_t FNV_OFFSET = 0xcbf29ce484222325ULL;
+	const uint64_t FNV_PRIME = 0x100000001b3ULL;
+	static const char hex[] = "0123456789abcdef";
+	uint64_t h = FNV_OFFSET;
+	size_t n = 0;
+
+	for (std::string_view part : parts) {
+		if (n++ > 0)
+			h *= FNV_PRIME;   /* a NUL between parts (h ^= 0) */
+		for (char c : part) {
+			h ^= (unsigned char)c;
+			h *= FNV_PRIME;
+		}
+	}
+	std::string out(16, '0');
+	for (int i = 15; i >= 0; i--, h >>= 4)
+		out[i] = hex[h & 15];
+	return out;
+}
+
+std::string message_identity(std::string_view header)
+{
+	std::string id = header_value(header, "Message-ID");
+	std::string date = header_value(header, "Date");
+	std::string from = header_value(header, "From");
+	std::string subject = header_value(header, "Subject");
+	return hash_hex16({ id, date, from, subject, "" });
 }
 
 } // namespace fetchmail

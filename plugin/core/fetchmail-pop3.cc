@@ -1,6 +1,6 @@
 #include "fetchmail-pop3.hh"
 
-#include "fetchmail-sasl.hh"
+#include "fetchmail-strings.hh"
 
 #include <algorithm>
 #include <cstdint>
@@ -17,68 +17,13 @@ constexpr size_t max_uidl_bytes = 64 * 1024 * 1024;
 constexpr size_t max_uid_length = 255;
 constexpr size_t max_initial_response_line = 255;
 
-bool equals_ci(std::string_view a, std::string_view b)
-{
-	if (a.size() != b.size())
-		return false;
-	for (size_t i = 0; i < a.size(); i++) {
-		unsigned char x = a[i], y = b[i];
-		if (x >= 'a' && x <= 'z') x -= 32;
-		if (y >= 'a' && y <= 'z') y -= 32;
-		if (x != y)
-			return false;
-	}
-	return true;
-}
-
-std::string upper(std::string_view s)
-{
-	std::string out(s);
-	for (char &c : out) {
-		if (c >= 'a' && c <= 'z')
-			c = static_cast<char>(c - 32);
-	}
-	return out;
-}
-
-/* The next space-separated word of s; s is advanced past it. */
-std::string_view next_word(std::string_view &s)
-{
-	size_t start = s.find_first_not_of(' ');
-	if (start == std::string_view::npos) {
-		s = {};
-		return {};
-	}
-	s.remove_prefix(start);
-	size_t len = std::min(s.find(' '), s.size());
-	std::string_view word = s.substr(0, len);
-	s.remove_prefix(len);
-	return word;
-}
-
-bool parse_u64(std::string_view s, uint64_t max, uint64_t &n_r)
-{
-	if (s.empty() || s.size() > 20)
-		return false;
-	uint64_t n = 0;
-	for (char c : s) {
-		if (c < '0' || c > '9')
-			return false;
-		uint64_t d = static_cast<uint64_t>(c - '0');
-		if (n > (max - d) / 10)
-			return false;
-		n = n * 10 + d;
-	}
-	n_r = n;
-	return true;
-}
-
+/* A message number: 1 or more. */
 bool parse_number(std::string_view s, uint32_t &n_r)
 {
-	uint64_t n;
-	if (!parse_u64(s, UINT32_MAX, n) || n == 0)
+	uint32_t n;
+	if (!parse_u32(s, n) || n == 0)
 		return false;
-	n_r = static_cast<uint32_t>(n);
+	n_r = n;
 	return true;
 }
 
@@ -93,19 +38,11 @@ bool valid_uid(std::string_view uid)
 	return true;
 }
 
-bool has_line_breaks(std::string_view s)
-{
-	return s.find_first_of(std::string_view("\r\n\0", 3)) !=
-		std::string_view::npos;
-}
-
 } // namespace
 
 Pop3Session::Pop3Session(SessionConfig config)
-	: config_(std::move(config))
+	: SessionBase(std::move(config))
 {
-	if (!config_.password.empty())
-		secrets_.push_back(config_.password);
 	inflight_.push_back(Command{Cmd::Greeting, {}, {}, {}, false});
 }
 
@@ -118,7 +55,7 @@ size_t Pop3Session::feed(std::string_view in)
 	const char *start = in.data(), *p = start, *end = start + in.size();
 	while (p < end && reader_ != Reader::Stopped) {
 		if (inflight_.empty()) {
-			set_error(ErrorKind::Protocol, "unexpected data from server");
+			fail(ErrorKind::Protocol, "unexpected data from server");
 			break;
 		}
 		p = reader_ == Reader::Body ? feed_body(p, end) : feed_line(p, end);
@@ -128,31 +65,17 @@ size_t Pop3Session::feed(std::string_view in)
 
 void Pop3Session::eof()
 {
-	if (finished_)
+	if (finished())
 		return;
 	if (!inflight_.empty() && inflight_.front().kind == Cmd::Quit)
-		finish_done("connection closed before the reply to QUIT");
+		done("connection closed before the reply to QUIT");
 	else
-		set_error(ErrorKind::Closed, "connection closed by server");
-}
-
-std::string Pop3Session::take_output()
-{
-	return std::exchange(out_, std::string());
-}
-
-bool Pop3Session::next_event(Event &event_r)
-{
-	if (events_.empty())
-		return false;
-	event_r = std::move(events_.front());
-	events_.pop_front();
-	return true;
+		fail(ErrorKind::Closed, "connection closed by server");
 }
 
 void Pop3Session::tls_started()
 {
-	if (finished_ || phase_ != Phase::AwaitTls)
+	if (finished() || phase_ != Phase::AwaitTls)
 		return;
 	tls_done_ = true;
 	phase_ = Phase::Negotiating;
@@ -162,7 +85,7 @@ void Pop3Session::tls_started()
 
 void Pop3Session::fetch(const std::vector<RemoteMessage> &messages)
 {
-	if (finished_ || quit_queued_)
+	if (finished() || quit_queued_)
 		return;
 	for (const RemoteMessage &msg : messages) {
 		std::string line = "RETR " + std::to_string(msg.number);
@@ -172,7 +95,7 @@ void Pop3Session::fetch(const std::vector<RemoteMessage> &messages)
 
 void Pop3Session::remove(const std::vector<std::string> &uids)
 {
-	if (finished_ || quit_queued_)
+	if (finished() || quit_queued_)
 		return;
 	std::vector<Command> deles;
 	for (const std::string &uid : uids) {
@@ -203,7 +126,7 @@ void Pop3Session::remove(const std::vector<std::string> &uids)
 
 void Pop3Session::quit()
 {
-	if (finished_ || quit_queued_)
+	if (finished() || quit_queued_)
 		return;
 	quit_queued_ = true;
 	enqueue(Command{Cmd::Quit, "QUIT", "QUIT", {}, false});
@@ -222,7 +145,7 @@ bool Pop3Session::read_line(const char *&p, const char *end,
 	const char *nl = static_cast<const char *>(memchr(p, '\n', end - p));
 	if (nl == nullptr) {
 		if (line_.size() + (end - p) > limit)
-			set_error(ErrorKind::Protocol, "line too long");
+			fail(ErrorKind::Protocol, "line too long");
 		else
 			line_.append(p, end);
 		p = end;
@@ -232,7 +155,7 @@ bool Pop3Session::read_line(const char *&p, const char *end,
 		line_r = std::string_view(p, nl - p);
 	} else {
 		if (line_.size() + (nl - p) > limit) {
-			set_error(ErrorKind::Protocol, "line too long");
+			fail(ErrorKind::Protocol, "line too long");
 			p = nl + 1;
 			return false;
 		}
@@ -243,7 +166,7 @@ bool Pop3Session::read_line(const char *&p, const char *end,
 	if (!line_r.empty() && line_r.back() == '\r')
 		line_r.remove_suffix(1);
 	if (line_r.size() > config_.max_line) {
-		set_error(ErrorKind::Protocol, "line too long");
+		fail(ErrorKind::Protocol, "line too long");
 		return false;
 	}
 	return true;
@@ -335,9 +258,9 @@ void Pop3Session::emit_data(const char *p, size_t size)
 		emit(EventType::MessageData).data = std::string_view(p, part);
 	}
 	if (part < size) {
-		set_error(ErrorKind::Protocol, "message " +
-			  std::to_string(inflight_.front().message.number) +
-			  " is larger than the maximum message size");
+		fail(ErrorKind::Protocol, "message " +
+		     std::to_string(inflight_.front().message.number) +
+		     " is larger than the maximum message size");
 	}
 }
 
@@ -353,11 +276,11 @@ void Pop3Session::handle_status(std::string_view line)
 {
 	Status st = Status::Bad;
 	std::string_view text;
-	if (line.size() >= 3 && equals_ci(line.substr(0, 3), "+OK") &&
+	if (ascii_istarts_with(line, "+OK") &&
 	    (line.size() == 3 || line[3] == ' ' || line[3] == '\t')) {
 		st = Status::Ok;
 		text = line.substr(std::min<size_t>(4, line.size()));
-	} else if (line.size() >= 4 && equals_ci(line.substr(0, 4), "-ERR") &&
+	} else if (ascii_istarts_with(line, "-ERR") &&
 		   (line.size() == 4 || line[4] == ' ' || line[4] == '\t')) {
 		st = Status::Err;
 		text = line.substr(std::min<size_t>(5, line.size()));
@@ -366,11 +289,11 @@ void Pop3Session::handle_status(std::string_view line)
 		st = Status::Cont;
 		text = line.substr(std::min<size_t>(2, line.size()));
 	}
-	log_server(line);
+	log(false, line);
 	Cmd kind = inflight_.front().kind;
 	if (st == Status::Bad || (st == Status::Cont && kind != Cmd::Auth)) {
-		set_error(ErrorKind::Protocol, "unexpected reply from server: " +
-		     server_text(line));
+		fail(ErrorKind::Protocol, "unexpected reply from server: " +
+		     std::string(line));
 		return;
 	}
 	switch (kind) {
@@ -406,7 +329,7 @@ void Pop3Session::end_lines()
 		std::string summary = "(capabilities:";
 		for (const std::string &cap : caps_)
 			summary += " " + cap;
-		log(false, server_text(summary + ")"));
+		log(false, summary + ")");
 		complete();
 		after_capa();
 		return;
@@ -425,8 +348,8 @@ void Pop3Session::end_lines()
 void Pop3Session::on_greeting(Status st, std::string_view text)
 {
 	if (st != Status::Ok) {
-		set_error(ErrorKind::Server, "server refused the connection: " +
-		     server_text(text));
+		fail(ErrorKind::Server, "server refused the connection: " +
+		     std::string(text));
 		return;
 	}
 	complete();
@@ -446,8 +369,8 @@ void Pop3Session::on_capa(Status st, std::string_view)
 void Pop3Session::on_stls(Status st, std::string_view text)
 {
 	if (st != Status::Ok) {
-		set_error(ErrorKind::TlsUnavailable, "STLS failed: " +
-		     server_text(text));
+		fail(ErrorKind::TlsUnavailable, "STLS failed: " +
+		     std::string(text));
 		return;
 	}
 	complete();
@@ -485,18 +408,12 @@ void Pop3Session::on_auth(Status st, std::string_view text)
 	complete();
 	if (st == Status::Ok) {
 		logged_in();
-	} else if (sasl_step_ < sasl_responses_.size()) {
-		send(Cmd::Auth, sasl_responses_[sasl_step_++], "***");
-	} else if (!sasl_aborted_) {
-		/* a challenge after our last response: the server reports a
-		   failure (XOAUTH2/OAUTHBEARER) or wants more than we have */
-		sasl_aborted_ = true;
-		std::string reply = sasl_abort_response(sasl_mech_);
-		/* only the cancel "*" is logged as sent */
-		send(Cmd::Auth, reply, reply == "*" ? "*" : "***");
-	} else {
-		set_error(ErrorKind::Protocol, "unexpected SASL challenge");
+		return;
 	}
+	bool secret;
+	std::string reply = sasl_.answer(secret);
+	/* only the cancel "*" is logged as sent */
+	send(Cmd::Auth, reply, secret || reply != "*" ? "***" : "*");
 }
 
 void Pop3Session::on_uidl(Status st, std::string_view)
@@ -517,7 +434,8 @@ void Pop3Session::on_list(Status st, std::string_view text)
 {
 	lines_seen_ = 0;
 	if (st != Status::Ok) {
-		set_error(ErrorKind::Server, "LIST failed: " + server_text(text));
+		fail(ErrorKind::Server, "LIST failed: " +
+		     std::string(text));
 		return;
 	}
 	reader_ = Reader::Lines;
@@ -527,7 +445,7 @@ void Pop3Session::on_retr(Status st, std::string_view text)
 {
 	const RemoteMessage &msg = inflight_.front().message;
 	if (st != Status::Ok) {
-		message_failed(msg, server_text(text));
+		message_failed(msg, text);
 		complete();
 		return;
 	}
@@ -543,7 +461,7 @@ void Pop3Session::on_dele(Status st, std::string_view text)
 	if (st == Status::Ok)
 		removed_.push_back(cmd.message.uid);
 	else
-		message_failed(cmd.message, server_text(text));
+		message_failed(cmd.message, text);
 	if (cmd.batch_end)
 		emit(EventType::Removed).uids = std::exchange(removed_, {});
 	complete();
@@ -552,12 +470,12 @@ void Pop3Session::on_dele(Status st, std::string_view text)
 void Pop3Session::on_quit(Status st, std::string_view text)
 {
 	if (st != Status::Ok) {
-		set_error(ErrorKind::Server, "QUIT failed, deletions not committed: " +
-		     server_text(text));
+		fail(ErrorKind::Server, "QUIT failed, deletions not committed: " +
+		     std::string(text));
 		return;
 	}
 	complete();
-	finish_done("");
+	done();
 }
 
 /* ---- multi-line reply contents ---- */
@@ -575,13 +493,14 @@ void Pop3Session::add_uidl(std::string_view line)
 	std::string_view uid;
 	if (!parse_number(next_word(rest), number) ||
 	    !valid_uid(uid = next_word(rest))) {
-		set_error(ErrorKind::Protocol, "malformed UIDL line: " +
-		     server_text(line));
+		fail(ErrorKind::Protocol, "malformed UIDL line: " +
+		     std::string(line));
 		return;
 	}
 	uidl_bytes_ += uid.size();
-	if (++lines_seen_ > max_listing || uidl_bytes_ > max_uidl_bytes) {
-		set_error(ErrorKind::Protocol, "UIDL listing too long");
+	if (++lines_seen_ > config_.max_listing ||
+	    uidl_bytes_ > max_uidl_bytes) {
+		listing_too_long();
 		return;
 	}
 	uidl_.emplace_back(number, std::string(uid));
@@ -593,15 +512,22 @@ void Pop3Session::add_list(std::string_view line)
 	RemoteMessage msg;
 	if (!parse_number(next_word(rest), msg.number) ||
 	    !parse_u64(next_word(rest), UINT64_MAX, msg.size)) {
-		set_error(ErrorKind::Protocol, "malformed LIST line: " +
-		     server_text(line));
+		fail(ErrorKind::Protocol, "malformed LIST line: " +
+		     std::string(line));
 		return;
 	}
-	if (++lines_seen_ > max_listing) {
-		set_error(ErrorKind::Protocol, "LIST listing too long");
+	if (++lines_seen_ > config_.max_listing) {
+		listing_too_long();
 		return;
 	}
 	listing_.push_back(std::move(msg));
+}
+
+void Pop3Session::listing_too_long()
+{
+	fail(ErrorKind::Protocol, "more than " +
+	     std::to_string(config_.max_listing) + " messages on the server "
+	     "(the most a run lists, fetchmail_max_messages)");
 }
 
 /* ---- steps ---- */
@@ -616,7 +542,7 @@ void Pop3Session::after_capa()
 {
 	if (config_.tls == SessionConfig::Tls::StartTls && !tls_done_) {
 		if (!has_cap("STLS"))
-			set_error(ErrorKind::TlsUnavailable,
+			fail(ErrorKind::TlsUnavailable,
 			     "server does not offer STLS");
 		else
 			send(Cmd::Stls, "STLS", "STLS");
@@ -629,40 +555,32 @@ void Pop3Session::after_capa()
 void Pop3Session::authenticate()
 {
 	if (has_line_breaks(config_.user) || has_line_breaks(config_.password)) {
-		set_error(ErrorKind::Auth,
+		fail(ErrorKind::Auth,
 		     "user name or password contains CR, LF or NUL");
 		return;
 	}
-	std::string mech = upper(config_.sasl_mech);
+	std::string mech = ascii_upper(config_.sasl_mech);
 	if (mech.empty() && sasl_offers("PLAIN") && !has_cap("USER"))
 		mech = "PLAIN";
 	if (mech.empty())
-		send(Cmd::User, "USER " + config_.user,
-		     "USER " + sanitize_server_text(config_.user));
+		send(Cmd::User, "USER " + config_.user, "USER " + config_.user);
 	else
-		start_sasl(mech);
+		send_sasl(mech);
 }
 
-void Pop3Session::start_sasl(const std::string &mech)
+void Pop3Session::send_sasl(const std::string &mech)
 {
-	sasl_step_ = 0;
-	if (!sasl_mech_parse(mech, sasl_mech_)) {
-		set_error(ErrorKind::Auth, "unsupported SASL mechanism " +
-		     sanitize_server_text(mech, 64));
+	if (!start_sasl(mech))
 		return;
-	}
-	sasl_responses_ = sasl_responses(sasl_mech_, config_.user,
-					 config_.password);
-	secrets_.insert(secrets_.end(), sasl_responses_.begin(),
-			sasl_responses_.end());
 	/* an initial response goes with AUTH when the server announced SASL
 	   and the line stays short enough (RFC 5034), else after a "+" */
 	std::string cmd = "AUTH " + mech;
-	const std::string &first = sasl_responses_[0];
-	if (sasl_has_initial_response(sasl_mech_) && has_cap("SASL") &&
+	const std::string &first = sasl_.initial_response();
+	if (!first.empty() && has_cap("SASL") &&
 	    cmd.size() + 1 + first.size() + 2 <= max_initial_response_line) {
-		sasl_step_ = 1;
-		send(Cmd::Auth, cmd + " " + first, cmd + " ***");
+		std::string line = cmd + " " + first;
+		sasl_.take_initial_response();
+		send(Cmd::Auth, std::move(line), cmd + " ***");
 	} else {
 		send(Cmd::Auth, cmd, cmd);
 	}
@@ -670,11 +588,9 @@ void Pop3Session::start_sasl(const std::string &mech)
 
 void Pop3Session::fail_auth(std::string_view text)
 {
-	std::string msg = server_text(text);
 	bool server = text.starts_with("[IN-USE]") || text.starts_with("[SYS/");
-	if (msg.empty())
-		msg = "authentication failed";
-	set_error(server ? ErrorKind::Server : ErrorKind::Auth, msg);
+	fail(server ? ErrorKind::Server : ErrorKind::Auth,
+	     text.empty() ? "authentication failed" : text);
 }
 
 void Pop3Session::logged_in()
@@ -722,9 +638,9 @@ void Pop3Session::send(Cmd kind, std::string line, std::string log_text)
 /* Writes cmd out and logs it; its reply is awaited from now on. */
 void Pop3Session::transmit(Command cmd)
 {
-	out_ += cmd.line;
-	out_ += "\r\n";
-	log(true, std::move(cmd.log));
+	write(cmd.line);
+	write("\r\n");
+	log(true, cmd.log);
 	inflight_bytes_ += cmd.line.size() + 2;
 	inflight_.push_back(std::move(cmd));
 }
@@ -763,80 +679,29 @@ void Pop3Session::complete()
 
 /* ---- events ---- */
 
-Event &Pop3Session::emit(EventType type)
-{
-	Event &ev = events_.emplace_back();
-	ev.type = type;
-	return ev;
-}
-
-void Pop3Session::log(bool outgoing, std::string text)
-{
-	Event &ev = emit(EventType::Log);
-	ev.text = std::move(text);
-	ev.outgoing = outgoing;
-}
-
-void Pop3Session::log_server(std::string_view line)
-{
-	log(false, server_text(line));
-}
-
 void Pop3Session::message_failed(const RemoteMessage &message,
-				 std::string text)
+				 std::string_view text)
 {
-	Event &ev = emit(EventType::MessageFailed);
+	Event &ev = emit_text(EventType::MessageFailed, text);
 	ev.error_kind = ErrorKind::Server;
 	ev.message = message;
-	ev.text = std::move(text);
-}
-
-void Pop3Session::set_error(ErrorKind kind, std::string text)
-{
-	if (finished_)
-		return;
-	Event &ev = emit(EventType::Error);
-	ev.error_kind = kind;
-	ev.text = std::move(text);
-	stop();
-}
-
-void Pop3Session::finish_done(std::string text)
-{
-	emit(EventType::Done).text = std::move(text);
-	stop();
 }
 
 /* The session is over: nothing more is read, sent or awaited. */
-void Pop3Session::stop()
+void Pop3Session::stopped()
 {
-	finished_ = true;
 	phase_ = Phase::Finished;
 	reader_ = Reader::Stopped;
-	out_.clear();
 	queue_.clear();
 	inflight_.clear();
 	line_.clear();
-}
-
-/* Server text made safe for logs and errors: sanitized, secrets out. */
-std::string Pop3Session::server_text(std::string_view text) const
-{
-	std::string out = sanitize_server_text(text);
-	redact_secrets(out, secrets_);
-	for (const std::string &secret : secrets_) {
-		/* only when the password is made of '*' and the like */
-		if (out.find(secret) != std::string::npos)
-			return std::string();
-	}
-	return out;
 }
 
 bool Pop3Session::has_cap(std::string_view name) const
 {
 	for (const std::string &cap : caps_) {
 		std::string_view rest = cap;
-		if (equals_ci(next_word(rest), name))
+		if (ascii_iequals(next_word(rest), name))
 			return true;
 	}
 	return false;
@@ -846,11 +711,11 @@ bool Pop3Session::sasl_offers(std::string_view mech) const
 {
 	for (const std::string &cap : caps_) {
 		std::string_view rest = cap;
-		if (!equals_ci(next_word(rest), "SASL"))
+		if (!ascii_iequals(next_word(rest), "SASL"))
 			continue;
 		for (std::string_view w = next_word(rest); !w.empty();
 		     w = next_word(rest)) {
-			if (equals_ci(w, mech))
+			if (ascii_iequals(w, mech))
 				return true;
 		}
 	}

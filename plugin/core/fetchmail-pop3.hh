@@ -69,26 +69,25 @@
    (or a "+" challenge during AUTH) is Error(Protocol); a message longer
    than config.max_message is Error(Protocol); bytes arriving while no
    command is outstanding are Error(Protocol); a listing longer than
-   max_listing entries (or 64 MiB of UIDLs) is Error(Protocol). Lines
+   config.max_listing entries (or 64 MiB of UIDLs) is Error(Protocol). Lines
    may be split at any byte across feed() calls. After Done or an Error
-   the session is finished: feed() consumes nothing, take_output()
-   returns nothing, actions are ignored; the driver closes the
-   connection.
+   the session is finished (fetchmail-session.hh): feed() consumes
+   nothing, nothing more is queued for sending, actions are ignored; the
+   driver closes the connection.
 
    Run log: one Log event per command sent (outgoing = true) and per
    status line received (outgoing = false), without CRLF and without a
    "C:"/"S:" prefix. Secrets are replaced: "PASS ***", "AUTH PLAIN ***",
    SASL responses "***". Body lines are never logged; CAPA is summarized
    as one "(capabilities: ...)" line and each UIDL/LIST listing as
-   "(N UIDL lines not logged)". Server text in Log, Error and
-   MessageFailed events is passed through sanitize_server_text() and any
-   occurrence of the password (or an encoded SASL response) is replaced
-   by "***".
+   "(N UIDL lines not logged)". All event text goes through the session's
+   one redaction rule (SessionBase::server_text(): the password and
+   every SASL response in any form become "***", control characters
+   '?').
 
    Nothing throws out of the API (std::bad_alloc aside). */
 
-#include "fetchmail-proto.hh"
-#include "fetchmail-sasl.hh"
+#include "fetchmail-session.hh"
 
 #include <deque>
 #include <string>
@@ -99,11 +98,10 @@
 
 namespace fetchmail {
 
-class Pop3Session {
+class Pop3Session : public SessionBase {
 public:
 	static constexpr size_t max_pipelined_commands = 32;
 	static constexpr size_t max_pipelined_bytes = 64 * 1024;
-	static constexpr size_t max_listing = 1000000;
 
 	explicit Pop3Session(SessionConfig config);
 
@@ -113,12 +111,6 @@ public:
 	size_t feed(std::string_view in);
 	/* The server closed the connection. */
 	void eof();
-	/* Bytes to send to the server now (may be empty). */
-	std::string take_output();
-	/* Pops the next queued event; false when there is none. */
-	bool next_event(Event &event_r);
-	/* Done or Error was emitted. */
-	bool finished() const { return finished_; }
 
 	/* After NeedTls: TLS is up. Sends CAPA again, then authenticates. */
 	void tls_started();
@@ -173,12 +165,13 @@ private:
 	void add_capability(std::string_view line);
 	void add_uidl(std::string_view line);
 	void add_list(std::string_view line);
+	void listing_too_long();
 
 	/* steps */
 	void send_capa();
 	void after_capa();
 	void authenticate();
-	void start_sasl(const std::string &mech);
+	void send_sasl(const std::string &mech);
 	void logged_in();
 	void make_listing();
 	void fail_auth(std::string_view text);
@@ -191,40 +184,26 @@ private:
 	void complete();
 
 	/* events */
-	Event &emit(EventType type);
-	void log(bool outgoing, std::string text);
-	void log_server(std::string_view line);
-	void message_failed(const RemoteMessage &message, std::string text);
-	void set_error(ErrorKind kind, std::string text);
-	void finish_done(std::string text);
-	void stop();
-	std::string server_text(std::string_view text) const;
+	void message_failed(const RemoteMessage &message,
+			    std::string_view text);
+	void stopped() override;
 
 	bool has_cap(std::string_view name) const;
 	bool sasl_offers(std::string_view mech) const;
 
-	SessionConfig config_;
 	Phase phase_ = Phase::Negotiating;
 	Reader reader_ = Reader::Status;
 	BodyState body_state_ = BodyState::LineStart;
-	bool finished_ = false;
 	bool tls_done_ = false;
 	bool pipelining_ = false;
 	bool quit_queued_ = false;
 
 	std::string line_;          /* a partial line across feed() calls */
-	std::string out_;
-	std::deque<Event> events_;
 	std::deque<Command> queue_;    /* driver commands not yet sent */
 	std::deque<Command> inflight_; /* sent, reply not complete */
 	size_t inflight_bytes_ = 0;
 
 	std::vector<std::string> caps_;
-	SaslMech sasl_mech_ = SaslMech::Plain;
-	std::vector<std::string> sasl_responses_;
-	size_t sasl_step_ = 0;      /* responses sent */
-	bool sasl_aborted_ = false;
-	std::vector<std::string> secrets_;
 
 	bool uidl_ok_ = false;
 	size_t lines_seen_ = 0;

@@ -91,12 +91,11 @@ struct SessionConfig {
 	std::string password;      /* or the OAuth2 access token for XOAUTH2 */
 	std::string sasl_mech;     /* empty: best of what the server offers */
 	size_t max_line = 64 * 1024;           /* longest status/response line */
+	/* messages listed at most (POP3 UIDL/LIST, IMAP UID FETCH of a
+	   folder); a longer listing is Error(Protocol) */
+	size_t max_listing = 250000;
 	size_t max_message = 1024ull * 1024 * 1024; /* longest message accepted */
 };
-
-/* Replace anything non-printable in server text before it reaches a log or
-   an error message; truncate to max bytes. */
-std::string sanitize_server_text(std::string_view text, size_t max = 512);
 
 } // namespace fetchmail
 

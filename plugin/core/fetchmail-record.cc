@@ -139,7 +139,8 @@ int status_decode(const Json::Value &root, AccountStatus &status,
 	if (json_get(root, "last-error", status.last_error, error_r) < 0 ||
 	    json_get(root, "last-fetched", status.last_fetched, error_r) < 0 ||
 	    json_get(root, "next-run", status.next_run, error_r) < 0 ||
-	    json_get(root, "failures", status.failures, error_r) < 0)
+	    json_get(root, "failures", status.failures, error_r) < 0 ||
+	    json_get(root, "held", status.held, error_r) < 0)
 		return -1;
 	return 0;
 }
@@ -207,6 +208,8 @@ std::string status_record_encode(const AccountStatus &status)
 		root["last-fetched"] = Json::UInt64(status.last_fetched);
 		root["next-run"] = Json::Int64(status.next_run);
 		root["failures"] = status.failures;
+		if (status.held)
+			root["held"] = true;
 		return json_write(root);
 	} catch (const std::exception &) {
 		return "";

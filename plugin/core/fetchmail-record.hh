@@ -31,7 +31,8 @@
      {"v":1,"last-run":1795405200,"last-status":"ok","last-error":"",
       "last-fetched":3,"next-run":1795405500,"failures":0}
 
-   with every key optional.
+   with every key optional, and "held":true while the account waits for
+   the user's OAuth2 consent (see AccountStatus::held).
 
    Nothing throws: jsoncpp exceptions are caught and become errors. */
 

@@ -1,8 +1,6 @@
 #include "fetchmail-runlog.hh"
 
 #include "fetchmail-account.hh"
-#include "fetchmail-crypto.hh"
-#include "fetchmail-sasl.hh"
 
 #include <algorithm>
 
@@ -11,7 +9,6 @@ namespace fetchmail {
 namespace {
 
 const size_t MIN_MAX_BYTES = 256;
-const size_t BASE64_MIN_SECRET = 6;
 
 } // namespace
 
@@ -20,35 +17,10 @@ RunLog::RunLog(size_t max_bytes)
 {
 }
 
-void RunLog::add_secret(std::string s)
+void RunLog::add_secret(std::string_view s)
 {
-	if (s.empty())
-		return;
 	try {
-		std::vector<std::string> add;
-		if (s.size() >= BASE64_MIN_SECRET) {
-			/* The secret at byte offset k (mod 3) of a base64
-			   encoded string: the output characters that only
-			   depend on the secret's bits are a fixed substring. */
-			for (size_t k = 0; k < 3; k++) {
-				std::string enc =
-					base64_encode(std::string(k, '\0') + s);
-				size_t start = (8 * k + 5) / 6;
-				size_t end = (8 * k + 8 * s.size()) / 6;
-				if (end > start && end - start >= BASE64_MIN_SECRET)
-					add.push_back(enc.substr(start, end - start));
-			}
-		}
-		add.push_back(std::move(s));
-		for (auto &p : add) {
-			if (std::find(secrets.begin(), secrets.end(), p) ==
-			    secrets.end())
-				secrets.push_back(std::move(p));
-		}
-		std::stable_sort(secrets.begin(), secrets.end(),
-				 [](const std::string &a, const std::string &b) {
-					 return a.size() > b.size();
-				 });
+		redactor_.add_secret(s);
 	} catch (const std::exception &) {
 		/* keep what we have; nothing throws out */
 	}
@@ -60,8 +32,7 @@ std::string RunLog::redact(std::string_view text) const
 
 	while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
 		text.remove_suffix(1);
-	std::string s(text);
-	redact_secrets(s, secrets);
+	std::string s = redactor_.redacted(text);
 
 	std::string out;
 	out.reserve(s.size());

@@ -14,11 +14,9 @@
    trailing CR/LF removed, every registered secret replaced by "***", and
    every remaining control character written as \xNN, in that order.
 
-   Secrets: add_secret() registers a password or token before the run.
-   Besides the plain text, the three base64 alignments of a secret of 6
-   bytes or more are redacted too (covering SASL PLAIN/XOAUTH2 initial
-   responses: the part of the base64 that depends only on the secret is
-   replaced; a few bits next to it may stay).
+   Secrets: add_secret() registers a password or token before the run;
+   it is redacted in every form a Redactor knows (fetchmail-redact.hh:
+   the plain text and its base64 alignments).
 
    Bounded: the log keeps the first max_bytes/2 bytes of whole lines (the
    head: connect, greeting, login) and the most recent lines up to
@@ -27,6 +25,8 @@
    cut. str() is at most max_bytes plus the marker line. max_bytes below
    256 counts as 256. Nothing throws out of the API (on allocation failure
    a line is dropped and counted). */
+
+#include "fetchmail-redact.hh"
 
 #include <cstddef>
 #include <cstdint>
@@ -43,7 +43,7 @@ public:
 
 	/* Redact s (and its base64 forms) in all lines added from now on.
 	   Empty secrets are ignored. */
-	void add_secret(std::string s);
+	void add_secret(std::string_view s);
 	/* Add one line. direction: 'C' client, 'S' server, '*' note (any
 	   other character is written as '*'). */
 	void line(int64_t unix_ms, char direction, std::string_view text);
@@ -61,7 +61,7 @@ public:
 
 private:
 	size_t max_bytes;
-	std::vector<std::string> secrets;   /* longest first */
+	Redactor redactor_;
 	std::string head;
 	bool head_closed = false;
 	std::deque<std::string> tail;

@@ -6,8 +6,6 @@ namespace fetchmail {
 
 namespace {
 
-const std::string_view REDACTED = "***";
-
 /* RFC 5801 saslname: ',' and '=' escaped. */
 std::string sasl_name(std::string_view user)
 {
@@ -21,15 +19,6 @@ std::string sasl_name(std::string_view user)
 			out += c;
 	}
 	return out;
-}
-
-void redact(std::string &text, std::string_view secret)
-{
-	if (secret.empty())
-		return;
-	for (size_t pos = text.find(secret); pos != std::string::npos;
-	     pos = text.find(secret, pos + REDACTED.size()))
-		text.replace(pos, secret.size(), REDACTED);
 }
 
 } // namespace
@@ -92,10 +81,45 @@ std::string sasl_abort_response(SaslMech mech)
 	return "*";
 }
 
-void redact_secrets(std::string &text, const std::vector<std::string> &secrets)
+bool SaslClient::start(std::string_view mech_name, std::string_view user,
+		       std::string_view secret, Redactor &redactor)
 {
-	for (const std::string &secret : secrets)
-		redact(text, secret);
+	if (!sasl_mech_parse(mech_name, mech_))
+		return false;
+	name_ = mech_name;
+	responses_ = sasl_responses(mech_, user, secret);
+	step_ = 0;
+	aborted_ = false;
+	redactor.add_secret(secret);
+	for (const std::string &response : responses_)
+		redactor.add_exact(response);
+	return true;
+}
+
+const std::string &SaslClient::initial_response() const
+{
+	static const std::string none;
+	return step_ == 0 && sasl_has_initial_response(mech_) &&
+		!responses_.empty() ? responses_[0] : none;
+}
+
+void SaslClient::take_initial_response()
+{
+	if (!initial_response().empty())
+		step_ = 1;
+}
+
+std::string SaslClient::answer(bool &secret_r)
+{
+	secret_r = step_ < responses_.size();
+	if (secret_r)
+		return responses_[step_++];
+	if (aborted_)
+		return "*";
+	/* a challenge after the last response: the server reports a failure
+	   (XOAUTH2, OAUTHBEARER) or wants more than the mechanism has */
+	aborted_ = true;
+	return sasl_abort_response(mech_);
 }
 
 } // namespace fetchmail

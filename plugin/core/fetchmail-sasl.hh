@@ -9,6 +9,8 @@
    Responses are base64 (base64_encode() of fetchmail-crypto). Nothing
    throws out of the API (std::bad_alloc aside). */
 
+#include "fetchmail-redact.hh"
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,11 +52,40 @@ std::vector<std::string> sasl_responses(SaslMech mech, std::string_view user,
    credential. */
 std::string sasl_abort_response(SaslMech mech);
 
-/* Replace every occurrence of each of secrets in text with "***", one
-   secret after the other in the order given (register longer secrets
-   first where one contains another). Empty secrets are skipped. */
-void redact_secrets(std::string &text,
-		    const std::vector<std::string> &secrets);
+/* One SASL exchange of a client, as both sessions run it. start()
+   computes every response and registers each with the session's
+   Redactor (and the secret itself), so nothing sent can reach a log. Then:
+
+     initial_response() / take_initial_response(): the response that may
+       go with the command (SASL-IR, RFC 4959; POP3 AUTH, RFC 5034) when
+       the mechanism has one; the session decides whether it does;
+     answer(): the reply to each "+" challenge: the next response
+       (secret_r = true), after the last one the mechanism's abort
+       response once, and "*" (cancel) for any challenge after that
+       (secret_r = false for both); the server's failure reply follows. */
+class SaslClient {
+public:
+	/* mech_name upper case, as in sasl_mech_parse(). False for an
+	   unknown mechanism (nothing registered). */
+	bool start(std::string_view mech_name, std::string_view user,
+		   std::string_view secret, Redactor &redactor);
+
+	SaslMech mech() const { return mech_; }
+	const std::string &name() const { return name_; }
+	/* The initial response, or "" when the mechanism has none or it
+	   was sent already. */
+	const std::string &initial_response() const;
+	/* Marks the initial response as sent with the command. */
+	void take_initial_response();
+	std::string answer(bool &secret_r);
+
+private:
+	SaslMech mech_ = SaslMech::Plain;
+	std::string name_;
+	std::vector<std::string> responses_;
+	size_t step_ = 0;        /* responses sent */
+	bool aborted_ = false;
+};
 
 } // namespace fetchmail
 

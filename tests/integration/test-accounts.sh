@@ -87,6 +87,19 @@ ID2=$OUT
 assert_ok "${FM[@]}" list -u "$U"
 assert_contains "$OUT" "$ID" "table lists the first account"
 assert_contains "$OUT" "$ID2" "table lists the second account"
+# the default table is for people: it fits 80 columns (stdout is not a
+# terminal here) and every column starts under its title
+column_starts() { # LINE: the offsets where words start after spaces
+	awk '{ for (i = 1; i <= length($0); i++)
+		if (substr($0, i, 1) != " " && (i == 1 || substr($0, i - 1, 1) == " "))
+			printf "%d ", i }' <<<"$1"; }
+header=$(head -1 <<<"$OUT")
+assert_eq "$(awk '{print $1, $2, $3, $4}' <<<"$header")" "id proto host status" "compact titles"
+while IFS= read -r row; do
+	assert_eq "$(column_starts "$row" | cut -d' ' -f1-4)" \
+		"$(column_starts "$header" | cut -d' ' -f1-4)" "row under the titles: $row"
+	assert_eq "$(( ${#row} <= 80 ))" 1 "row fits 80 columns"
+done < <(tail -n +2 <<<"$OUT")
 assert_ok doveadm -c "$LOCAL_CONF" -f json fetchmail list -u "$U"
 assert_eq "$(echo "$OUT" | $PYTHON -c 'import json,sys; print(len(json.load(sys.stdin)))')" 2 "json has two rows"
 assert_contains "$OUT" "\"remote-user\":\"alice\"" "json keys are the field names"
@@ -150,3 +163,13 @@ before=$(snapshot "$U")
 assert_exit 78 "${FM[@]}" add -u "$U" "${base[@]}"
 assert_contains "$OUT" "fetchmail_key" "the error names the missing setting"
 assert_eq "$(snapshot "$U")" "$before" "nothing stored without a key"
+
+check "a bad fetchmail_* setting fails the user's initialization, naming the setting (parsed once, like quota)"
+for bad in fetchmail_interval=often fetchmail_max_parallel=0 fetchmail_delivery=smtp \
+	fetchmail_run_timeout=0 fetchmail_max_messages=lots; do
+	before=$(snapshot "$U")
+	run_cmd doveadm -c "$LOCAL_CONF" -o "plugin/$bad" fetchmail list -u "$U"
+	assert_eq "$([[ $RC != 0 ]] && echo failed)" failed "$bad: the command fails"
+	assert_contains "$OUT" "${bad%%=*}:" "$bad: the error names the setting"
+	assert_eq "$(snapshot "$U")" "$before" "$bad: nothing changed"
+done

@@ -15,7 +15,8 @@ PROBE=$FETCHMAIL_BUILD_DIR/tests/tools/fetchmail-transport-probe
 sandbox_up
 
 # probe ARGS...: runs the probe (30 s at most), sets OUT and RC.
-probe() { run_cmd timeout 30 "$PROBE" "$@"; }
+# Host names are looked up through the local Dovecot's dns-client service.
+probe() { run_cmd timeout 30 "$PROBE" --dns-socket "$LOCAL_BASE_DIR/dns-client" "$@"; }
 
 # expect_ok MSG ARGS...: the probe succeeds.
 expect_ok() {
@@ -197,7 +198,7 @@ expect_error "closed port" connect "connect(127.0.0.1:$closed_port) failed: Conn
 	--host 127.0.0.1 --port "$closed_port"
 
 check "host name that does not resolve"
-expect_error "unknown host" resolve "net_gethostbyname(no-such-host.invalid) failed" \
+expect_error "unknown host" resolve "dns_lookup(no-such-host.invalid) failed" \
 	--host no-such-host.invalid --port 110
 
 check "connect timeout (a listener whose queue is full)"
@@ -283,6 +284,7 @@ check "a name with several addresses: the next one after a refusal"
 fake_server greet-silent 127.0.0.2
 multi_port=$FAKE_PORT
 hosts=$(mktemp)
+chmod 644 "$hosts"   # read by the dns-client service (user dovecot)
 printf '127.0.0.2 fm-multi.test\n127.0.0.1 fm-multi.test\n' >"$hosts"
 if mount --bind "$hosts" /etc/hosts 2>/dev/null; then
 	on_exit "umount /etc/hosts 2>/dev/null || true; rm -f '$hosts'"

@@ -3,7 +3,7 @@
 
    fetchmail-transport-probe --host H --port P
 	[--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify]
-	[--ca-file F] [--timeout-ms N] [--send "CAPA\r\n"]
+	[--ca-file F] [--dns-socket S] [--timeout-ms N] [--send "CAPA\r\n"]
 
    Connects, prints the TransportInfo and the server's greeting; with
    starttls-pop3/-imap sends STLS / a STARTTLS, upgrades and prints the
@@ -323,7 +323,7 @@ private:
 	fprintf(stderr,
 		"usage: fetchmail-transport-probe --host H --port P\n"
 		"       [--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify]\n"
-		"       [--ca-file F] [--timeout-ms N] [--send DATA]\n"
+		"       [--ca-file F] [--dns-socket S] [--timeout-ms N] [--send DATA]\n"
 		"       [--quiet-ms N] [--hold-ms N] [--drop-in connected|input|tls]\n");
 	exit(2);
 }
@@ -371,6 +371,8 @@ Options parse_args(int argc, char *argv[])
 				usage();
 		} else if (a == "--ca-file")
 			opt.set.ca_file = v;
+		else if (a == "--dns-socket")
+			opt.set.dns_client_socket = v;
 		else if (a == "--timeout-ms")
 			opt.set.timeout_msecs = strtoul(v, nullptr, 10);
 		else if (a == "--send")

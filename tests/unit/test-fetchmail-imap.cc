@@ -546,7 +546,7 @@ void test_authenticate_oauth(void **)
 	/* user=bob^Aauth=Bearer hunter2pass^A^A, then the empty reply */
 	expect_output(t, "a1 AUTHENTICATE XOAUTH2 dXNlcj1ib2IBYXV0aD1CZWFyZXIg"
 		      "aHVudGVyMnBhc3MBAQ==\r\n\r\n");
-	expect_events(t, { "Error Auth: AUTHENTICATE XOAUTH2 failed: "
+	expect_events(t, { "Error Auth: "
 			   "[AUTHENTICATIONFAILED] Invalid credentials (Failure)" });
 	assert_true(has_event(t, "C: (empty response)"));
 
@@ -562,7 +562,7 @@ void test_authenticate_oauth(void **)
 	expect_output(t, "a1 AUTHENTICATE OAUTHBEARER\r\n"
 		      "bixhPWI9MkNvPTNEYiwBYXV0aD1CZWFyZXIgaHVudGVyMnBhc3MBAQ==\r\n"
 		      "AQ==\r\n");
-	expect_events(t, { "Error Auth: AUTHENTICATE OAUTHBEARER failed: "
+	expect_events(t, { "Error Auth: "
 			   "[AUTHENTICATIONFAILED] Authentication failed." });
 
 	cfg.sasl_mech = "CRAM-MD5";
@@ -576,7 +576,7 @@ void test_wrong_password(void **)
 		S(greeting),
 		S("a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"),
 	});
-	expect_events(t, { "Error Auth: LOGIN failed: [AUTHENTICATIONFAILED] "
+	expect_events(t, { "Error Auth: [AUTHENTICATIONFAILED] "
 			   "Authentication failed." });
 	assert_true(has_event(t, "S: a1 NO [AUTHENTICATIONFAILED] "
 			      "Authentication failed."));
@@ -587,7 +587,7 @@ void test_wrong_password(void **)
 		S("* OK hunter2pass? really?\r\n"
 		  "a1 NO [AUTHENTICATIONFAILED] bad password hunter2pass\r\n"),
 	});
-	expect_events(t, { "Error Auth: LOGIN failed: [AUTHENTICATIONFAILED] "
+	expect_events(t, { "Error Auth: [AUTHENTICATIONFAILED] "
 			   "bad password ***" });
 	assert_true(has_event(t, "S: * OK ***? really?"));
 
@@ -654,7 +654,7 @@ void test_password_literal(void **)
 		S("a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"),
 	});
 	assert_true(t.output.find("p\xc3\xa4ss") == std::string::npos);
-	expect_events(t, { "Error Auth: LOGIN failed: [AUTHENTICATIONFAILED] "
+	expect_events(t, { "Error Auth: [AUTHENTICATIONFAILED] "
 			   "Authentication failed." });
 }
 

@@ -1,13 +1,8 @@
-/* Unit tests for fetchmail-message: Message-ID extraction and backoff. */
-#include <cstdarg>
-#include <cstddef>
-#include <cstdint>
-#include <csetjmp>
-extern "C" {
-#include <cmocka.h>
-}
-
+/* Unit tests for fetchmail-message: header fields, Message-ID and
+   identities. */
 #include "fetchmail-message.hh"
+
+#include "test-common.hh"
 
 using namespace fetchmail;
 
@@ -39,25 +34,39 @@ static void test_header_complete(void **)
 	assert_false(header_complete(""));
 }
 
-static void test_backoff(void **)
+static void test_identity(void **)
 {
-	static const struct {
-		uint64_t interval;
-		uint32_t failures;
-		uint64_t delay;
-	} cases[] = {
-		{ 300, 0, 300 },
-		{ 300, 1, 600 },
-		{ 300, 2, 1200 },
-		{ 300, 6, 19200 },
-		{ 300, 7, 21600 },      /* capped at 6 hours */
-		{ 300, 4000000000u, 21600 },
-		{ 86400, 3, 86400 },    /* an interval above the cap stays */
-		{ 1, 0, 1 },
-	};
-
-	for (const auto &c : cases)
-		assert_int_equal(next_run_delay(c.interval, c.failures), c.delay);
+	const std::string crlf =
+		"Message-ID: <a1@example.net>\r\n"
+		"Date: Mon, 2 Nov 2026 10:00:00 +0000\r\n"
+		"From: Alice <alice@example.net>\r\n"
+		"Subject: hello\r\n\tworld\r\n"
+		"\r\nbody\r\n";
+	/* the same message as a storage gives it back: LF line endings,
+	   other fields added, fields in another order */
+	const std::string stored =
+		"Return-Path: <alice@example.net>\n"
+		"X-UID: 7\n"
+		"From: Alice <alice@example.net>\n"
+		"subject: hello\n world\n"
+		"Message-Id: <a1@example.net>\n"
+		"Status: RO\n"
+		"DATE:  Mon, 2 Nov 2026 10:00:00 +0000 \n"
+		"\nbody\n";
+	std::string id = message_identity(crlf);
+	assert_int_equal(id.size(), 16);
+	assert_str(message_identity(stored), id);
+	/* frozen: stored in pending records */
+	assert_str(message_identity(""), hash_hex16({ "", "", "", "", "" }));
+	assert_str(hash_hex16({ "" }), "cbf29ce484222325");
+	/* another subject, or a field only in the body: another identity */
+	std::string other = crlf;
+	other.replace(other.find("hello"), 5, "hallo");
+	assert_true(message_identity(other) != id);
+	assert_true(message_identity("\r\nMessage-ID: <a1@example.net>\r\n") ==
+		    message_identity(""));
+	assert_str(header_value(crlf, "subject"), "hello world");
+	assert_str(header_value(crlf, "Message"), "");
 }
 
 int main(void)
@@ -65,7 +74,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_message_id),
 		cmocka_unit_test(test_header_complete),
-		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_identity),
 	};
 	return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -87,33 +87,47 @@ static void test_abort_response(void **)
 	assert_str(sasl_abort_response(SaslMech::OAuthBearer), "AQ==");
 }
 
-static void test_redact(void **)
+static void test_client(void **)
 {
-	const struct {
-		const char *text;
-		std::vector<std::string> secrets;
-		const char *redacted;
-	} cases[] = {
-		{ "PASS hunter2", { "hunter2" }, "PASS ***" },
-		{ "hunter2 hunter2hunter2", { "hunter2" }, "*** ******" },
-		{ "no secret here", { "hunter2" }, "no secret here" },
-		{ "an empty secret", { "" }, "an empty secret" },
-		{ "nothing", {}, "nothing" },
-		/* in the order given: the longer one first... */
-		{ "AUTH PLAIN AHVzZXIAcGFzcw== pass",
-		  { "AHVzZXIAcGFzcw==", "pass" }, "AUTH PLAIN *** ***" },
-		/* ...or a shorter one breaks it up */
-		{ "secret-token", { "secret", "secret-token" }, "***-token" },
-		/* "***" put in is not searched again */
-		{ "a*b", { "*" }, "a***b" },
-		{ "***", { "**" }, "****" },
-		{ "aaaa", { "aa" }, "******" },
-	};
-	for (const auto &c : cases) {
-		std::string text = c.text;
-		redact_secrets(text, c.secrets);
-		assert_str(text, c.redacted);
-	}
+	Redactor redactor;
+	SaslClient sasl;
+	bool secret;
+
+	assert_false(sasl.start("CRAM-MD5", "bob", "pw-secret", redactor));
+	assert_true(redactor.empty());
+
+	/* PLAIN: the initial response, then the abort, then cancels */
+	assert_true(sasl.start("PLAIN", "bob", "pw-secret", redactor));
+	std::string first = sasl.initial_response();
+	assert_str(first, base64_encode(std::string("\0bob\0pw-secret", 14)));
+	assert_str(redactor.redacted("x " + first + " pw-secret"), "x *** ***");
+	sasl.take_initial_response();
+	assert_str(sasl.initial_response(), "");
+	assert_str(sasl.answer(secret), "*");
+	assert_false(secret);
+	assert_str(sasl.answer(secret), "*");
+	assert_false(secret);
+
+	/* without the initial response on the command line: it answers the
+	   first challenge */
+	assert_true(sasl.start("XOAUTH2", "bob", "tok-secret", redactor));
+	std::string response = sasl.answer(secret);
+	assert_true(secret);
+	assert_str(response, sasl_responses(SaslMech::XOAuth2, "bob",
+					    "tok-secret")[0]);
+	assert_str(sasl.answer(secret), "");      /* XOAUTH2's abort */
+	assert_false(secret);
+	assert_str(sasl.answer(secret), "*");
+
+	/* LOGIN has no initial response: user, then password */
+	assert_true(sasl.start("LOGIN", "bob", "pw-secret", redactor));
+	assert_str(sasl.initial_response(), "");
+	assert_str(sasl.answer(secret), base64_encode("bob"));
+	assert_str(sasl.answer(secret), base64_encode("pw-secret"));
+	assert_true(secret);
+	assert_str(sasl.answer(secret), "*");
+	assert_int_equal(sasl.mech(), SaslMech::Login);
+	assert_str(sasl.name(), "LOGIN");
 }
 
 int main(void)
@@ -122,7 +136,7 @@ int main(void)
 		cmocka_unit_test(test_mech_parse),
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_abort_response),
-		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_client),
 	};
 	return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,13 +1,7 @@
 /* Unit tests for fetchmail-schedule: which users the scheduler starts. */
 #include "fetchmail-schedule.hh"
 
-#include <cstdarg>
-#include <cstddef>
-#include <cstdint>
-#include <csetjmp>
-extern "C" {
-#include <cmocka.h>
-}
+#include "test-common.hh"
 
 using namespace fetchmail;
 
@@ -57,10 +51,97 @@ static void test_tick(void **)
 	assert_int_equal(schedule_tick_secs(86400), 10);
 }
 
+static void test_backoff(void **)
+{
+	static const struct {
+		uint64_t interval;
+		uint32_t failures;
+		uint64_t delay;
+	} cases[] = {
+		{ 300, 0, 300 },
+		{ 300, 1, 600 },
+		{ 300, 2, 1200 },
+		{ 300, 6, 19200 },
+		{ 300, 7, 21600 },      /* capped at 6 hours */
+		{ 300, 4000000000u, 21600 },
+		{ 86400, 3, 86400 },    /* an interval above the cap stays */
+		{ 1, 0, 1 },
+	};
+
+	for (const auto &c : cases)
+		assert_int_equal(next_run_delay(c.interval, c.failures), c.delay);
+}
+
+static void test_jitter_and_status(void **)
+{
+	uint32_t last_limit = 0;
+	auto low = [&](uint32_t limit) { last_limit = limit; return 0u; };
+	auto high = [&](uint32_t limit) { last_limit = limit; return limit - 1; };
+
+	assert_int_equal(jittered(1000, low), 950);
+	assert_int_equal(last_limit, 101);
+	assert_int_equal(jittered(1000, high), 1050);
+	assert_int_equal(jittered(0, high), 0);
+
+	AccountStatus before;
+	before.failures = 2;
+	before.last_error = "old";
+	AccountStatus st = status_after_run(before, 1000, 1010, true, "", 5,
+					    false, 300, low);
+	assert_int_equal(st.last_run, 1000);
+	assert_int_equal(st.last_status, RunStatus::Ok);
+	assert_str(st.last_error, "");
+	assert_int_equal(st.last_fetched, 5);
+	assert_int_equal(st.failures, 0);
+	assert_int_equal(st.next_run, 1010 + 285);
+	assert_false(st.held);
+
+	st = status_after_run(before, 1000, 1010, false, "login failed", 0,
+			      false, 300, low);
+	assert_int_equal(st.failures, 3);
+	assert_str(st.last_error, "login failed");
+	assert_int_equal(st.next_run, 1010 + 2400 - 120);
+
+	st = status_after_run(before, 1000, 1010, false, "consent needed: x",
+			      0, true, 300, high);
+	assert_true(st.held);
+	assert_int_equal(st.next_run, 0);
+
+	assert_int_equal(first_run(500, 300, high), 500 + 299);
+	assert_int_equal(first_run(500, 0, high), 500);
+}
+
+static void test_due(void **)
+{
+	Account active, inactive;
+	inactive.active = false;
+	AccountStatus never, later, held;
+	later.next_run = 2000;
+	held.next_run = 0;
+	held.held = true;
+
+	assert_int_equal(account_due_time(active, never), 1);
+	assert_int_equal(account_due_time(active, later), 2000);
+	assert_int_equal(account_due_time(inactive, never), 0);
+	assert_int_equal(account_due_time(active, held), 0);
+	assert_true(account_due(active, never, 1500));
+	assert_false(account_due(active, later, 1999));
+	assert_true(account_due(active, later, 2000));
+	assert_false(account_due(active, held, 99999));
+
+	assert_int_equal(user_due_time({}), 0);
+	assert_int_equal(user_due_time({ { inactive, never }, { active, held } }), 0);
+	assert_int_equal(user_due_time({ { active, later }, { active, held } }), 2000);
+	assert_int_equal(user_due_time({ { active, later }, { active, never } }), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pick),
+		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_jitter_and_status),
+		cmocka_unit_test(test_due),
 		cmocka_unit_test(test_tick),
 	};
 	return cmocka_run_group_tests(tests, nullptr, nullptr);
