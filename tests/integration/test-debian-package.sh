@@ -6,7 +6,8 @@
 # 127.0.0.1, add an account against the sandbox's external server (outside
 # the root, same network) and fetch; upgrade over itself and keep key and
 # accounts; remove (mail, accounts and key stay, Dovecot still starts);
-# purge (the key goes).
+# purge (the key goes). The Roundcube plugin package (arch all) installs
+# there with Debian's Roundcube.
 #
 # Everything happens under $FETCHMAIL_BUILD_DIR/pkgtest and inside the
 # private mount namespace of scripts/ns-run: proc, dev and run are mounted
@@ -92,6 +93,13 @@ assert_contains "$CONTROL" "dovecot-abi-$(cat /usr/share/dovecot/dovecot-abi)" \
 	"the ABI of the Dovecot it was built against"
 assert_match "$CONTROL" $'\nDepends: [^\n]*dovecot-core' "depends on dovecot-core"
 assert_contains "$(dpkg-deb -c "$DEB")" "./etc/dovecot/conf.d/90-fetchmail.conf" "ships the conf"
+RCDEB=$PKG/dovecot-fetchmail-roundcube_${VERSION}_all.deb
+[[ -f $RCDEB ]] && pass "built $(basename "$RCDEB")" || fail "no $RCDEB"
+RCFILES=$(dpkg-deb -c "$RCDEB")
+assert_contains "$RCFILES" "./usr/share/roundcube/plugins/fetchmail/fetchmail.php" "the Roundcube plugin"
+assert_contains "$RCFILES" "./usr/share/roundcube/plugins/fetchmail/config.inc.php -> /etc/roundcube/plugins/fetchmail/config.inc.php" \
+	"its config links to /etc/roundcube/plugins/fetchmail"
+assert_eq "$(dpkg-deb -f "$RCDEB" Architecture)" all "arch all"
 
 check "lintian: no errors"
 assert_ok lintian --fail-on error "$PKG/dovecot-fetchmail_${VERSION}_amd64.changes"
@@ -303,6 +311,21 @@ assert_eq "$(in_root dpkg-query -W -f='${Status}' dovecot-fetchmail 2>&1 || true
 dovecot_start
 assert_eq "$(imap_count)" 5 "the mail stays after purge"
 dovecot_stop
+
+# ------------------------------------------------------------------ Roundcube
+check "the Roundcube plugin package installs with Debian's Roundcube"
+cp "$RCDEB" "$ROOT/tmp/"
+assert_ok in_root apt-get install -y -q --no-install-recommends \
+	"/tmp/$(basename "$RCDEB")" roundcube-sqlite3
+assert_eq "$(in_root dpkg-query -W -f='${Status}' dovecot-fetchmail-roundcube)" \
+	"install ok installed" "installed"
+assert_contains "$(in_root dpkg-query -W -f='${Conffiles}' dovecot-fetchmail-roundcube)" \
+	"/etc/roundcube/plugins/fetchmail/config.inc.php" "its settings are a conffile"
+for f in fetchmail.php lib/fetchmail_api.php config.inc.php; do
+	assert_ok in_root php -l "/usr/share/roundcube/plugins/fetchmail/$f"
+done
+assert_eq "$(in_root php -r 'include "/usr/share/roundcube/plugins/fetchmail/config.inc.php"; echo $config["fetchmail_api_url"];')" \
+	"http://127.0.0.1:8080/doveadm/v1" "the plugin reads its settings through the link"
 timing "done"
 
 root_remove || fail "could not remove $ROOT"
