@@ -1,18 +1,11 @@
 #include "fetchmail-import-postfixadmin.hh"
 
 #include "fetchmail-crypto.hh"
+#include "fetchmail-strings.hh"
 
 namespace fetchmail {
 
 namespace {
-
-std::string upper(std::string s)
-{
-	for (char &c : s)
-		if (c >= 'a' && c <= 'z')
-			c = (char)(c - 'a' + 'A');
-	return s;
-}
 
 int row_map(const Table &t, const TableRow &row, ImportedAccount &imp,
 	    std::string &error_r)
@@ -48,7 +41,7 @@ int row_map(const Table &t, const TableRow &row, ImportedAccount &imp,
 			     error_r) < 0)
 		return -1;
 
-	std::string proto = upper(t.text(row, "protocol"));
+	std::string proto = ascii_upper(t.text(row, "protocol"));
 	if (proto == "POP3" || proto == "IMAP") {
 		import_set_field(imp, line, "protocol", "protocol", proto,
 				 error_r);

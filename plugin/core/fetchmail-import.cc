@@ -1,5 +1,7 @@
 #include "fetchmail-import.hh"
 
+#include "fetchmail-strings.hh"
+
 #include <algorithm>
 #include <new>
 #include <set>
@@ -9,26 +11,6 @@ namespace fetchmail {
 namespace {
 
 const size_t UIDL_MAX = 512;
-
-char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-std::string lowercase(std::string_view s)
-{
-	std::string out(s);
-	for (char &c : out)
-		c = lower(c);
-	return out;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-	return a.size() == b.size() &&
-		std::equal(a.begin(), a.end(), b.begin(),
-			   [](char x, char y) { return lower(x) == lower(y); });
-}
 
 /* Split text into lines (LF or CRLF); the last line may lack its LF. */
 std::vector<std::string_view> split_lines(std::string_view text)
@@ -58,12 +40,8 @@ int fetchids_read(std::string_view text,
 		 std::set<std::string, std::less<>>> seen;
 
 	for (size_t i = 0; i < lines.size(); i++) {
-		std::string_view line = lines[i];
+		std::string_view line = trim(lines[i], " \t");
 		size_t n = i + 1;
-		while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
-			line.remove_prefix(1);
-		while (!line.empty() && (line.back() == ' ' || line.back() == '\t'))
-			line.remove_suffix(1);
 		if (line.empty())
 			continue;
 		/* the first '@', then the first space after it ends user@server */
@@ -95,15 +73,12 @@ int fetchids_read(std::string_view text,
 				"printable characters without spaces";
 			return -1;
 		}
-		if (std::any_of(userhost.begin(), userhost.end(), [](char c) {
-			    return (unsigned char)c < 0x20 ||
-				    (unsigned char)c == 0x7f;
-		    })) {
+		if (has_ctrl_chars(userhost)) {
 			error_r = import_at_line(n) +
 				"user@server: control characters";
 			return -1;
 		}
-		auto key = std::make_pair(lowercase(user), lowercase(server));
+		auto key = std::make_pair(ascii_lower(user), ascii_lower(server));
 		if (!seen[key].insert(std::string(uidl)).second)
 			continue;
 		map[key].emplace_back(uidl);
@@ -255,7 +230,7 @@ std::string unquote_column(std::string_view s)
 	if (s.size() >= 2 && ((s.front() == '"' && s.back() == '"') ||
 			      (s.front() == '`' && s.back() == '`')))
 		s = s.substr(1, s.size() - 2);
-	return lowercase(s);
+	return ascii_lower(s);
 }
 
 /* psql's "(3 rows)" footer */
@@ -369,7 +344,7 @@ int import_source_parse(std::string_view name, ImportSource &source_r)
 	for (ImportSource s : { ImportSource::Fetchmailrc,
 				ImportSource::PostfixAdmin,
 				ImportSource::Mailu }) {
-		if (iequals(name, import_source_name(s))) {
+		if (ascii_iequals(name, import_source_name(s))) {
 			source_r = s;
 			return 0;
 		}
@@ -401,13 +376,13 @@ bool import_belongs_to(const ImportedAccount &imp, std::string_view user,
 	if (imp.local_names.empty())
 		return own_file;
 	for (const std::string &name : imp.local_names) {
-		if (iequals(name, user))
+		if (ascii_iequals(name, user))
 			return true;
 		if (!domain.empty() && name.find('@') == name.npos &&
 		    user.size() == name.size() + 1 + domain.size() &&
-		    iequals(user.substr(0, name.size()), name) &&
+		    ascii_iequals(user.substr(0, name.size()), name) &&
 		    user[name.size()] == '@' &&
-		    iequals(user.substr(name.size() + 1), domain))
+		    ascii_iequals(user.substr(name.size() + 1), domain))
 			return true;
 	}
 	return false;
@@ -415,7 +390,7 @@ bool import_belongs_to(const ImportedAccount &imp, std::string_view user,
 
 bool import_same_account(const Account &a, const Account &b)
 {
-	if (a.protocol != b.protocol || !iequals(a.host, b.host) ||
+	if (a.protocol != b.protocol || !ascii_iequals(a.host, b.host) ||
 	    a.remote_user != b.remote_user)
 		return false;
 	if (a.protocol != Protocol::Imap)
@@ -449,8 +424,8 @@ std::string import_account_label(const Account &account)
 std::vector<std::string> FetchIds::find(std::string_view remote_user,
 					std::string_view server) const
 {
-	auto it = ids_.find(std::make_pair(lowercase(remote_user),
-					   lowercase(server)));
+	auto it = ids_.find(std::make_pair(ascii_lower(remote_user),
+					   ascii_lower(server)));
 	return it == ids_.end() ? std::vector<std::string>() : it->second;
 }
 
@@ -591,13 +566,13 @@ int table_bool(const Table &table, const TableRow &row, const char *name,
 int import_parse_bool(std::string_view value, bool &value_r)
 {
 	for (const char *t : { "1", "t", "true", "y", "yes" }) {
-		if (iequals(value, t)) {
+		if (ascii_iequals(value, t)) {
 			value_r = true;
 			return 0;
 		}
 	}
 	for (const char *f : { "0", "f", "false", "n", "no" }) {
-		if (iequals(value, f)) {
+		if (ascii_iequals(value, f)) {
 			value_r = false;
 			return 0;
 		}

@@ -784,6 +784,20 @@ void test_imap_keep_no(void **)
 	});
 }
 
+/* the listing of UIDs 1 and 2 (messages 1 and 2) with fingerprints */
+ScriptedServer::Steps::value_type fingerprint_listing_1_2()
+{
+	std::string reply;
+	for (int n : { 1, 2 })
+		reply += "* " + std::to_string(n) + " FETCH (UID " +
+			std::to_string(n) + " RFC822.SIZE " +
+			std::to_string(msg(n).size()) + " INTERNALDATE "
+			"\"02-Nov-2026 10:00:00 +0000\" BODY[HEADER.FIELDS "
+			"(MESSAGE-ID)] " + mid_literal(n) + ")\r\n";
+	return { "a3 UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE "
+		 "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", reply + "a3 OK\r\n" };
+}
+
 /* UIDVALIDITY changed: the old UIDs mean nothing; messages whose
    fingerprint is known are not fetched again */
 void test_imap_uidvalidity_change(void **)
@@ -794,16 +808,7 @@ void test_imap_uidvalidity_change(void **)
 	fl.add_range(1, 40);
 	fl.add_fingerprint(message_fingerprint("<m1@example.net>",
 		msg(1).size(), "02-Nov-2026 10:00:00 +0000"));
-	sc.steps[2] = { "a3 UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE "
-			"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
-			"* 1 FETCH (UID 1 RFC822.SIZE " +
-			std::to_string(msg(1).size()) + " INTERNALDATE "
-			"\"02-Nov-2026 10:00:00 +0000\" BODY[HEADER.FIELDS "
-			"(MESSAGE-ID)] " + mid_literal(1) + ")\r\n"
-			"* 2 FETCH (UID 2 RFC822.SIZE " + std::to_string(msg(2).size()) +
-			" INTERNALDATE \"02-Nov-2026 10:00:00 +0000\" BODY[HEADER.FIELDS "
-			"(MESSAGE-ID)] " + mid_literal(2) + ")\r\n"
-			"a3 OK\r\n" };
+	sc.steps[2] = fingerprint_listing_1_2();
 	sc.steps.emplace_back("a4 UID FETCH 2 (BODY.PEEK[] INTERNALDATE FLAGS)",
 			      imap_fetch_reply(4, 2, 2, 2));
 	sc.steps.emplace_back("a5 LOGOUT", "a5 OK\r\n");
@@ -823,16 +828,7 @@ void test_pending_baseline_imap(void **)
 {
 	Scenario sc = imap_scenario(true, 7, { 1, 2 });
 	sc.ledger.folder("INBOX").baseline = true;
-	sc.steps[2] = { "a3 UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE "
-			"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
-			"* 1 FETCH (UID 1 RFC822.SIZE " +
-			std::to_string(msg(1).size()) + " INTERNALDATE "
-			"\"02-Nov-2026 10:00:00 +0000\" BODY[HEADER.FIELDS "
-			"(MESSAGE-ID)] " + mid_literal(1) + ")\r\n"
-			"* 2 FETCH (UID 2 RFC822.SIZE " + std::to_string(msg(2).size()) +
-			" INTERNALDATE \"02-Nov-2026 10:00:00 +0000\" BODY[HEADER.FIELDS "
-			"(MESSAGE-ID)] " + mid_literal(2) + ")\r\n"
-			"a3 OK\r\n" };
+	sc.steps[2] = fingerprint_listing_1_2();
 	sc.steps.emplace_back("a4 LOGOUT", "a4 OK\r\n");
 	Transcript t = check(sc);
 	expect(t, { "Connect", "Close",
