@@ -9,6 +9,7 @@
        plugin/core/fetchmail-import-postfixadmin.cc \
        plugin/core/fetchmail-import-mailu.cc \
        plugin/core/fetchmail-account.cc plugin/core/fetchmail-crypto.cc \
+       plugin/core/fetchmail-strings.cc \
        tests/fuzz/fuzz-fetchmail-import.cc -lcrypto -o /tmp/fuzz-import
      mkdir -p /tmp/fuzz-import-corpus
      /tmp/fuzz-import -max_total_time=60 -max_len=4096 \
