@@ -23,7 +23,8 @@ static int fetchmail_add(struct fetchmail_cmd_context *fctx, const Settings &set
 	std::string error;
 	bool password_set;
 
-	if (fetchmail_cmd_apply_fields(fctx, stored.account, password_set) < 0)
+	if (fetchmail_cmd_apply_fields(fctx, stored.account, password_set) < 0 ||
+	    fetchmail_cmd_check_mailbox(fctx, store, stored.account) < 0)
 		return -1;
 	/* first poll somewhere within one interval, so that accounts added
 	   together are not all polled in the same second */

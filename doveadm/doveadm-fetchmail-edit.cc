@@ -62,10 +62,10 @@ static int fetchmail_edit(struct fetchmail_cmd_context *fctx, const Settings &,
 		return -1;
 	if (edit_validate(stored.account, password_set, error) < 0)
 		return fetchmail_cmd_fail(fctx, EX_USAGE, error);
-	if (store.update(stored, password_set, error) < 0)
-		return fetchmail_cmd_fail_store(fctx, store, error);
-	if (edit_changes_mailbox(before, stored.account) &&
-	    store.clear_ledger(stored.account.id, error) < 0)
+	if (fetchmail_cmd_check_mailbox(fctx, store, stored.account) < 0)
+		return -1;
+	if (store.update(stored, password_set,
+			 edit_changes_mailbox(before, stored.account), error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	fetchmail_cmd_registry_update(store);
 	return 0;

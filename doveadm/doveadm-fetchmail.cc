@@ -1,4 +1,5 @@
 #include "doveadm-fetchmail.hh"
+#include "fetchmail-deliver.hh"
 #include "fetchmail-plugin.hh"
 #include "fetchmail-registry.hh"
 
@@ -22,6 +23,11 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_role,
 	&doveadm_cmd_fetchmail_import,
 	&doveadm_cmd_fetchmail_registry_rebuild,
+};
+
+/* Commands for the command line and Dovecot's master only: long-running
+   services that must never start inside doveadm-server (the HTTP API). */
+static struct doveadm_cmd_ver2 *const doveadm_fetchmail_cli_commands[] = {
 	&doveadm_cmd_fetchmail_scheduler,
 };
 
@@ -32,6 +38,10 @@ void doveadm_fetchmail_plugin_init(struct module *module ATTR_UNUSED)
 	if (getenv("LOG_SERVICE") != nullptr)
 		i_set_failure_internal();
 	for (struct doveadm_cmd_ver2 *cmd : doveadm_fetchmail_commands)
+		doveadm_cmd_register_ver2(cmd);
+	if (doveadm_server)
+		return;
+	for (struct doveadm_cmd_ver2 *cmd : doveadm_fetchmail_cli_commands)
 		doveadm_cmd_register_ver2(cmd);
 }
 
@@ -50,6 +60,74 @@ static bool fetchmail_cmd_parse_arg(struct doveadm_mail_cmd_context *ctx
 static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
 			     struct mail_user *user);
 
+/* The most a password file may hold (a password is at most 1024 bytes). */
+static const size_t PASSWORD_FILE_MAX = 4096;
+
+/* --password-file FILE or - (standard input): read once, here, before
+   doveadm drops privileges for each user. Not over the HTTP API, whose
+   server runs as root and has no standard input. */
+static void fetchmail_cmd_read_password(struct fetchmail_cmd_context *fctx)
+{
+	struct doveadm_cmd_context *cctx = fctx->ctx.cctx;
+	const char *path, *ignored;
+	char buf[PASSWORD_FILE_MAX + 1];
+	size_t len = 0;
+	ssize_t ret;
+
+	if (cctx == nullptr ||
+	    !doveadm_cmd_param_str(cctx, "password-file", &path))
+		return;
+	if (doveadm_server) {
+		fetchmail_cmd_fail(fctx, EX_USAGE, "password-file: only on the "
+				   "command line (over the HTTP API, pass password)");
+		return;
+	}
+	if (doveadm_cmd_param_str(cctx, "password", &ignored)) {
+		fetchmail_cmd_fail(fctx, EX_USAGE,
+				   "password, password-file: give one of them");
+		return;
+	}
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO :
+		::open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		fetchmail_cmd_fail(fctx, EX_USAGE, std::string("password-file: ") +
+				   "open(" + path + ") failed: " + strerror(errno));
+		return;
+	}
+	while (len < sizeof(buf) &&
+	       (ret = read(fd, buf + len, sizeof(buf) - len)) != 0) {
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0) {
+			fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
+				"password-file: read failed: ") + strerror(errno));
+			break;
+		}
+		len += ret;
+	}
+	if (fd != STDIN_FILENO)
+		i_close_fd(&fd);
+	if (fctx->ctx.exit_code == 0 && len > PASSWORD_FILE_MAX)
+		fetchmail_cmd_fail(fctx, EX_USAGE, "password-file: too long");
+	else if (fctx->ctx.exit_code == 0) {
+		/* one line: the newline that ends it is not part of it */
+		if (len > 0 && buf[len - 1] == '\n')
+			len--;
+		if (len > 0 && buf[len - 1] == '\r')
+			len--;
+		fctx->password = p_strndup(fctx->ctx.pool, buf, len);
+	}
+	safe_memset(buf, 0, sizeof(buf));
+}
+
+static void fetchmail_cmd_deinit(struct doveadm_mail_cmd_context *ctx)
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	if (fctx->password != nullptr)
+		safe_memset(fctx->password, 0, strlen(fctx->password));
+}
+
 /* The verb's init(); whatever it refused stops the command before any
    user is touched. */
 static void fetchmail_cmd_init(struct doveadm_mail_cmd_context *ctx,
@@ -57,8 +135,21 @@ static void fetchmail_cmd_init(struct doveadm_mail_cmd_context *ctx,
 {
 	auto *fctx = (struct fetchmail_cmd_context *)ctx;
 
-	if (fctx->init != nullptr)
-		fctx->init(ctx, args);
+	const char *actor;
+
+	/* roles fail closed: an actor that is given must name someone
+	   (an empty one would otherwise count as the doveadm operator) */
+	if (ctx->cctx != nullptr &&
+	    doveadm_cmd_param_str(ctx->cctx, "actor", &actor) &&
+	    strspn(actor, " \t") == strlen(actor)) {
+		fetchmail_cmd_fail(fctx, EX_NOPERM,
+			"refused: the actor is empty (a panel passes the login "
+			"it acts for)");
+	} else {
+		fetchmail_cmd_read_password(fctx);
+		if (ctx->exit_code == 0 && fctx->init != nullptr)
+			fctx->init(ctx, args);
+	}
 	fctx->init_failed = ctx->exit_code != 0;
 }
 
@@ -71,6 +162,7 @@ fetchmail_cmd_alloc(fetchmail_cmd_init_t *init, fetchmail_cmd_body_t *body,
 
 	fctx->ctx.v.parse_arg = fetchmail_cmd_parse_arg;
 	fctx->ctx.v.init = fetchmail_cmd_init;
+	fctx->ctx.v.deinit = fetchmail_cmd_deinit;
 	fctx->init = init;
 	fctx->ctx.v.run = fetchmail_cmd_run;
 	fctx->body = body;
@@ -239,6 +331,17 @@ static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
 	});
 }
 
+int fetchmail_cmd_check_mailbox(struct fetchmail_cmd_context *fctx,
+				Store &store, const Account &account)
+{
+	std::string error;
+
+	if (deliver_check_mailbox_name(store.user(), store.ioloop(),
+				       account.mailbox, error) < 0)
+		return fetchmail_cmd_fail(fctx, EX_USAGE, "mailbox: " + error);
+	return 0;
+}
+
 void fetchmail_cmd_registry_update(Store &store)
 {
 	std::string error;
@@ -272,7 +375,9 @@ int fetchmail_cmd_set_fields(struct fetchmail_cmd_context *fctx,
 				folders.emplace_back(*values);
 			ret = account_set_folders(account, folders, error);
 		} else {
-			if (!doveadm_cmd_param_str(cctx, key.c_str(), &value))
+			if (name == "password" && fctx->password != nullptr)
+				value = fctx->password;
+			else if (!doveadm_cmd_param_str(cctx, key.c_str(), &value))
 				continue;
 			ret = account_set_field(account, name, value, error);
 			if (ret == 0 && name == "password")

@@ -24,6 +24,7 @@
 #include <vector>
 
 extern "C" {
+#include "doveadm-util.h"
 #include "doveadm-mail.h"
 #include "doveadm-cmd.h"
 #include "doveadm-print.h"
@@ -57,6 +58,7 @@ void doveadm_fetchmail_plugin_deinit(void);
 	FETCHMAIL_PARAM('P', "protocol", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('U', "remote-user", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('w', "password", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('W', "password-file", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('t', "tls", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('V', "tls-verify", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('k', "keep", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
@@ -68,7 +70,7 @@ void doveadm_fetchmail_plugin_deinit(void);
 #define FETCHMAIL_USAGE_PREFIX "[-u <user>|-A] [-S <socket_path>] [--actor <login>] "
 #define FETCHMAIL_USAGE_FIELDS \
 	"[--host <host>] [--port <port>] [--protocol pop3|imap] " \
-	"[--remote-user <login>] [--password <password>] " \
+	"[--remote-user <login>] [--password-file <file>|-] " \
 	"[--tls implicit|starttls|none] [--tls-verify yes|no] [--keep yes|no] " \
 	"[--folders <folder> ...] [--mailbox <mailbox>] [--max-size <bytes>] " \
 	"[--active yes|no]"
@@ -91,6 +93,9 @@ struct fetchmail_cmd_context {
 	fetchmail_cmd_init_t *init;
 	fetchmail_cmd_body_t *body;
 	bool init_failed;   /* init() refused the parameters */
+	/* the password read from --password-file in init(), wiped at the
+	   end; nullptr when none was given */
+	char *password;
 	/* the output format was chosen (-f, or the HTTP API's JSON) rather
 	   than left to the verb's default */
 	bool print_chosen;
@@ -141,8 +146,16 @@ int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 			       fetchmail::Account &account,
 			       bool &password_set_r);
 
-/* The login given with --actor, or "" (the doveadm operator). */
+/* The login given with --actor, or "" (the doveadm operator). An actor
+   that is given but empty is refused before any user is touched. */
 const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx);
+
+/* Whether the user's storage takes the account's mailbox as the name of
+   a mailbox to create (EX_USAGE with the storage's reason otherwise), so
+   that a name that would fail every run is refused at add and edit. */
+int fetchmail_cmd_check_mailbox(struct fetchmail_cmd_context *fctx,
+				fetchmail::Store &store,
+				const fetchmail::Account &account);
 
 /* Bring the user's registry entry up to date after a change; a failure
    is logged (the registry can be rebuilt) but does not fail the command. */

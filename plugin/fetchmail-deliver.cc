@@ -86,6 +86,23 @@ mailbox_open_named(struct mail_user *user, const std::string &name,
 	return nullptr;
 }
 
+int deliver_check_mailbox_name(struct mail_user *user,
+			       struct ioloop *storage_ioloop,
+			       const std::string &name, std::string &error_r)
+{
+	IoloopScope scope(storage_ioloop);
+	struct mail_namespace *ns =
+		mail_namespace_find(user->namespaces, name.c_str());
+	struct mailbox *box = mailbox_alloc(ns->list, name.c_str(),
+					    static_cast<mailbox_flags>(0));
+	int ret = mailbox_verify_create_name(box);
+
+	if (ret < 0)
+		error_r = mailbox_get_last_error(box, nullptr);
+	mailbox_free(&box);
+	return ret;
+}
+
 StorageDelivery::StorageDelivery(struct mail_user *user,
 				 struct ioloop *storage_ioloop,
 				 const std::string &mailbox)

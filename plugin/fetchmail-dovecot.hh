@@ -12,6 +12,7 @@ extern "C" {
 #include "str.h"
 #include "strescape.h"
 #include "hex-binary.h"
+#include "safe-memset.h"
 #include "randgen.h"
 #include "ioloop.h"
 #include "istream.h"

@@ -358,7 +358,7 @@ void AccountRun::store_pending()
 
 	pending_.messages = retrieval_->pending();
 	if (delivery_->pending_target(pending_, error) < 0 ||
-	    store_.save_pending(stored_.account.id, pending_, error) < 0) {
+	    store_.save_pending(stored_.account, pending_, error) < 0) {
 		retrieval_->pending_store_failed(error);
 		return;
 	}
@@ -403,7 +403,7 @@ void AccountRun::store_ledger()
 	std::string error;
 
 	pending_.messages = retrieval_->pending();
-	if (store_.save_ledger(stored_.account.id, retrieval_->ledger(),
+	if (store_.save_ledger(stored_.account, retrieval_->ledger(),
 			       &pending_, error) < 0) {
 		retrieval_->ledger_store_failed(error);
 		return;
@@ -503,11 +503,15 @@ void AccountRun::write_state()
 	std::string error;
 
 	pending_.messages = retrieval_->pending();
-	if (store_.save_run(stored_.account.id, retrieval_->status(),
+	if (store_.save_run(stored_.account, retrieval_->status(),
 			    retrieval_->log(),
 			    retrieval_->ledger_dirty() ? &retrieval_->ledger() :
-			    nullptr, &pending_, error) < 0)
-		e_error(event_, "%s", error.c_str());
+			    nullptr, &pending_, error) < 0) {
+		if (store_.last_error() == StoreError::Changed)
+			e_warning(event_, "%s", error.c_str());
+		else
+			e_error(event_, "%s", error.c_str());
+	}
 }
 
 void AccountRun::emit_finished()

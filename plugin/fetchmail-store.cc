@@ -84,9 +84,7 @@ int Store::get(const char *kind, const std::string &id,
 }
 
 /* Write (or with a null value, unset) several keys in one transaction. */
-int Store::set(const std::vector<std::pair<std::string,
-					   const std::string *>> &changes,
-	       std::string &error_r)
+int Store::set(const Changes &changes, std::string &error_r)
 {
 	IoloopScope scope(ioloop_);
 	struct mailbox_transaction_context *t =
@@ -229,6 +227,7 @@ int Store::create(StoredAccount &stored, std::string &error_r,
 
 	if (encrypt_password(stored, error_r) < 0)
 		return -1;
+	stored.account.revision = 1;
 	std::string record = account_record_encode(stored.account,
 						   stored.password_blob);
 	std::string status = status_record_encode(stored.status);
@@ -244,14 +243,72 @@ int Store::create(StoredAccount &stored, std::string &error_r,
 }
 
 int Store::update(StoredAccount &stored, bool password_changed,
-		  std::string &error_r)
+		  bool forget_ledger, std::string &error_r)
 {
+	const std::string &id = stored.account.id;
+
 	if (password_changed && encrypt_password(stored, error_r) < 0)
 		return -1;
+	stored.account.revision++;
 	std::string record = account_record_encode(stored.account,
 						   stored.password_blob);
-	return set({ { attr_key("account", stored.account.id), &record } },
-		   error_r);
+	Changes changes = { { attr_key("account", id), &record } };
+	if (forget_ledger) {
+		changes.emplace_back(attr_key("ledger", id), nullptr);
+		changes.emplace_back(attr_key("pending", id), nullptr);
+	}
+	return set(changes, error_r);
+}
+
+/* The stored revision of an account (exists_r false when it is gone). */
+int Store::revision(const std::string &id, bool &exists_r, uint64_t &rev_r,
+		    std::string &error_r)
+{
+	std::string json, blob;
+	Account account;
+	int ret;
+
+	if ((ret = get("account", id, json, error_r)) < 0)
+		return -1;
+	exists_r = ret > 0;
+	rev_r = 0;
+	if (exists_r &&
+	    account_record_decode(json, account, blob, error_r) == 0)
+		rev_r = account.revision;
+	return 0;
+}
+
+int Store::set_unchanged(const Account &account, const Changes &changes,
+			 std::string &error_r)
+{
+	bool exists;
+	uint64_t rev;
+
+	if (revision(account.id, exists, rev, error_r) < 0)
+		return -1;
+	if (!exists) {
+		return fail(StoreError::Changed, error_r, "account " +
+			    account.id + " was removed during the run: "
+			    "nothing of the run is stored");
+	}
+	if (rev != account.revision) {
+		return fail(StoreError::Changed, error_r, "account " +
+			    account.id + " was changed during the run: "
+			    "nothing more of the run is stored");
+	}
+	if (set(changes, error_r) < 0)
+		return -1;
+	/* a removal between the check and the write: remove what this
+	   write left behind */
+	if (revision(account.id, exists, rev, error_r) < 0)
+		return -1;
+	if (!exists) {
+		std::string ignored;
+		(void)remove(account.id, ignored);
+		return fail(StoreError::Changed, error_r, "account " +
+			    account.id + " was removed during the run");
+	}
+	return 0;
 }
 
 int Store::remove(const std::string &id, std::string &error_r)
@@ -282,10 +339,11 @@ static void ledger_changes(const std::string &id, const Ledger &ledger,
 	}
 }
 
-int Store::save_run(const std::string &id, const AccountStatus &status,
+int Store::save_run(const Account &account, const AccountStatus &status,
 		    const std::string &log, const Ledger *ledger,
 		    const PendingBatch *pending, std::string &error_r)
 {
+	const std::string &id = account.id;
 	std::string status_json = status_record_encode(status);
 	std::string ledger_json, pending_json;
 	std::vector<std::pair<std::string, const std::string *>> changes = {
@@ -296,7 +354,7 @@ int Store::save_run(const std::string &id, const AccountStatus &status,
 	if (ledger != nullptr)
 		ledger_changes(id, *ledger, pending, ledger_json, pending_json,
 			       changes);
-	return set(changes, error_r);
+	return set_unchanged(account, changes, error_r);
 }
 
 int Store::lock_path(const std::string &id, std::string &path_r,
@@ -368,21 +426,23 @@ int Store::load_ledger(const std::string &id, Ledger &ledger_r,
 	return 1;
 }
 
-int Store::save_ledger(const std::string &id, const Ledger &ledger,
+int Store::save_ledger(const Account &account, const Ledger &ledger,
 		       const PendingBatch *pending, std::string &error_r)
 {
 	std::string ledger_json, pending_json;
-	std::vector<std::pair<std::string, const std::string *>> changes;
+	Changes changes;
 
-	ledger_changes(id, ledger, pending, ledger_json, pending_json, changes);
-	return set(changes, error_r);
+	ledger_changes(account.id, ledger, pending, ledger_json, pending_json,
+		       changes);
+	return set_unchanged(account, changes, error_r);
 }
 
-int Store::save_pending(const std::string &id, const PendingBatch &pending,
+int Store::save_pending(const Account &account, const PendingBatch &pending,
 			std::string &error_r)
 {
 	std::string json = pending_encode(pending);
-	return set({ { attr_key("pending", id), &json } }, error_r);
+	return set_unchanged(account, { { attr_key("pending", account.id),
+					  &json } }, error_r);
 }
 
 int Store::load_pending(const std::string &id, PendingBatch &pending_r,
@@ -401,11 +461,6 @@ int Store::load_pending(const std::string &id, PendingBatch &pending_r,
 	return 1;
 }
 
-int Store::clear_ledger(const std::string &id, std::string &error_r)
-{
-	return set({ { attr_key("ledger", id), nullptr },
-		     { attr_key("pending", id), nullptr } }, error_r);
-}
 
 int Store::load_log(const std::string &id, std::string &log_r,
 		    std::string &error_r)

@@ -39,6 +39,7 @@ enum class StoreError {
 	Config,    /* fetchmail_key missing or invalid */
 	Corrupt,   /* a record that does not parse or decrypt */
 	NotFound,  /* no account with that id */
+	Changed,   /* the account was changed or removed during a run */
 };
 
 struct StoredAccount {
@@ -69,16 +70,24 @@ public:
 	   when given, the ledger (an import's seed), in one transaction. */
 	int create(StoredAccount &stored, std::string &error_r,
 		   const Ledger *ledger = nullptr);
-	/* Rewrite the account record; re-encrypts when password_changed. */
+	/* Rewrite the account record with its revision raised; re-encrypts
+	   when password_changed; with forget_ledger the ledger and pending
+	   record go in the same transaction (another host, protocol or
+	   remote user: another mailbox). */
 	int update(StoredAccount &stored, bool password_changed,
-		   std::string &error_r);
+		   bool forget_ledger, std::string &error_r);
 	/* Remove the account with its status, ledger and log. */
 	int remove(const std::string &id, std::string &error_r);
 
-	/* The end of a run in one transaction: status, run log and, when
+	/* The writes of a run. Each is made only while the account is the
+	   one the run started with (same revision): an account edited or
+	   removed during the run gets nothing written by it (StoreError::
+	   Changed), and what a removal overtakes is removed again.
+
+	   The end of a run in one transaction: status, run log and, when
 	   given, the ledger with the pending record (removed when pending is
 	   null or empty). */
-	int save_run(const std::string &id, const AccountStatus &status,
+	int save_run(const Account &account, const AccountStatus &status,
 		     const std::string &log, const Ledger *ledger,
 		     const PendingBatch *pending, std::string &error_r);
 
@@ -95,16 +104,13 @@ public:
 			std::string &error_r);
 	/* The ledger and the pending record (removed when null or empty),
 	   in one transaction. */
-	int save_ledger(const std::string &id, const Ledger &ledger,
+	int save_ledger(const Account &account, const Ledger &ledger,
 			const PendingBatch *pending, std::string &error_r);
-	int save_pending(const std::string &id, const PendingBatch &pending,
+	int save_pending(const Account &account, const PendingBatch &pending,
 			 std::string &error_r);
 	/* 0 when there is none */
 	int load_pending(const std::string &id, PendingBatch &pending_r,
 			 std::string &error_r);
-	/* Forget what was delivered (the account now points at another
-	   mailbox: another host, protocol or remote user). */
-	int clear_ledger(const std::string &id, std::string &error_r);
 	int load_log(const std::string &id, std::string &log_r,
 		     std::string &error_r);
 
@@ -116,9 +122,12 @@ public:
 private:
 	int get(const char *kind, const std::string &id, std::string &value_r,
 		std::string &error_r);
-	int set(const std::vector<std::pair<std::string,
-					    const std::string *>> &changes,
-		std::string &error_r);
+	using Changes = std::vector<std::pair<std::string, const std::string *>>;
+	int set(const Changes &changes, std::string &error_r);
+	int set_unchanged(const Account &account, const Changes &changes,
+			  std::string &error_r);
+	int revision(const std::string &id, bool &exists_r, uint64_t &rev_r,
+		     std::string &error_r);
 	int encrypt_password(StoredAccount &stored, std::string &error_r);
 	int fail(StoreError kind, std::string &error_r, std::string error);
 	std::string aad(const std::string &id) const;

@@ -137,14 +137,28 @@ int max_size_parse(std::string_view value, uint64_t &size_r,
 	return 0;
 }
 
+/* What text_check() requires besides a length. */
+enum TextRules {
+	TEXT_NO_LINE_BREAKS = 0,  /* no CR, LF or NUL (a password) */
+	TEXT_NO_CTRL = 1,         /* no control characters at all */
+	TEXT_UTF8 = 2,            /* well-formed UTF-8 */
+	TEXT_ECHO = 4,            /* the error may quote the value */
+};
+
 int text_check(std::string_view field, std::string_view value, size_t max,
-	       bool all_ctrl, bool echo, std::string &error_r)
+	       int rules, std::string &error_r)
 {
+	const bool all_ctrl = (rules & TEXT_NO_CTRL) != 0;
+	const bool echo = (rules & TEXT_ECHO) != 0;
+
 	if (value.empty())
 		return fail(error_r, field, "must not be empty");
 	if (value.size() > max) {
 		return fail(error_r, field, "longer than " +
 			    std::to_string(max) + " bytes");
+	}
+	if ((rules & TEXT_UTF8) != 0 && !utf8_valid(value)) {
+		return fail_got(error_r, field, "must be valid UTF-8", value);
 	}
 	if (all_ctrl ? has_ctrl_chars(value) : has_line_breaks(value)) {
 		std::string what = all_ctrl ?
@@ -285,13 +299,13 @@ int account_set_field(Account &account, std::string_view name,
 					"must be pop3 or imap", value);
 		account.protocol_set = true;
 	} else if (name == "remote-user") {
-		if (text_check(name, value, REMOTE_USER_MAX, false, true,
-			       error_r) < 0)
+		if (text_check(name, value, REMOTE_USER_MAX,
+			       TEXT_NO_CTRL | TEXT_ECHO, error_r) < 0)
 			return -1;
 		account.remote_user = std::string(value);
 	} else if (name == "password") {
 		/* never echo the value */
-		if (text_check(name, value, PASSWORD_MAX, false, false,
+		if (text_check(name, value, PASSWORD_MAX, TEXT_NO_LINE_BREAKS,
 			       error_r) < 0)
 			return -1;
 		account.password = std::string(value);
@@ -325,8 +339,8 @@ int account_set_field(Account &account, std::string_view name,
 		}
 		return account_set_folders(account, list, error_r);
 	} else if (name == "mailbox") {
-		if (text_check(name, value, MAILBOX_MAX, true, true,
-			       error_r) < 0)
+		if (text_check(name, value, MAILBOX_MAX,
+			       TEXT_NO_CTRL | TEXT_UTF8 | TEXT_ECHO, error_r) < 0)
 			return -1;
 		account.mailbox = std::string(value);
 	} else if (name == "max-size") {
@@ -352,8 +366,8 @@ int account_set_folders(Account &account,
 		if (name.empty())
 			return fail(error_r, "folders",
 				    "folder names must not be empty");
-		if (text_check("folders", name, FOLDER_MAX, true, true,
-			       error_r) < 0)
+		if (text_check("folders", name, FOLDER_MAX,
+			       TEXT_NO_CTRL | TEXT_UTF8 | TEXT_ECHO, error_r) < 0)
 			return -1;
 		if (std::find(list.begin(), list.end(), name) == list.end())
 			list.emplace_back(name);

@@ -51,6 +51,10 @@ struct Account {
 	std::string mailbox = "INBOX";             /* local destination */
 	uint64_t max_size = 0;    /* bytes, 0 = no limit */
 	bool active = true;
+	/* Not a field: the stored record's revision, raised by every change
+	   of the record, so that a run can tell that the account it started
+	   with was changed or removed meanwhile. */
+	uint64_t revision = 0;
 
 	/* port, or the default: 110/143 for tls none or starttls,
 	   995/993 for implicit TLS (POP3/IMAP). */
@@ -79,22 +83,24 @@ const std::vector<std::string_view> &account_field_names();
                          non-empty, <= 253 bytes, no spaces/control chars
      port                digits only, 1..65535
      protocol            pop3 | imap
-     remote-user         non-empty, <= 256 bytes, no CR/LF/NUL
+     remote-user         non-empty, <= 256 bytes, no control characters
      password            non-empty, <= 1024 bytes, no CR/LF/NUL
      tls                 implicit | starttls | none
      tls-verify, keep,
      active              yes/no (also true/false, 1/0)
      folders             comma separated, see account_set_folders()
-     mailbox             non-empty, <= 255 bytes, no control characters
+     mailbox             non-empty, <= 255 bytes, valid UTF-8, no control
+                         characters (whether the user's storage accepts
+                         the name is checked by the doveadm verbs)
      max-size            digits with an optional k/M/G suffix (1024-based,
                          case-insensitive), 0 = no limit
    Keywords are case-insensitive. */
 int account_set_field(Account &account, std::string_view name,
 		      std::string_view value, std::string &error_r);
 
-/* Set the remote folders: each non-empty, <= 1024 bytes, no control
-   characters; surrounding spaces are trimmed, duplicates dropped (first
-   one kept), at least one and at most 256 folders. */
+/* Set the remote folders: each non-empty, <= 1024 bytes, valid UTF-8, no
+   control characters; surrounding spaces are trimmed, duplicates dropped
+   (first one kept), at least one and at most 256 folders. */
 int account_set_folders(Account &account,
 			const std::vector<std::string> &folders,
 			std::string &error_r);

@@ -104,7 +104,8 @@ int account_decode(const Json::Value &root, Account &account,
 	if (port != 0 && account_set_field(account, "port",
 					   std::to_string(port), error_r) < 0)
 		return -1;
-	if (json_get(root, "max-size", account.max_size, error_r) < 0)
+	if (json_get(root, "max-size", account.max_size, error_r) < 0 ||
+	    json_get(root, "rev", account.revision, error_r) < 0)
 		return -1;
 	std::vector<std::string> folders;
 	int ret = json_get(root, "folders", folders, error_r);
@@ -168,6 +169,7 @@ std::string account_record_encode(const Account &account,
 		root["mailbox"] = account.mailbox;
 		root["max-size"] = Json::UInt64(account.max_size);
 		root["active"] = account.active;
+		root["rev"] = Json::UInt64(account.revision);
 		return json_write(root);
 	} catch (const std::exception &) {
 		return "";

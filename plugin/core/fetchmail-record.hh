@@ -9,10 +9,11 @@
      {"v":1,"id":"fm-abcdefgh","host":"pop.example.com","port":0,
       "protocol":"pop3","remote-user":"bob","password":"v1:1a2b3c4d:...",
       "tls":"implicit","tls-verify":true,"keep":true,"folders":["INBOX"],
-      "mailbox":"INBOX","max-size":0,"active":true}
+      "mailbox":"INBOX","max-size":0,"active":true,"rev":3}
 
    "password" holds the encrypted blob from secret_encrypt(), never the
-   plaintext; port 0 means the default port. Required on decode: id, host,
+   plaintext; port 0 means the default port; "rev" is Account::revision
+   (0 when missing). Required on decode: id, host,
    protocol, remote-user, password (a non-empty string). Every other key
    may be missing and then takes the Account default. Every value goes
    through the same validation as account_set_field(); wrong JSON types
