@@ -503,7 +503,9 @@ void Retrieval::on_listing(Event &ev)
 	} else {
 		filter_imap(listing);
 	}
-	if (config_.mode == RunMode::Baseline || take_baseline()) {
+	/* taken in a Baseline run too, which does what it asks for */
+	bool pending_baseline = take_baseline();
+	if (config_.mode == RunMode::Baseline || pending_baseline) {
 		for (const RemoteMessage &m : listing) {
 			record_uid(m);
 			if (imap_ && fingerprints_)
