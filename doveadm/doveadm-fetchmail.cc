@@ -23,6 +23,12 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_role,
 	&doveadm_cmd_fetchmail_import,
 	&doveadm_cmd_fetchmail_registry_rebuild,
+	&doveadm_cmd_fetchmail_oauth2_start,
+	&doveadm_cmd_fetchmail_oauth2_finish,
+	&doveadm_cmd_fetchmail_oauth2_device,
+	&doveadm_cmd_fetchmail_oauth2_token,
+	&doveadm_cmd_fetchmail_oauth2_providers,
+	&doveadm_cmd_fetchmail_oauth2_refresh,
 };
 
 /* Commands for the command line and Dovecot's master only: long-running
@@ -209,6 +215,10 @@ bool fetchmail_cmd_init_account(struct fetchmail_cmd_context *fctx)
 
 		if (fetchmail_cmd_apply_fields(fctx, account, password_set) < 0)
 			return -1;
+		/* an OAuth2 account may take its host from the provider,
+		   which only the user's settings know: checked in the body */
+		if (account.auth == AuthMethod::OAuth2 && account.host.empty())
+			account.host = "provider.invalid";
 		if (account_validate(account, error) < 0)
 			return fetchmail_cmd_fail(fctx, EX_USAGE, error);
 		return 0;
@@ -270,6 +280,240 @@ int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
 		break;
 	}
 	return fetchmail_cmd_fail(fctx, code, error);
+}
+
+int fetchmail_cmd_fail_oauth2(struct fetchmail_cmd_context *fctx,
+			      OAuth2Outcome outcome, bool input_grant,
+			      const std::string &error)
+{
+	int code;
+
+	switch (outcome) {
+	case OAuth2Outcome::Config:
+		code = EX_CONFIG;
+		break;
+	case OAuth2Outcome::Denied:
+		code = EX_NOPERM;
+		break;
+	case OAuth2Outcome::ConsentNeeded:
+		code = input_grant ? EX_USAGE : EX_NOPERM;
+		break;
+	default:
+		code = EX_TEMPFAIL;
+		break;
+	}
+	return fetchmail_cmd_fail(fctx, code, error);
+}
+
+int fetchmail_cmd_fail_refresh(struct fetchmail_cmd_context *fctx,
+			       OAuth2RefreshStatus status, bool input_grant,
+			       const std::string &error)
+{
+	OAuth2Outcome outcome =
+		status == OAuth2RefreshStatus::ConsentNeeded ?
+		OAuth2Outcome::ConsentNeeded :
+		status == OAuth2RefreshStatus::Config ?
+		OAuth2Outcome::Config : OAuth2Outcome::Temporary;
+	return fetchmail_cmd_fail_oauth2(fctx, outcome, input_grant, error);
+}
+
+int fetchmail_oauth2_account_check(const Settings &set, Account &account,
+				   bool fill_host, std::string &error_r)
+{
+	if (account.auth != AuthMethod::OAuth2)
+		return 0;
+	const OAuth2Provider *p =
+		set.oauth2_providers.find(account.oauth2_provider);
+	if (p == nullptr) {
+		oauth2_account_provider(set, account, error_r);
+		return EX_USAGE;
+	}
+	if (oauth2_account_provider(set, account, error_r) == nullptr)
+		return EX_CONFIG;
+	if (fill_host && account.host.empty()) {
+		bool imap = account.protocol == Protocol::Imap;
+		const std::string &host = imap ? p->imap_host : p->pop3_host;
+		uint16_t port = imap ? p->imap_port : p->pop3_port;
+		if (host.empty()) {
+			error_r = "host: missing (provider " + p->name +
+				" names no " + protocol_name(account.protocol) +
+				" server)";
+			return EX_USAGE;
+		}
+		account.host = host;
+		if (account.port == 0 && port != account.effective_port())
+			account.port = port;
+	}
+	return 0;
+}
+
+int fetchmail_cmd_check_oauth2(struct fetchmail_cmd_context *fctx,
+			       const Settings &set, Account &account,
+			       bool fill_host)
+{
+	std::string error;
+	int code = fetchmail_oauth2_account_check(set, account, fill_host,
+						  error);
+
+	return code == 0 ? 0 : fetchmail_cmd_fail(fctx, code, error);
+}
+
+bool fetchmail_cmd_single_user(struct fetchmail_cmd_context *fctx)
+{
+	if (fctx->ctx.iterate_single_user)
+		return true;
+	fetchmail_cmd_fail(fctx, EX_USAGE,
+			   "this command is for one user: -u USER");
+	return false;
+}
+
+const OAuth2Provider *
+fetchmail_cmd_load_oauth2(struct fetchmail_cmd_context *fctx,
+			  const Settings &set, Store &store,
+			  StoredAccount &stored_r)
+{
+	std::string error;
+
+	if (store.load(fctx->id, stored_r, error) < 0) {
+		fetchmail_cmd_fail_store(fctx, store, error);
+		return nullptr;
+	}
+	if (stored_r.account.auth != AuthMethod::OAuth2) {
+		fetchmail_cmd_fail(fctx, EX_USAGE, std::string("auth: account ") +
+				   fctx->id + " logs in with a password, not "
+				   "OAuth2 (edit it with --auth oauth2 "
+				   "--oauth2-provider NAME)");
+		return nullptr;
+	}
+	const OAuth2Provider *p =
+		oauth2_account_provider(set, stored_r.account, error);
+	if (p == nullptr)
+		fetchmail_cmd_fail(fctx, EX_CONFIG, error);
+	return p;
+}
+
+HttpSettings fetchmail_cmd_http_settings(const Settings &set, Store &store)
+{
+	HttpSettings hset;
+
+	hset.timeout_msecs = set.timeout_msecs;
+	hset.max_response = OAUTH2_MAX_RESPONSE;
+	hset.user = store.user();
+	return hset;
+}
+
+/* Drop the user's expired consent states; refuse when too many are left. */
+static int fetchmail_cmd_consent_prune(struct fetchmail_cmd_context *fctx,
+				       Store &store)
+{
+	/* consents in progress per user */
+	const size_t max_pending = 32;
+	std::vector<std::string> keys;
+	std::string error, json, blob;
+	size_t pending = 0;
+
+	if (store.list_consents(keys, error) < 0)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	for (const std::string &key : keys) {
+		OAuth2ConsentState state;
+		if (store.load_consent(key, json, error) < 0)
+			return fetchmail_cmd_fail_store(fctx, store, error);
+		if (oauth2_state_decode(json, state, blob, error) == 0 &&
+		    ioloop_time < state.expires) {
+			pending++;
+			continue;
+		}
+		if (store.remove_consent(key, error) < 0)
+			return fetchmail_cmd_fail_store(fctx, store, error);
+	}
+	if (pending >= max_pending) {
+		return fetchmail_cmd_fail(fctx, EX_TEMPFAIL, "too many consents "
+			"in progress for this user (" + std::to_string(pending) +
+			"): finish them or wait until they expire");
+	}
+	return 0;
+}
+
+std::string fetchmail_cmd_consent_save(struct fetchmail_cmd_context *fctx,
+				       Store &store, const Account &account,
+				       OAuth2ConsentState &rec,
+				       std::string_view secret)
+{
+	std::string state = oauth2_state_generate(random_fill);
+	std::string key = oauth2_state_key(state), blob, error;
+
+	if (fetchmail_cmd_consent_prune(fctx, store) < 0)
+		return "";
+	if (key.empty()) {
+		fetchmail_cmd_fail(fctx, EX_TEMPFAIL, "SHA-256 failed");
+		return "";
+	}
+	rec.user = store.user()->username;
+	rec.account_id = account.id;
+	rec.provider = account.oauth2_provider;
+	rec.remote_user = account.remote_user;
+	rec.created = ioloop_time;
+	if (store.encrypt_secret(secret, key, "oauth2-consent", blob,
+				 error) < 0 ||
+	    store.save_consent(key, oauth2_state_encode(rec, blob), error) < 0) {
+		fetchmail_cmd_fail_store(fctx, store, error);
+		return "";
+	}
+	return state;
+}
+
+/* A request through post (oauth2_post_token or _device), waited for. */
+template <typename Result, typename Post>
+static OAuth2Outcome cmd_request(const Settings &set, Store &store,
+				 const OAuth2Request &request,
+				 const std::vector<std::string> &secrets,
+				 Post post, Result &response_r,
+				 std::string &error_r)
+{
+	FetchmailCmdIoloop loop;
+	HttpClient http(fetchmail_cmd_http_settings(set, store));
+	OAuth2Outcome outcome = OAuth2Outcome::Temporary;
+
+	post(http, request, secrets, [&](OAuth2Outcome o, const Result &r,
+					 const std::string &error) {
+		outcome = o;
+		response_r = r;
+		error_r = error;
+		loop.stop();
+	});
+	loop.run();
+	return outcome;
+}
+
+OAuth2Outcome fetchmail_cmd_token_request(const Settings &set, Store &store,
+					  const OAuth2Request &request,
+					  const std::vector<std::string> &secrets,
+					  OAuth2TokenResponse &response_r,
+					  std::string &error_r)
+{
+	return cmd_request(set, store, request, secrets, oauth2_post_token,
+			   response_r, error_r);
+}
+
+OAuth2Outcome fetchmail_cmd_device_request(const Settings &set, Store &store,
+					   const OAuth2Request &request,
+					   const std::vector<std::string> &secrets,
+					   OAuth2DeviceAuthorization &response_r,
+					   std::string &error_r)
+{
+	return cmd_request(set, store, request, secrets, oauth2_post_device,
+			   response_r, error_r);
+}
+
+FetchmailCmdIoloop::FetchmailCmdIoloop()
+	: ioloop_(io_loop_create())
+{
+}
+
+FetchmailCmdIoloop::~FetchmailCmdIoloop()
+{
+	io_loop_set_current(ioloop_);
+	io_loop_destroy(&ioloop_);
 }
 
 const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx)

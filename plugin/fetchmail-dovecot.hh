@@ -58,4 +58,24 @@ fetchmail_timeout_add(unsigned int msecs, void (*callback)(T *), T *context)
 			     (timeout_callback_t *)callback, context);
 }
 
+/* The same on a given ioloop, with millisecond resolution (libcurl's timer,
+   short retries). */
+template <typename T>
+static inline struct timeout *
+fetchmail_timeout_add_short_to(struct ioloop *ioloop, unsigned int msecs,
+			       void (*callback)(T *), T *context)
+{
+	return (timeout_add_short_to)(ioloop, msecs, __FILE__, __LINE__,
+				      (timeout_callback_t *)callback, context);
+}
+
+template <typename T>
+static inline struct io *
+fetchmail_io_add_to(struct ioloop *ioloop, int fd, enum io_condition cond,
+		    void (*callback)(T *), T *context)
+{
+	return (io_add_to)(ioloop, fd, cond, __FILE__, __LINE__,
+			   (io_callback_t *)callback, context);
+}
+
 #endif

@@ -34,6 +34,9 @@ RC=0
 _LIB_EXIT_HOOKS=()
 _LIB_LAST_ERROR=
 _LIB_FATAL=0
+_LIB_SKIP=
+# The exit status of a skipped test (CTest's SKIP_RETURN_CODE).
+readonly SKIP_STATUS=200
 
 if [[ ${FETCHMAIL_NS:-} != 1 ]] || ! mountpoint -q /var/lib/dovecot; then
 	echo "$TEST_NAME: run me through scripts/ns-run (private mount namespace)" >&2
@@ -64,6 +67,13 @@ fatal() {
 	fail "$*"
 	_LIB_FATAL=1
 	exit 1
+}
+
+# skip_test REASON: ends the test as skipped (what it checks is not there
+# yet); CTest shows it as "Skipped".
+skip_test() {
+	_LIB_SKIP=$*
+	exit "$SKIP_STATUS"
 }
 
 # _show TEXT: TEXT quoted, with control characters made visible.
@@ -507,7 +517,9 @@ _lib_on_err() { _LIB_LAST_ERROR="line $1: $2 (exit $3)"; }
 _lib_on_exit() {
 	local rc=$? i
 	set +e
-	if [[ $rc != 0 && $_LIB_FATAL != 1 ]]; then
+	if [[ -n $_LIB_SKIP && $TESTS_FAILED == 0 ]]; then
+		rc=$SKIP_STATUS
+	elif [[ $rc != 0 && $_LIB_FATAL != 1 ]]; then
 		fail "aborted: ${_LIB_LAST_ERROR:-exit status $rc}"
 	fi
 	for ((i = ${#_LIB_EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
@@ -517,6 +529,10 @@ _lib_on_exit() {
 		sandbox_logs 30
 	fi
 	sandbox_down
+	if [[ $rc == "$SKIP_STATUS" && -n $_LIB_SKIP ]]; then
+		echo "skipped: $_LIB_SKIP ($TESTS_PASSED passed)"
+		exit "$rc"
+	fi
 	echo "$TESTS_PASSED passed, $TESTS_FAILED failed"
 	if [[ $TESTS_FAILED -gt 0 ]]; then
 		[[ $rc != 0 ]] || rc=1
