@@ -21,6 +21,7 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_test,
 	&doveadm_cmd_fetchmail_validate,
 	&doveadm_cmd_fetchmail_role,
+	&doveadm_cmd_fetchmail_import,
 	&doveadm_cmd_fetchmail_registry_rebuild,
 	&doveadm_cmd_fetchmail_oauth2_start,
 	&doveadm_cmd_fetchmail_oauth2_finish,

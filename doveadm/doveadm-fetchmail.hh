@@ -112,6 +112,9 @@ struct fetchmail_cmd_context {
 	const char *state;        /* oauth2 finish */
 	const char *code;         /* oauth2 finish */
 	bool no_wait;             /* oauth2 device */
+	/* what a verb keeps from init() to its last user: a C++ object
+	   owned by the verb, which frees it in its deinit */
+	void *verb_state;
 };
 
 /* Allocate a verb: init (may be null) checks the parameters once, body
@@ -314,6 +317,7 @@ extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_run;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_test;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_validate;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_role;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_import;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_registry_rebuild;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_scheduler;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_start;

@@ -248,7 +248,8 @@ int Store::encrypt_password(StoredAccount &stored, std::string &error_r)
 	return 0;
 }
 
-int Store::create(StoredAccount &stored, std::string &error_r)
+int Store::create(StoredAccount &stored, std::string &error_r,
+		  const Ledger *ledger)
 {
 	std::vector<std::string> ids;
 	std::string tomb;
@@ -276,9 +277,13 @@ int Store::create(StoredAccount &stored, std::string &error_r)
 	/* a new account has no tokens (stale ones of a reused id go) */
 	stored.oauth2 = stored.account.auth == AuthMethod::OAuth2 ?
 		oauth2_consent_text(false, false, "") : "";
+	std::string ledger_json;
+	if (ledger != nullptr)
+		ledger_json = ledger_encode(*ledger);
 	return set({ { attr_key("account", stored.account.id), &record },
 		     { attr_key("status", stored.account.id), &status },
-		     { attr_key("ledger", stored.account.id), nullptr },
+		     { attr_key("ledger", stored.account.id),
+		       ledger != nullptr ? &ledger_json : nullptr },
 		     { attr_key("log", stored.account.id), nullptr },
 		     { attr_key("tokens", stored.account.id), nullptr } },
 		   error_r);

@@ -89,8 +89,10 @@ public:
 	int decrypt_password(StoredAccount &stored, std::string &error_r);
 
 	/* Create a new account: generates its id (stored in account.id),
-	   encrypts account.password, writes account and a fresh status. */
-	int create(StoredAccount &stored, std::string &error_r);
+	   encrypts account.password, writes account, a fresh status and,
+	   when given, the ledger (an import's seed), in one transaction. */
+	int create(StoredAccount &stored, std::string &error_r,
+		   const Ledger *ledger = nullptr);
 	/* Rewrite the account record with its revision raised; re-encrypts
 	   when password_changed; in the same transaction does what also says
 	   (forget_ledger: another host, protocol or remote user, another
