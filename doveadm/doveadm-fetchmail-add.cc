@@ -4,7 +4,9 @@
 using namespace fetchmail;
 
 /* `doveadm fetchmail add -u USER <fields>`: create an account, print its
-   id. The fields are validated in init(), before any user is touched. */
+   id. The fields are validated in init(), before any user is touched; an
+   OAuth2 account's provider, which the user's settings define, in the
+   body (it may also supply the host). */
 
 static void cmd_fetchmail_add_init(struct doveadm_mail_cmd_context *ctx,
 				   const char *const args[])
@@ -23,12 +25,21 @@ static int fetchmail_add(struct fetchmail_cmd_context *fctx, const Settings &set
 	std::string error;
 	bool password_set;
 
-	if (fetchmail_cmd_apply_fields(fctx, stored.account, password_set) < 0)
+	if (fetchmail_cmd_apply_fields(fctx, stored.account, password_set) < 0 ||
+	    fetchmail_cmd_check_mailbox(fctx, store, stored.account) < 0)
 		return -1;
+	if (fetchmail_cmd_check_oauth2(fctx, set, stored.account, true) < 0)
+		return -1;
+	if (account_validate(stored.account, error) < 0)
+		return fetchmail_cmd_fail(fctx, EX_USAGE, error);
 	/* first poll somewhere within one interval, so that accounts added
 	   together are not all polled in the same second */
 	stored.status.next_run = first_run(ioloop_time, set.interval_secs,
 		[](uint32_t limit) { return i_rand_limit(limit); });
+	/* an OAuth2 account waits for consent (oauth2 start, device or
+	   token), which releases it */
+	if (stored.account.auth == AuthMethod::OAuth2)
+		oauth2_status_hold(stored.status);
 	if (store.create(stored, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	doveadm_print(stored.account.id.c_str());

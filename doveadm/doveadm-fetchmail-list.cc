@@ -3,7 +3,9 @@
 using namespace fetchmail;
 
 /* `doveadm fetchmail list -u USER|-A [--status never|ok|error|running]`:
-   one row per account with its status, never the password. A record that
+   one row per account with its status, never the password. The oauth2
+   column shows an OAuth2 account's consent state (connected, consent
+   needed: <reason>, never connected), never a token. A record that
    cannot be read is listed with last-status "corrupt" and the reason in
    last-error, so that it is seen and can be removed.
 
@@ -26,6 +28,7 @@ static const ListColumn list_columns[] = {
 	{ "remote-user", "user", false },
 	{ "mailbox", "mailbox", false },
 	{ "active", "active", false },
+	{ "oauth2", "oauth2", false },
 	{ "last-status", "status", true },
 	{ "last-run", "last-run", true },
 	{ "last-fetched", "got", true },
@@ -95,7 +98,7 @@ static void list_print(struct fetchmail_cmd_context *fctx,
 		       const StoredAccount &stored)
 {
 	list_print_row(fctx, account_show_fields(stored.account,
-						 stored.status));
+						 stored.status, stored.oauth2));
 }
 
 static void list_print_corrupt(struct fetchmail_cmd_context *fctx,

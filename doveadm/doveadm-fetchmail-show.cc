@@ -3,7 +3,7 @@
 using namespace fetchmail;
 
 /* `doveadm fetchmail show -u USER <id>`: every field and status of one
-   account (never the password), one per line by default. */
+   account (never the password, never a token), one per line by default. */
 
 static void cmd_fetchmail_show_init(struct doveadm_mail_cmd_context *ctx,
 				    const char *const args[])
@@ -24,7 +24,7 @@ static int fetchmail_show(struct fetchmail_cmd_context *fctx, const Settings &,
 	if (store.load(fctx->id, stored, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	for (const auto &[name, value] :
-	     account_show_fields(stored.account, stored.status))
+	     account_show_fields(stored.account, stored.status, stored.oauth2))
 		doveadm_print(value.c_str());
 	return 0;
 }

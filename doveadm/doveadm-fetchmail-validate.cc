@@ -50,7 +50,10 @@ static bool validate_stand_in(Account &account, const std::string &field)
 	else if (field == "remote-user")
 		account.remote_user = "-";
 	else if (field == "password")
-		account.password = "-";
+		account.password = account.auth == AuthMethod::OAuth2 ? "" : "-";
+	else if (field == "oauth2-provider")
+		account.oauth2_provider =
+			account.auth == AuthMethod::OAuth2 ? "-" : "";
 	else if (field == "mailbox")
 		account.mailbox = "-";
 	else
@@ -77,8 +80,8 @@ static void validate_record(Account account, FieldErrors &errors)
 	}
 }
 
-static int fetchmail_validate(struct fetchmail_cmd_context *fctx, const Settings &,
-			      Store &store)
+static int fetchmail_validate(struct fetchmail_cmd_context *fctx,
+			      const Settings &set, Store &store)
 {
 	StoredAccount stored;
 	FieldErrors errors;
@@ -91,8 +94,17 @@ static int fetchmail_validate(struct fetchmail_cmd_context *fctx, const Settings
 	fetchmail_cmd_set_fields(fctx, stored.account, password_set, errors);
 	/* an edit keeps the stored password unless a new one is given (the
 	   loaded record holds it only encrypted) */
-	if (fctx->id != nullptr && !password_set)
+	if (fctx->id != nullptr && !password_set &&
+	    stored.account.auth == AuthMethod::Password)
 		stored.account.password = "-";
+	/* an OAuth2 provider must be configured; add takes the host from
+	   it */
+	if (fetchmail_oauth2_account_check(set, stored.account,
+					   fctx->id == nullptr, error) != 0) {
+		std::string field = error.substr(0, error.find(':'));
+		if (!validate_has_error(errors, field))
+			errors.emplace_back(field, error);
+	}
 	validate_record(stored.account, errors);
 	for (const auto &[field, message] : errors) {
 		doveadm_print(field.c_str());

@@ -1,4 +1,5 @@
 #include "doveadm-fetchmail.hh"
+#include "fetchmail-deliver.hh"
 #include "fetchmail-plugin.hh"
 #include "fetchmail-registry.hh"
 
@@ -20,7 +21,19 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 	&doveadm_cmd_fetchmail_test,
 	&doveadm_cmd_fetchmail_validate,
 	&doveadm_cmd_fetchmail_role,
+	&doveadm_cmd_fetchmail_import,
 	&doveadm_cmd_fetchmail_registry_rebuild,
+	&doveadm_cmd_fetchmail_oauth2_start,
+	&doveadm_cmd_fetchmail_oauth2_finish,
+	&doveadm_cmd_fetchmail_oauth2_device,
+	&doveadm_cmd_fetchmail_oauth2_token,
+	&doveadm_cmd_fetchmail_oauth2_providers,
+	&doveadm_cmd_fetchmail_oauth2_refresh,
+};
+
+/* Commands for the command line and Dovecot's master only: long-running
+   services that must never start inside doveadm-server (the HTTP API). */
+static struct doveadm_cmd_ver2 *const doveadm_fetchmail_cli_commands[] = {
 	&doveadm_cmd_fetchmail_scheduler,
 };
 
@@ -31,6 +44,10 @@ void doveadm_fetchmail_plugin_init(struct module *module ATTR_UNUSED)
 	if (getenv("LOG_SERVICE") != nullptr)
 		i_set_failure_internal();
 	for (struct doveadm_cmd_ver2 *cmd : doveadm_fetchmail_commands)
+		doveadm_cmd_register_ver2(cmd);
+	if (doveadm_server)
+		return;
+	for (struct doveadm_cmd_ver2 *cmd : doveadm_fetchmail_cli_commands)
 		doveadm_cmd_register_ver2(cmd);
 }
 
@@ -49,6 +66,74 @@ static bool fetchmail_cmd_parse_arg(struct doveadm_mail_cmd_context *ctx
 static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
 			     struct mail_user *user);
 
+/* The most a password file may hold (a password is at most 1024 bytes). */
+static const size_t PASSWORD_FILE_MAX = 4096;
+
+/* --password-file FILE or - (standard input): read once, here, before
+   doveadm drops privileges for each user. Not over the HTTP API, whose
+   server runs as root and has no standard input. */
+static void fetchmail_cmd_read_password(struct fetchmail_cmd_context *fctx)
+{
+	struct doveadm_cmd_context *cctx = fctx->ctx.cctx;
+	const char *path, *ignored;
+	char buf[PASSWORD_FILE_MAX + 1];
+	size_t len = 0;
+	ssize_t ret;
+
+	if (cctx == nullptr ||
+	    !doveadm_cmd_param_str(cctx, "password-file", &path))
+		return;
+	if (doveadm_server) {
+		fetchmail_cmd_fail(fctx, EX_USAGE, "password-file: only on the "
+				   "command line (over the HTTP API, pass password)");
+		return;
+	}
+	if (doveadm_cmd_param_str(cctx, "password", &ignored)) {
+		fetchmail_cmd_fail(fctx, EX_USAGE,
+				   "password, password-file: give one of them");
+		return;
+	}
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO :
+		::open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		fetchmail_cmd_fail(fctx, EX_USAGE, std::string("password-file: ") +
+				   "open(" + path + ") failed: " + strerror(errno));
+		return;
+	}
+	while (len < sizeof(buf) &&
+	       (ret = read(fd, buf + len, sizeof(buf) - len)) != 0) {
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0) {
+			fetchmail_cmd_fail(fctx, EX_USAGE, std::string(
+				"password-file: read failed: ") + strerror(errno));
+			break;
+		}
+		len += ret;
+	}
+	if (fd != STDIN_FILENO)
+		i_close_fd(&fd);
+	if (fctx->ctx.exit_code == 0 && len > PASSWORD_FILE_MAX)
+		fetchmail_cmd_fail(fctx, EX_USAGE, "password-file: too long");
+	else if (fctx->ctx.exit_code == 0) {
+		/* one line: the newline that ends it is not part of it */
+		if (len > 0 && buf[len - 1] == '\n')
+			len--;
+		if (len > 0 && buf[len - 1] == '\r')
+			len--;
+		fctx->password = p_strndup(fctx->ctx.pool, buf, len);
+	}
+	safe_memset(buf, 0, sizeof(buf));
+}
+
+static void fetchmail_cmd_deinit(struct doveadm_mail_cmd_context *ctx)
+{
+	auto *fctx = (struct fetchmail_cmd_context *)ctx;
+
+	if (fctx->password != nullptr)
+		safe_memset(fctx->password, 0, strlen(fctx->password));
+}
+
 /* The verb's init(); whatever it refused stops the command before any
    user is touched. */
 static void fetchmail_cmd_init(struct doveadm_mail_cmd_context *ctx,
@@ -56,8 +141,21 @@ static void fetchmail_cmd_init(struct doveadm_mail_cmd_context *ctx,
 {
 	auto *fctx = (struct fetchmail_cmd_context *)ctx;
 
-	if (fctx->init != nullptr)
-		fctx->init(ctx, args);
+	const char *actor;
+
+	/* roles fail closed: an actor that is given must name someone
+	   (an empty one would otherwise count as the doveadm operator) */
+	if (ctx->cctx != nullptr &&
+	    doveadm_cmd_param_str(ctx->cctx, "actor", &actor) &&
+	    strspn(actor, " \t") == strlen(actor)) {
+		fetchmail_cmd_fail(fctx, EX_NOPERM,
+			"refused: the actor is empty (a panel passes the login "
+			"it acts for)");
+	} else {
+		fetchmail_cmd_read_password(fctx);
+		if (ctx->exit_code == 0 && fctx->init != nullptr)
+			fctx->init(ctx, args);
+	}
 	fctx->init_failed = ctx->exit_code != 0;
 }
 
@@ -70,6 +168,7 @@ fetchmail_cmd_alloc(fetchmail_cmd_init_t *init, fetchmail_cmd_body_t *body,
 
 	fctx->ctx.v.parse_arg = fetchmail_cmd_parse_arg;
 	fctx->ctx.v.init = fetchmail_cmd_init;
+	fctx->ctx.v.deinit = fetchmail_cmd_deinit;
 	fctx->init = init;
 	fctx->ctx.v.run = fetchmail_cmd_run;
 	fctx->body = body;
@@ -116,6 +215,10 @@ bool fetchmail_cmd_init_account(struct fetchmail_cmd_context *fctx)
 
 		if (fetchmail_cmd_apply_fields(fctx, account, password_set) < 0)
 			return -1;
+		/* an OAuth2 account may take its host from the provider,
+		   which only the user's settings know: checked in the body */
+		if (account.auth == AuthMethod::OAuth2 && account.host.empty())
+			account.host = "provider.invalid";
 		if (account_validate(account, error) < 0)
 			return fetchmail_cmd_fail(fctx, EX_USAGE, error);
 		return 0;
@@ -179,6 +282,240 @@ int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
 	return fetchmail_cmd_fail(fctx, code, error);
 }
 
+int fetchmail_cmd_fail_oauth2(struct fetchmail_cmd_context *fctx,
+			      OAuth2Outcome outcome, bool input_grant,
+			      const std::string &error)
+{
+	int code;
+
+	switch (outcome) {
+	case OAuth2Outcome::Config:
+		code = EX_CONFIG;
+		break;
+	case OAuth2Outcome::Denied:
+		code = EX_NOPERM;
+		break;
+	case OAuth2Outcome::ConsentNeeded:
+		code = input_grant ? EX_USAGE : EX_NOPERM;
+		break;
+	default:
+		code = EX_TEMPFAIL;
+		break;
+	}
+	return fetchmail_cmd_fail(fctx, code, error);
+}
+
+int fetchmail_cmd_fail_refresh(struct fetchmail_cmd_context *fctx,
+			       OAuth2RefreshStatus status, bool input_grant,
+			       const std::string &error)
+{
+	OAuth2Outcome outcome =
+		status == OAuth2RefreshStatus::ConsentNeeded ?
+		OAuth2Outcome::ConsentNeeded :
+		status == OAuth2RefreshStatus::Config ?
+		OAuth2Outcome::Config : OAuth2Outcome::Temporary;
+	return fetchmail_cmd_fail_oauth2(fctx, outcome, input_grant, error);
+}
+
+int fetchmail_oauth2_account_check(const Settings &set, Account &account,
+				   bool fill_host, std::string &error_r)
+{
+	if (account.auth != AuthMethod::OAuth2)
+		return 0;
+	const OAuth2Provider *p =
+		set.oauth2_providers.find(account.oauth2_provider);
+	if (p == nullptr) {
+		oauth2_account_provider(set, account, error_r);
+		return EX_USAGE;
+	}
+	if (oauth2_account_provider(set, account, error_r) == nullptr)
+		return EX_CONFIG;
+	if (fill_host && account.host.empty()) {
+		bool imap = account.protocol == Protocol::Imap;
+		const std::string &host = imap ? p->imap_host : p->pop3_host;
+		uint16_t port = imap ? p->imap_port : p->pop3_port;
+		if (host.empty()) {
+			error_r = "host: missing (provider " + p->name +
+				" names no " + protocol_name(account.protocol) +
+				" server)";
+			return EX_USAGE;
+		}
+		account.host = host;
+		if (account.port == 0 && port != account.effective_port())
+			account.port = port;
+	}
+	return 0;
+}
+
+int fetchmail_cmd_check_oauth2(struct fetchmail_cmd_context *fctx,
+			       const Settings &set, Account &account,
+			       bool fill_host)
+{
+	std::string error;
+	int code = fetchmail_oauth2_account_check(set, account, fill_host,
+						  error);
+
+	return code == 0 ? 0 : fetchmail_cmd_fail(fctx, code, error);
+}
+
+bool fetchmail_cmd_single_user(struct fetchmail_cmd_context *fctx)
+{
+	if (fctx->ctx.iterate_single_user)
+		return true;
+	fetchmail_cmd_fail(fctx, EX_USAGE,
+			   "this command is for one user: -u USER");
+	return false;
+}
+
+const OAuth2Provider *
+fetchmail_cmd_load_oauth2(struct fetchmail_cmd_context *fctx,
+			  const Settings &set, Store &store,
+			  StoredAccount &stored_r)
+{
+	std::string error;
+
+	if (store.load(fctx->id, stored_r, error) < 0) {
+		fetchmail_cmd_fail_store(fctx, store, error);
+		return nullptr;
+	}
+	if (stored_r.account.auth != AuthMethod::OAuth2) {
+		fetchmail_cmd_fail(fctx, EX_USAGE, std::string("auth: account ") +
+				   fctx->id + " logs in with a password, not "
+				   "OAuth2 (edit it with --auth oauth2 "
+				   "--oauth2-provider NAME)");
+		return nullptr;
+	}
+	const OAuth2Provider *p =
+		oauth2_account_provider(set, stored_r.account, error);
+	if (p == nullptr)
+		fetchmail_cmd_fail(fctx, EX_CONFIG, error);
+	return p;
+}
+
+HttpSettings fetchmail_cmd_http_settings(const Settings &set, Store &store)
+{
+	HttpSettings hset;
+
+	hset.timeout_msecs = set.timeout_msecs;
+	hset.max_response = OAUTH2_MAX_RESPONSE;
+	hset.user = store.user();
+	return hset;
+}
+
+/* Drop the user's expired consent states; refuse when too many are left. */
+static int fetchmail_cmd_consent_prune(struct fetchmail_cmd_context *fctx,
+				       Store &store)
+{
+	/* consents in progress per user */
+	const size_t max_pending = 32;
+	std::vector<std::string> keys;
+	std::string error, json, blob;
+	size_t pending = 0;
+
+	if (store.list_consents(keys, error) < 0)
+		return fetchmail_cmd_fail_store(fctx, store, error);
+	for (const std::string &key : keys) {
+		OAuth2ConsentState state;
+		if (store.load_consent(key, json, error) < 0)
+			return fetchmail_cmd_fail_store(fctx, store, error);
+		if (oauth2_state_decode(json, state, blob, error) == 0 &&
+		    ioloop_time < state.expires) {
+			pending++;
+			continue;
+		}
+		if (store.remove_consent(key, error) < 0)
+			return fetchmail_cmd_fail_store(fctx, store, error);
+	}
+	if (pending >= max_pending) {
+		return fetchmail_cmd_fail(fctx, EX_TEMPFAIL, "too many consents "
+			"in progress for this user (" + std::to_string(pending) +
+			"): finish them or wait until they expire");
+	}
+	return 0;
+}
+
+std::string fetchmail_cmd_consent_save(struct fetchmail_cmd_context *fctx,
+				       Store &store, const Account &account,
+				       OAuth2ConsentState &rec,
+				       std::string_view secret)
+{
+	std::string state = oauth2_state_generate(random_fill);
+	std::string key = oauth2_state_key(state), blob, error;
+
+	if (fetchmail_cmd_consent_prune(fctx, store) < 0)
+		return "";
+	if (key.empty()) {
+		fetchmail_cmd_fail(fctx, EX_TEMPFAIL, "SHA-256 failed");
+		return "";
+	}
+	rec.user = store.user()->username;
+	rec.account_id = account.id;
+	rec.provider = account.oauth2_provider;
+	rec.remote_user = account.remote_user;
+	rec.created = ioloop_time;
+	if (store.encrypt_secret(secret, key, "oauth2-consent", blob,
+				 error) < 0 ||
+	    store.save_consent(key, oauth2_state_encode(rec, blob), error) < 0) {
+		fetchmail_cmd_fail_store(fctx, store, error);
+		return "";
+	}
+	return state;
+}
+
+/* A request through post (oauth2_post_token or _device), waited for. */
+template <typename Result, typename Post>
+static OAuth2Outcome cmd_request(const Settings &set, Store &store,
+				 const OAuth2Request &request,
+				 const std::vector<std::string> &secrets,
+				 Post post, Result &response_r,
+				 std::string &error_r)
+{
+	FetchmailCmdIoloop loop;
+	HttpClient http(fetchmail_cmd_http_settings(set, store));
+	OAuth2Outcome outcome = OAuth2Outcome::Temporary;
+
+	post(http, request, secrets, [&](OAuth2Outcome o, const Result &r,
+					 const std::string &error) {
+		outcome = o;
+		response_r = r;
+		error_r = error;
+		loop.stop();
+	});
+	loop.run();
+	return outcome;
+}
+
+OAuth2Outcome fetchmail_cmd_token_request(const Settings &set, Store &store,
+					  const OAuth2Request &request,
+					  const std::vector<std::string> &secrets,
+					  OAuth2TokenResponse &response_r,
+					  std::string &error_r)
+{
+	return cmd_request(set, store, request, secrets, oauth2_post_token,
+			   response_r, error_r);
+}
+
+OAuth2Outcome fetchmail_cmd_device_request(const Settings &set, Store &store,
+					   const OAuth2Request &request,
+					   const std::vector<std::string> &secrets,
+					   OAuth2DeviceAuthorization &response_r,
+					   std::string &error_r)
+{
+	return cmd_request(set, store, request, secrets, oauth2_post_device,
+			   response_r, error_r);
+}
+
+FetchmailCmdIoloop::FetchmailCmdIoloop()
+	: ioloop_(io_loop_create())
+{
+}
+
+FetchmailCmdIoloop::~FetchmailCmdIoloop()
+{
+	io_loop_set_current(ioloop_);
+	io_loop_destroy(&ioloop_);
+}
+
 const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx)
 {
 	const char *actor = nullptr;
@@ -238,6 +575,17 @@ static int fetchmail_cmd_run(struct doveadm_mail_cmd_context *ctx,
 	});
 }
 
+int fetchmail_cmd_check_mailbox(struct fetchmail_cmd_context *fctx,
+				Store &store, const Account &account)
+{
+	std::string error;
+
+	if (deliver_check_mailbox_name(store.user(), store.ioloop(),
+				       account.mailbox, error) < 0)
+		return fetchmail_cmd_fail(fctx, EX_USAGE, "mailbox: " + error);
+	return 0;
+}
+
 void fetchmail_cmd_registry_update(Store &store)
 {
 	std::string error;
@@ -271,7 +619,9 @@ int fetchmail_cmd_set_fields(struct fetchmail_cmd_context *fctx,
 				folders.emplace_back(*values);
 			ret = account_set_folders(account, folders, error);
 		} else {
-			if (!doveadm_cmd_param_str(cctx, key.c_str(), &value))
+			if (name == "password" && fctx->password != nullptr)
+				value = fctx->password;
+			else if (!doveadm_cmd_param_str(cctx, key.c_str(), &value))
 				continue;
 			ret = account_set_field(account, name, value, error);
 			if (ret == 0 && name == "password")

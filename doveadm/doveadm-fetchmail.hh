@@ -15,6 +15,8 @@
    mail-command wrapper passes named parameters through getopt. */
 
 #include "fetchmail-dovecot.hh"
+#include "fetchmail-http.hh"
+#include "fetchmail-oauth2-refresh.hh"
 #include "fetchmail-retrieval.hh"
 #include "fetchmail-settings.hh"
 #include "fetchmail-store.hh"
@@ -24,6 +26,7 @@
 #include <vector>
 
 extern "C" {
+#include "doveadm-util.h"
 #include "doveadm-mail.h"
 #include "doveadm-cmd.h"
 #include "doveadm-print.h"
@@ -57,21 +60,24 @@ void doveadm_fetchmail_plugin_deinit(void);
 	FETCHMAIL_PARAM('P', "protocol", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('U', "remote-user", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('w', "password", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('W', "password-file", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('t', "tls", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('V', "tls-verify", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('k', "keep", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('l', "folders", CMD_PARAM_ARRAY, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('m', "mailbox", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('z', "max-size", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
-	FETCHMAIL_PARAM('e', "active", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE)
+	FETCHMAIL_PARAM('e', "active", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('c', "auth", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('o', "oauth2-provider", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE)
 
 #define FETCHMAIL_USAGE_PREFIX "[-u <user>|-A] [-S <socket_path>] [--actor <login>] "
 #define FETCHMAIL_USAGE_FIELDS \
 	"[--host <host>] [--port <port>] [--protocol pop3|imap] " \
-	"[--remote-user <login>] [--password <password>] " \
+	"[--remote-user <login>] [--password-file <file>|-] " \
 	"[--tls implicit|starttls|none] [--tls-verify yes|no] [--keep yes|no] " \
 	"[--folders <folder> ...] [--mailbox <mailbox>] [--max-size <bytes>] " \
-	"[--active yes|no]"
+	"[--active yes|no] [--auth password|oauth2] [--oauth2-provider <name>]"
 
 struct fetchmail_cmd_context;
 
@@ -91,6 +97,9 @@ struct fetchmail_cmd_context {
 	fetchmail_cmd_init_t *init;
 	fetchmail_cmd_body_t *body;
 	bool init_failed;   /* init() refused the parameters */
+	/* the password read from --password-file in init(), wiped at the
+	   end; nullptr when none was given */
+	char *password;
 	/* the output format was chosen (-f, or the HTTP API's JSON) rather
 	   than left to the verb's default */
 	bool print_chosen;
@@ -98,6 +107,14 @@ struct fetchmail_cmd_context {
 	const char *status; /* list --status filter */
 	bool compact;       /* list: the default table for people */
 	bool due;           /* run --due */
+	/* oauth2 verbs, checked in init() */
+	const char *redirect_uri; /* oauth2 start */
+	const char *state;        /* oauth2 finish */
+	const char *code;         /* oauth2 finish */
+	bool no_wait;             /* oauth2 device */
+	/* what a verb keeps from init() to its last user: a C++ object
+	   owned by the verb, which frees it in its deinit */
+	void *verb_state;
 };
 
 /* Allocate a verb: init (may be null) checks the parameters once, body
@@ -138,8 +155,109 @@ int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 			       fetchmail::Account &account,
 			       bool &password_set_r);
 
-/* The login given with --actor, or "" (the doveadm operator). */
+/* The login given with --actor, or "" (the doveadm operator). An actor
+   that is given but empty is refused before any user is touched. */
 const char *fetchmail_cmd_actor(struct fetchmail_cmd_context *fctx);
+
+/* Whether the user's storage takes the account's mailbox as the name of
+   a mailbox to create (EX_USAGE with the storage's reason otherwise), so
+   that a name that would fail every run is refused at add and edit. */
+int fetchmail_cmd_check_mailbox(struct fetchmail_cmd_context *fctx,
+				fetchmail::Store &store,
+				const fetchmail::Account &account);
+
+/* OAuth2 accounts at add and edit: the provider must be configured
+   (EX_USAGE naming oauth2-provider otherwise) and usable (EX_CONFIG with
+   the provider's setting error, e.g. a missing client id). With
+   fill_host, a missing host (and then the port) comes from the
+   provider's imap/pop3 servers. Returns 0 or -1 (exit code set). */
+int fetchmail_cmd_check_oauth2(struct fetchmail_cmd_context *fctx,
+			       const fetchmail::Settings &set,
+			       fetchmail::Account &account, bool fill_host);
+/* The same check without failing the command: 0, or the exit code it
+   would give with error_r (for validate). */
+int fetchmail_oauth2_account_check(const fetchmail::Settings &set,
+				   fetchmail::Account &account,
+				   bool fill_host, std::string &error_r);
+
+/* The OAuth2 commands (oauth2 start|finish|device|token): only for one
+   user (-u USER without wildcards), EX_USAGE otherwise. */
+bool fetchmail_cmd_single_user(struct fetchmail_cmd_context *fctx);
+
+/* Load the account fctx->id and check that it logs in with OAuth2 and
+   that its provider is usable: EX_USAGE / EX_CONFIG / not found
+   otherwise. Returns the provider, or nullptr (exit code set). */
+const fetchmail::OAuth2Provider *
+fetchmail_cmd_load_oauth2(struct fetchmail_cmd_context *fctx,
+			  const fetchmail::Settings &set,
+			  fetchmail::Store &store,
+			  fetchmail::StoredAccount &stored_r);
+
+/* The HTTP client settings of a user: fetchmail_timeout and the mail
+   CAs (ssl_client_ca_file / ssl_client_ca_dir). */
+fetchmail::HttpSettings fetchmail_cmd_http_settings(
+	const fetchmail::Settings &set, fetchmail::Store &store);
+
+/* A private ioloop for the OAuth2 requests of one command: doveadm's own
+   loop does not run inside a command. It becomes current when created
+   (the Store makes its own ioloop current for store calls made from its
+   callbacks). */
+class FetchmailCmdIoloop {
+public:
+	FetchmailCmdIoloop();
+	~FetchmailCmdIoloop();
+	FetchmailCmdIoloop(const FetchmailCmdIoloop &) = delete;
+	FetchmailCmdIoloop &operator=(const FetchmailCmdIoloop &) = delete;
+
+	/* Run until stop(). */
+	void run() { io_loop_run(ioloop_); }
+	void stop() { io_loop_stop(ioloop_); }
+
+private:
+	struct ioloop *ioloop_;
+};
+
+/* Store a consent in progress (oauth2 start, oauth2 device --no-wait)
+   under a new random state, which is returned ("" with the exit code set
+   on failure). The caller fills in the kind, expires and the kind's
+   fields; this fills in user, account, provider, remote user and created,
+   and encrypts secret (the PKCE verifier or device code), bound to the
+   state's hash. The user's expired consents are dropped first, and at
+   most 32 may be in progress (EX_TEMPFAIL). */
+std::string fetchmail_cmd_consent_save(struct fetchmail_cmd_context *fctx,
+				       fetchmail::Store &store,
+				       const fetchmail::Account &account,
+				       fetchmail::OAuth2ConsentState &state,
+				       std::string_view secret);
+
+/* One token endpoint request (oauth2_post_token()) or device
+   authorization request (oauth2_post_device()) in a private ioloop,
+   waiting for the answer (at most fetchmail_timeout). secrets are
+   redacted from error_r. */
+fetchmail::OAuth2Outcome
+fetchmail_cmd_token_request(const fetchmail::Settings &set,
+			    fetchmail::Store &store,
+			    const fetchmail::OAuth2Request &request,
+			    const std::vector<std::string> &secrets,
+			    fetchmail::OAuth2TokenResponse &response_r,
+			    std::string &error_r);
+fetchmail::OAuth2Outcome
+fetchmail_cmd_device_request(const fetchmail::Settings &set,
+			     fetchmail::Store &store,
+			     const fetchmail::OAuth2Request &request,
+			     const std::vector<std::string> &secrets,
+			     fetchmail::OAuth2DeviceAuthorization &response_r,
+			     std::string &error_r);
+
+/* oauth2 finish with the state of a device flow started with --no-wait
+   (or over the HTTP API): one poll of the token endpoint, if the
+   interval allows, printing the row (id, oauth2 = pending | connected).
+   Defined with the device verb. */
+int fetchmail_cmd_device_poll(struct fetchmail_cmd_context *fctx,
+			      const fetchmail::Settings &set,
+			      fetchmail::Store &store, const std::string &key,
+			      fetchmail::OAuth2ConsentState &state,
+			      const std::string &secret_blob);
 
 /* Bring the user's registry entry up to date after a change; a failure
    is logged (the registry can be rebuilt) but does not fail the command. */
@@ -157,6 +275,21 @@ int fetchmail_cmd_fail_run(struct fetchmail_cmd_context *fctx,
 int fetchmail_cmd_fail_store(struct fetchmail_cmd_context *fctx,
 			     const fetchmail::Store &store,
 			     const std::string &error);
+/* What a token endpoint said, as an exit code:
+     Config                          EX_CONFIG (provider settings)
+     Temporary, Pending, SlowDown,
+     Expired                         EX_TEMPFAIL (try again)
+     Denied                          EX_NOPERM (the person refused)
+     ConsentNeeded                   input_grant: EX_USAGE (the code or
+                                     refresh token given was refused);
+                                     otherwise EX_NOPERM (the stored
+                                     consent is gone) */
+int fetchmail_cmd_fail_oauth2(struct fetchmail_cmd_context *fctx,
+			      fetchmail::OAuth2Outcome outcome,
+			      bool input_grant, const std::string &error);
+int fetchmail_cmd_fail_refresh(struct fetchmail_cmd_context *fctx,
+			       fetchmail::OAuth2RefreshStatus status,
+			       bool input_grant, const std::string &error);
 
 /* Runs code that may throw (std::bad_alloc, jsoncpp): catches everything
    so that no exception reaches doveadm's C. */
@@ -184,7 +317,14 @@ extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_run;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_test;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_validate;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_role;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_import;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_registry_rebuild;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_scheduler;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_start;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_finish;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_device;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_token;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_providers;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_refresh;
 
 #endif

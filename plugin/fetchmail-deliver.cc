@@ -86,6 +86,23 @@ mailbox_open_named(struct mail_user *user, const std::string &name,
 	return nullptr;
 }
 
+int deliver_check_mailbox_name(struct mail_user *user,
+			       struct ioloop *storage_ioloop,
+			       const std::string &name, std::string &error_r)
+{
+	IoloopScope scope(storage_ioloop);
+	struct mail_namespace *ns =
+		mail_namespace_find(user->namespaces, name.c_str());
+	struct mailbox *box = mailbox_alloc(ns->list, name.c_str(),
+					    static_cast<mailbox_flags>(0));
+	int ret = mailbox_verify_create_name(box);
+
+	if (ret < 0)
+		error_r = mailbox_get_last_error(box, nullptr);
+	mailbox_free(&box);
+	return ret;
+}
+
 StorageDelivery::StorageDelivery(struct mail_user *user,
 				 struct ioloop *storage_ioloop,
 				 const std::string &mailbox)
@@ -214,10 +231,13 @@ static int box_state(struct mailbox *box, PendingBatch &batch_r,
 {
 	struct mailbox_status status;
 
-	if (mailbox_get_status(box, static_cast<mailbox_status_items>(
+	/* the index as it is on disk now: a view that was never synced
+	   (a new mailbox, a save-only one) has no UIDVALIDITY yet */
+	if (mailbox_sync(box, static_cast<mailbox_sync_flags>(0)) < 0 ||
+	    mailbox_get_status(box, static_cast<mailbox_status_items>(
 			STATUS_UIDVALIDITY | STATUS_UIDNEXT), &status) < 0) {
-		error_r = std::string("mailbox_get_status(") +
-			mailbox_get_vname(box) + ") failed: " +
+		error_r = std::string("reading the state of ") +
+			mailbox_get_vname(box) + " failed: " +
 			mailbox_get_last_internal_error(box, nullptr);
 		return -1;
 	}
@@ -229,10 +249,9 @@ static int box_state(struct mailbox *box, PendingBatch &batch_r,
 int StorageDelivery::pending_target(PendingBatch &batch_r,
 				    std::string &error_r)
 {
-	IoloopScope scope(storage_ioloop_);
-
-	batch_r.mailbox = mailbox_;
-	return box_state(box_, batch_r, error_r);
+	/* another view of the mailbox: this one has a transaction open */
+	return deliver_mailbox_state(user_, storage_ioloop_, mailbox_, batch_r,
+				     error_r);
 }
 
 int deliver_mailbox_state(struct mail_user *user, struct ioloop *storage_ioloop,
@@ -293,12 +312,7 @@ int deliver_reconcile(struct mail_user *user, struct ioloop *storage_ioloop,
 				 static_cast<mailbox_flags>(0), false, error_r);
 	if (box == nullptr)
 		return -1;
-	if (mailbox_sync(box, static_cast<mailbox_sync_flags>(0)) < 0 ||
-	    box_state(box, now, error_r) < 0) {
-		if (error_r.empty())
-			error_r = std::string("mailbox_sync(") + batch.mailbox +
-				") failed: " +
-				mailbox_get_last_internal_error(box, nullptr);
+	if (box_state(box, now, error_r) < 0) {
 		mailbox_free(&box);
 		return -1;
 	}

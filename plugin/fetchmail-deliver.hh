@@ -114,6 +114,13 @@ private:
    \Flagged); others are ignored. */
 enum mail_flags deliver_flags(const std::vector<std::string> &flags);
 
+/* Whether the user's storage accepts name (valid UTF-8, checked before)
+   as a mailbox to create; -1 with the storage's reason otherwise (a name
+   like "../x", "/abs" or "~/x", a separator the storage refuses). */
+int deliver_check_mailbox_name(struct mail_user *user,
+			       struct ioloop *storage_ioloop,
+			       const std::string &name, std::string &error_r);
+
 /* The state of a mailbox for a pending record: UIDVALIDITY and UIDNEXT
    as this process sees them (a stale view gives a lower UIDNEXT: more
    is searched, nothing is missed). */

@@ -12,6 +12,7 @@ extern "C" {
 #include "str.h"
 #include "strescape.h"
 #include "hex-binary.h"
+#include "safe-memset.h"
 #include "randgen.h"
 #include "ioloop.h"
 #include "istream.h"
@@ -55,6 +56,26 @@ fetchmail_timeout_add(unsigned int msecs, void (*callback)(T *), T *context)
 {
 	return (timeout_add)(msecs, __FILE__, __LINE__,
 			     (timeout_callback_t *)callback, context);
+}
+
+/* The same on a given ioloop, with millisecond resolution (libcurl's timer,
+   short retries). */
+template <typename T>
+static inline struct timeout *
+fetchmail_timeout_add_short_to(struct ioloop *ioloop, unsigned int msecs,
+			       void (*callback)(T *), T *context)
+{
+	return (timeout_add_short_to)(ioloop, msecs, __FILE__, __LINE__,
+				      (timeout_callback_t *)callback, context);
+}
+
+template <typename T>
+static inline struct io *
+fetchmail_io_add_to(struct ioloop *ioloop, int fd, enum io_condition cond,
+		    void (*callback)(T *), T *context)
+{
+	return (io_add_to)(ioloop, fd, cond, __FILE__, __LINE__,
+			   (io_callback_t *)callback, context);
 }
 
 #endif

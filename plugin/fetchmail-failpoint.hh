@@ -7,7 +7,9 @@
    packages and plain builds leave it off, and then failpoint() is an
    empty inline function). With it, the environment variable
    FETCHMAIL_FAILPOINT=<name>[:<n>] kills the process with SIGKILL the
-   n-th time (default: the first) the point <name> is passed:
+   n-th time (default: the first) the point <name> is passed (doveadm -c
+   re-executes itself through doveconf, which clears the environment: set
+   DOVECOT_PRESERVE_ENVS=FETCHMAIL_FAILPOINT too):
 
      after-commit      a batch is committed to the mailbox, the ledger is
                        not written yet

@@ -1,6 +1,7 @@
 #include "fetchmail-retrieve.hh"
 #include "fetchmail-deliver.hh"
 #include "fetchmail-failpoint.hh"
+#include "fetchmail-oauth2-refresh.hh"
 #include "fetchmail-transport.hh"
 
 #include <memory>
@@ -36,8 +37,9 @@ static NetError net_error(TransportError kind)
    from a timeout, never from inside a callback. */
 class AccountRun : private TransportHandler {
 public:
-	AccountRun(Store &store, const Settings &set, StoredAccount stored,
-		   RunMode mode, std::function<void()> done);
+	AccountRun(Store &store, const Settings &set, HttpClient &http,
+		   StoredAccount stored, RunMode mode,
+		   std::function<void()> done);
 	~AccountRun() override;
 	void start();
 	void interrupt();
@@ -59,6 +61,7 @@ private:
 	void drive();
 	void carry_out(Action &a);
 	void connect();
+	void refresh_token(bool force);
 	void reconcile();
 	void store_pending();
 	void save(Action &a);
@@ -74,14 +77,17 @@ private:
 
 	Store &store_;
 	const Settings &set_;
+	HttpClient &http_;             /* the token endpoints, for OAuth2 */
 	StoredAccount stored_;
 	RunMode mode_;
 	std::function<void()> done_;
 	RunReport report_;
 	PendingBatch pending_;         /* the stored pending record */
+	bool target_known_ = false;    /* pending_'s mailbox state is set */
 	std::unique_ptr<Retrieval> retrieval_;
 	std::unique_ptr<Transport> transport_;
 	std::unique_ptr<Delivery> delivery_;
+	std::unique_ptr<OAuth2Refresh> refresh_;
 	struct ioloop *ioloop_ = nullptr;   /* the run's */
 	int lock_fd_ = -1;
 	/* why the store refused, when it did before the run */
@@ -96,11 +102,11 @@ private:
 	bool finished_ = false;
 };
 
-AccountRun::AccountRun(Store &store, const Settings &set,
+AccountRun::AccountRun(Store &store, const Settings &set, HttpClient &http,
 		       StoredAccount stored, RunMode mode,
 		       std::function<void()> done)
-	: store_(store), set_(set), stored_(std::move(stored)), mode_(mode),
-	  done_(std::move(done))
+	: store_(store), set_(set), http_(http), stored_(std::move(stored)),
+	  mode_(mode), done_(std::move(done))
 {
 	report_.id = stored_.account.id;
 }
@@ -111,6 +117,7 @@ AccountRun::~AccountRun()
 		timeout_remove(&to_finish_);
 	if (to_deadline_ != nullptr)
 		timeout_remove(&to_deadline_);
+	refresh_.reset();
 	transport_.reset();
 	delivery_.reset();
 	if (lock_fd_ != -1)
@@ -134,6 +141,7 @@ RetrievalConfig AccountRun::retrieval_config() const
 	c.keep = a.keep;
 	c.max_size = a.max_size;
 	c.folders = a.folders;
+	c.oauth2 = a.auth == AuthMethod::OAuth2;
 	c.saves_are_final = delivery_ != nullptr &&
 		delivery_->saves_are_final();
 	c.max_messages = set_.max_messages;
@@ -274,8 +282,7 @@ void AccountRun::carry_out(Action &a)
 		reconcile();
 		break;
 	case Action::Type::RefreshToken:
-		retrieval_->token_failed(TokenError::Config,
-			"OAuth2 is not configured for this account");
+		refresh_token(a.force);
 		break;
 	case Action::Type::Connect:
 		connect();
@@ -338,6 +345,40 @@ void AccountRun::connect()
 	transport_->connect();
 }
 
+/* The OAuth2 access token to log in with (fetchmail-oauth2-refresh.hh):
+   the cached one, or a fresh one from the provider. */
+void AccountRun::refresh_token(bool force)
+{
+	OAuth2RefreshOptions options;
+
+	options.force = force;
+	refresh_ = std::make_unique<OAuth2Refresh>(store_, set_, http_,
+						   stored_.account);
+	refresh_->start(options, [this](const OAuth2RefreshResult &r) {
+		input([&] {
+			switch (r.status) {
+			case OAuth2RefreshStatus::Ok:
+				if (r.refreshed)
+					retrieval_->note("OAuth2: a new access token");
+				retrieval_->token_ready(r.access_token,
+							r.mechanism_name);
+				return;
+			case OAuth2RefreshStatus::ConsentNeeded:
+				retrieval_->token_failed(TokenError::ConsentNeeded,
+							 r.error);
+				return;
+			case OAuth2RefreshStatus::Config:
+				retrieval_->token_failed(TokenError::Config,
+							 r.error);
+				return;
+			case OAuth2RefreshStatus::Temporary:
+				break;
+			}
+			retrieval_->token_failed(TokenError::Temporary, r.error);
+		});
+	});
+}
+
 void AccountRun::reconcile()
 {
 	std::vector<PendingMessage> found;
@@ -357,8 +398,16 @@ void AccountRun::store_pending()
 	std::string error;
 
 	pending_.messages = retrieval_->pending();
-	if (delivery_->pending_target(pending_, error) < 0 ||
-	    store_.save_pending(stored_.account.id, pending_, error) < 0) {
+	/* where to look after a crash: the mailbox as it was before the
+	   first message of what is pending now was handed over (a later
+	   UIDNEXT could be past a message already delivered) */
+	if (!target_known_ &&
+	    delivery_->pending_target(pending_, error) < 0) {
+		retrieval_->pending_store_failed(error);
+		return;
+	}
+	target_known_ = true;
+	if (store_.save_pending(stored_.account, pending_, error) < 0) {
 		retrieval_->pending_store_failed(error);
 		return;
 	}
@@ -403,11 +452,13 @@ void AccountRun::store_ledger()
 	std::string error;
 
 	pending_.messages = retrieval_->pending();
-	if (store_.save_ledger(stored_.account.id, retrieval_->ledger(),
+	if (store_.save_ledger(stored_.account, retrieval_->ledger(),
 			       &pending_, error) < 0) {
 		retrieval_->ledger_store_failed(error);
 		return;
 	}
+	if (pending_.messages.empty())
+		target_known_ = false;
 	failpoint("after-ledger");
 	retrieval_->ledger_stored();
 }
@@ -503,11 +554,15 @@ void AccountRun::write_state()
 	std::string error;
 
 	pending_.messages = retrieval_->pending();
-	if (store_.save_run(stored_.account.id, retrieval_->status(),
+	if (store_.save_run(stored_.account, retrieval_->status(),
 			    retrieval_->log(),
 			    retrieval_->ledger_dirty() ? &retrieval_->ledger() :
-			    nullptr, &pending_, error) < 0)
-		e_error(event_, "%s", error.c_str());
+			    nullptr, &pending_, error) < 0) {
+		if (store_.last_error() == StoreError::Changed)
+			e_warning(event_, "%s", error.c_str());
+		else
+			e_error(event_, "%s", error.c_str());
+	}
 }
 
 void AccountRun::emit_finished()
@@ -532,6 +587,7 @@ void AccountRun::emit_finished()
 void AccountRun::finish_timeout(AccountRun *run)
 {
 	timeout_remove(&run->to_finish_);
+	run->refresh_.reset();
 	run->transport_.reset();
 	run->delivery_.reset();
 	run->done_();
@@ -587,9 +643,15 @@ std::vector<RunReport> run_accounts(Store &store, const Settings &set,
 	queue.max_parallel = set.max_parallel;
 	queue.interrupted = interrupted;
 	queue.ioloop = io_loop_create();
+	/* one client for the whole run: accounts refresh their OAuth2 tokens
+	   at the same time (it attaches to the run's ioloop) */
+	HttpSettings http_set;
+	http_set.timeout_msecs = set.timeout_msecs;
+	http_set.user = store.user();
+	auto http = std::make_unique<HttpClient>(http_set);
 	for (StoredAccount &stored : accounts) {
 		queue.runs.push_back(std::make_unique<AccountRun>(
-			store, set, std::move(stored), mode,
+			store, set, *http, std::move(stored), mode,
 			[&queue] { queue.done(); }));
 	}
 	if (interrupted) {
@@ -604,6 +666,7 @@ std::vector<RunReport> run_accounts(Store &store, const Settings &set,
 	for (const auto &run : queue.runs)
 		reports.push_back(run->report());
 	queue.runs.clear();
+	http.reset();
 	io_loop_destroy(&queue.ioloop);
 	return reports;
 }

@@ -52,6 +52,16 @@ static int settings_parse_keys(const SettingLookup &lookup, Settings &set_r,
 	return 0;
 }
 
+/* The OAuth2 providers, through the pure parser (fetchmail-oauth2): it
+   never fails as a whole, each provider keeps its own error. */
+static void settings_parse_oauth2(const SettingLookup &lookup,
+				  Settings &set_r)
+{
+	oauth2_providers_parse([&lookup](std::string_view name) {
+		return lookup(std::string(name).c_str());
+	}, set_r.oauth2_providers);
+}
+
 int settings_parse(const SettingLookup &lookup, Settings &set_r,
 		   std::string &error_r)
 {
@@ -111,6 +121,7 @@ int settings_parse(const SettingLookup &lookup, Settings &set_r,
 			      lookup("fetchmail_domain_admins"), error_r) < 0)
 		return -1;
 	set_r.registry = lookup("fetchmail_registry");
+	settings_parse_oauth2(lookup, set_r);
 	return 0;
 }
 

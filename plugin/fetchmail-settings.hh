@@ -14,6 +14,7 @@
 
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-crypto.hh"
+#include "fetchmail-oauth2.hh"
 #include "fetchmail-roles.hh"
 
 #include <functional>
@@ -35,6 +36,10 @@ struct Settings {
 	RolePolicy roles;
 	/* the registry dict URI (fetchmail_registry), "" for none */
 	std::string registry;
+	/* fetchmail_oauth2_providers and each provider's settings; a
+	   provider with a bad or missing setting carries its error and is
+	   refused where it is used (see fetchmail-oauth2.hh) */
+	OAuth2Providers oauth2_providers;
 };
 
 /* The value of a plugin setting, "" when it is not set. */

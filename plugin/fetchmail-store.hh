@@ -13,9 +13,17 @@
      vendor/vendor.dovecot/pvt/server/fetchmail/pending/<id>  a batch being
                                                    made durable (exactly once)
      vendor/vendor.dovecot/pvt/server/fetchmail/log/<id>      last run log
+     vendor/vendor.dovecot/pvt/server/fetchmail/tokens/<id>   OAuth2 tokens
+     vendor/vendor.dovecot/pvt/server/fetchmail/oauth2-state/<key>
+                                    a consent in progress (oauth2 start or
+                                    device), key = SHA-256 of its state
 
    The account record holds the password only as an AES-256-GCM blob bound
-   to "<user>\n<id>" (see fetchmail-crypto.hh). Records that fail to parse
+   to "<user>\n<id>" (see fetchmail-crypto.hh). Every other secret (OAuth2
+   refresh and access tokens, a PKCE verifier or device code) is a blob
+   bound to "<user>\n<id or state key>\n<kind>", kind being
+   oauth2-refresh, oauth2-access or oauth2-consent, so that no blob can be
+   moved to another user, account or purpose. Records that fail to parse
    or decrypt are reported, never dropped.
 
    Storage calls are made with the ioloop current at construction (the
@@ -25,6 +33,7 @@
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-account.hh"
 #include "fetchmail-ledger.hh"
+#include "fetchmail-oauth2.hh"
 #include "fetchmail-settings.hh"
 
 #include <string>
@@ -39,12 +48,27 @@ enum class StoreError {
 	Config,    /* fetchmail_key missing or invalid */
 	Corrupt,   /* a record that does not parse or decrypt */
 	NotFound,  /* no account with that id */
+	Changed,   /* the account was changed or removed during a run */
 };
 
 struct StoredAccount {
 	Account account;          /* password filled only by decrypt_password() */
 	std::string password_blob;
 	AccountStatus status;
+	/* OAuth2 accounts, from the token record without decrypting it: the
+	   consent state as list and show print it (oauth2_consent_text());
+	   empty for password accounts. */
+	std::string oauth2;
+};
+
+/* What Store::update() changes besides the account record, in the same
+   transaction. */
+struct StoreUpdate {
+	bool forget_ledger = false; /* another mailbox: host, protocol,
+				       remote user (ledger and pending record) */
+	bool forget_tokens = false; /* another provider or remote user, or
+				       auth password: they were someone else's */
+	bool status = false;        /* write stored.status too (held) */
 };
 
 class Store {
@@ -65,18 +89,66 @@ public:
 	int decrypt_password(StoredAccount &stored, std::string &error_r);
 
 	/* Create a new account: generates its id (stored in account.id),
-	   encrypts account.password, writes account and a fresh status. */
-	int create(StoredAccount &stored, std::string &error_r);
-	/* Rewrite the account record; re-encrypts when password_changed. */
+	   encrypts account.password, writes account, a fresh status and,
+	   when given, the ledger (an import's seed), in one transaction. */
+	int create(StoredAccount &stored, std::string &error_r,
+		   const Ledger *ledger = nullptr);
+	/* Rewrite the account record with its revision raised; re-encrypts
+	   when password_changed; in the same transaction does what also says
+	   (forget_ledger: another host, protocol or remote user, another
+	   mailbox; forget_tokens: another provider or remote user). */
 	int update(StoredAccount &stored, bool password_changed,
-		   std::string &error_r);
-	/* Remove the account with its status, ledger and log. */
+		   const StoreUpdate &also, std::string &error_r);
+	/* Remove the account with its status, ledger, log and tokens. */
 	int remove(const std::string &id, std::string &error_r);
 
-	/* The end of a run in one transaction: status, run log and, when
+	/* OAuth2 tokens of an account, decrypted: 1 when the account has a
+	   token record, 0 when not (tokens_r is then empty), -1 on error
+	   (Config without fetchmail_key, Corrupt for a record that does not
+	   parse or decrypt). */
+	int load_tokens(const std::string &id, OAuth2Tokens &tokens_r,
+			std::string &error_r);
+	/* Encrypt and write the whole token record of account in one
+	   transaction: a rotated refresh token replaces the old one together
+	   with the new access token and its expiry, or not at all. With
+	   status, the status record goes into the same transaction (held or
+	   released, see oauth2_status_hold()). Only while the account is
+	   the one account describes (same revision, see the writes of a run
+	   below): tokens got for an account that was changed (another
+	   provider or remote user) or removed meanwhile are not stored
+	   (StoreError::Changed). */
+	int save_tokens(const Account &account, const OAuth2Tokens &tokens,
+			std::string &error_r,
+			const AccountStatus *status = nullptr);
+
+	/* Consent states (see fetchmail-oauth2.hh), by the state's key. */
+	int save_consent(const std::string &key, const std::string &json,
+			 std::string &error_r);
+	/* 1 with the record, 0 when there is none. */
+	int load_consent(const std::string &key, std::string &json_r,
+			 std::string &error_r);
+	int remove_consent(const std::string &key, std::string &error_r);
+	int list_consents(std::vector<std::string> &keys_r,
+			  std::string &error_r);
+
+	/* Secrets other than the password: AES-256-GCM under fetchmail_key,
+	   bound to "<user>\n<id>\n<kind>". Config error without a key. */
+	int encrypt_secret(std::string_view plaintext, const std::string &id,
+			   const char *kind, std::string &blob_r,
+			   std::string &error_r);
+	int decrypt_secret(std::string_view blob, const std::string &id,
+			   const char *kind, std::string &plain_r,
+			   std::string &error_r);
+
+	/* The writes of a run. Each is made only while the account is the
+	   one the run started with (same revision): an account edited or
+	   removed during the run gets nothing written by it (StoreError::
+	   Changed), and what a removal overtakes is removed again.
+
+	   The end of a run in one transaction: status, run log and, when
 	   given, the ledger with the pending record (removed when pending is
 	   null or empty). */
-	int save_run(const std::string &id, const AccountStatus &status,
+	int save_run(const Account &account, const AccountStatus &status,
 		     const std::string &log, const Ledger *ledger,
 		     const PendingBatch *pending, std::string &error_r);
 
@@ -87,22 +159,24 @@ public:
 	   holds it, -1 on error. */
 	int lock_account(const std::string &id, int &fd_r,
 			 std::string &error_r);
+	/* The same for other exclusive work on an account, named by what:
+	   .fetchmail-<what>-<id>.lock (e.g. "oauth2": a token refresh or a
+	   consent being stored). Never blocks. */
+	int lock_account_for(const char *what, const std::string &id,
+			     int &fd_r, std::string &error_r);
 	/* Whether a run of the account is in progress (its lock is held). */
 	bool account_running(const std::string &id);
 	int load_ledger(const std::string &id, Ledger &ledger_r,
 			std::string &error_r);
 	/* The ledger and the pending record (removed when null or empty),
 	   in one transaction. */
-	int save_ledger(const std::string &id, const Ledger &ledger,
+	int save_ledger(const Account &account, const Ledger &ledger,
 			const PendingBatch *pending, std::string &error_r);
-	int save_pending(const std::string &id, const PendingBatch &pending,
+	int save_pending(const Account &account, const PendingBatch &pending,
 			 std::string &error_r);
 	/* 0 when there is none */
 	int load_pending(const std::string &id, PendingBatch &pending_r,
 			 std::string &error_r);
-	/* Forget what was delivered (the account now points at another
-	   mailbox: another host, protocol or remote user). */
-	int clear_ledger(const std::string &id, std::string &error_r);
 	int load_log(const std::string &id, std::string &log_r,
 		     std::string &error_r);
 
@@ -114,13 +188,23 @@ public:
 private:
 	int get(const char *kind, const std::string &id, std::string &value_r,
 		std::string &error_r);
-	int set(const std::vector<std::pair<std::string,
-					    const std::string *>> &changes,
-		std::string &error_r);
+	int list_kind(const char *kind, std::vector<std::string> &names_r,
+		      std::string &error_r);
+	using Changes = std::vector<std::pair<std::string, const std::string *>>;
+	int set(const Changes &changes, std::string &error_r);
+	/* set() while the account has account's revision; what names the
+	   writer in the error ("the run") */
+	int set_unchanged(const Account &account, const Changes &changes,
+			  std::string &error_r, const char *what = "the run");
+	int revision(const std::string &id, bool &exists_r, uint64_t &rev_r,
+		     std::string &error_r);
 	int encrypt_password(StoredAccount &stored, std::string &error_r);
+	void load_oauth2_status(StoredAccount &stored);
 	int fail(StoreError kind, std::string &error_r, std::string error);
 	std::string aad(const std::string &id) const;
-	int lock_path(const std::string &id, std::string &path_r,
+	int lock_path(const std::string &name, std::string &path_r,
+		      std::string &error_r);
+	int lock_file(const std::string &name, int &fd_r,
 		      std::string &error_r);
 
 	struct mail_user *user_;

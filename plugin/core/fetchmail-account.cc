@@ -1,4 +1,5 @@
 #include "fetchmail-account.hh"
+#include "fetchmail-oauth2.hh"
 
 #include "fetchmail-strings.hh"
 
@@ -137,14 +138,28 @@ int max_size_parse(std::string_view value, uint64_t &size_r,
 	return 0;
 }
 
+/* What text_check() requires besides a length. */
+enum TextRules {
+	TEXT_NO_LINE_BREAKS = 0,  /* no CR, LF or NUL (a password) */
+	TEXT_NO_CTRL = 1,         /* no control characters at all */
+	TEXT_UTF8 = 2,            /* well-formed UTF-8 */
+	TEXT_ECHO = 4,            /* the error may quote the value */
+};
+
 int text_check(std::string_view field, std::string_view value, size_t max,
-	       bool all_ctrl, bool echo, std::string &error_r)
+	       int rules, std::string &error_r)
 {
+	const bool all_ctrl = (rules & TEXT_NO_CTRL) != 0;
+	const bool echo = (rules & TEXT_ECHO) != 0;
+
 	if (value.empty())
 		return fail(error_r, field, "must not be empty");
 	if (value.size() > max) {
 		return fail(error_r, field, "longer than " +
 			    std::to_string(max) + " bytes");
+	}
+	if ((rules & TEXT_UTF8) != 0 && !utf8_valid(value)) {
+		return fail_got(error_r, field, "must be valid UTF-8", value);
 	}
 	if (all_ctrl ? has_ctrl_chars(value) : has_line_breaks(value)) {
 		std::string what = all_ctrl ?
@@ -234,7 +249,7 @@ const std::vector<std::string_view> &account_field_names()
 	static const std::vector<std::string_view> names = {
 		"host", "port", "protocol", "remote-user", "password", "tls",
 		"tls-verify", "keep", "folders", "mailbox", "max-size",
-		"active",
+		"active", "auth", "oauth2-provider",
 	};
 	return names;
 }
@@ -285,13 +300,13 @@ int account_set_field(Account &account, std::string_view name,
 					"must be pop3 or imap", value);
 		account.protocol_set = true;
 	} else if (name == "remote-user") {
-		if (text_check(name, value, REMOTE_USER_MAX, false, true,
-			       error_r) < 0)
+		if (text_check(name, value, REMOTE_USER_MAX,
+			       TEXT_NO_CTRL | TEXT_ECHO, error_r) < 0)
 			return -1;
 		account.remote_user = std::string(value);
 	} else if (name == "password") {
 		/* never echo the value */
-		if (text_check(name, value, PASSWORD_MAX, false, false,
+		if (text_check(name, value, PASSWORD_MAX, TEXT_NO_LINE_BREAKS,
 			       error_r) < 0)
 			return -1;
 		account.password = std::string(value);
@@ -325,8 +340,8 @@ int account_set_field(Account &account, std::string_view name,
 		}
 		return account_set_folders(account, list, error_r);
 	} else if (name == "mailbox") {
-		if (text_check(name, value, MAILBOX_MAX, true, true,
-			       error_r) < 0)
+		if (text_check(name, value, MAILBOX_MAX,
+			       TEXT_NO_CTRL | TEXT_UTF8 | TEXT_ECHO, error_r) < 0)
 			return -1;
 		account.mailbox = std::string(value);
 	} else if (name == "max-size") {
@@ -334,6 +349,21 @@ int account_set_field(Account &account, std::string_view name,
 		if (max_size_parse(value, size, error_r) < 0)
 			return -1;
 		account.max_size = size;
+	} else if (name == "auth") {
+		if (ascii_iequals(value, "password"))
+			account.auth = AuthMethod::Password;
+		else if (ascii_iequals(value, "oauth2"))
+			account.auth = AuthMethod::OAuth2;
+		else
+			return fail_got(error_r, "auth",
+					"must be password or oauth2", value);
+	} else if (name == "oauth2-provider") {
+		if (!value.empty() && !oauth2_provider_name_valid(value)) {
+			return fail_got(error_r, "oauth2-provider",
+					"must be a provider name (a-z, 0-9 "
+					"and '-')", value);
+		}
+		account.oauth2_provider = std::string(value);
 	} else {
 		error_r = "unknown field '" + account_quote_value(name) + "'";
 		return -1;
@@ -352,8 +382,8 @@ int account_set_folders(Account &account,
 		if (name.empty())
 			return fail(error_r, "folders",
 				    "folder names must not be empty");
-		if (text_check("folders", name, FOLDER_MAX, true, true,
-			       error_r) < 0)
+		if (text_check("folders", name, FOLDER_MAX,
+			       TEXT_NO_CTRL | TEXT_UTF8 | TEXT_ECHO, error_r) < 0)
 			return -1;
 		if (std::find(list.begin(), list.end(), name) == list.end())
 			list.emplace_back(name);
@@ -374,8 +404,20 @@ int account_validate(const Account &account, std::string &error_r)
 		return fail(error_r, "protocol", "missing (pop3 or imap)");
 	if (account.remote_user.empty())
 		return fail(error_r, "remote-user", "missing");
-	if (account.password.empty())
-		return fail(error_r, "password", "missing");
+	if (account.auth == AuthMethod::Password) {
+		if (account.password.empty())
+			return fail(error_r, "password", "missing");
+		if (!account.oauth2_provider.empty())
+			return fail(error_r, "oauth2-provider",
+				    "only with auth oauth2");
+	} else {
+		if (account.oauth2_provider.empty())
+			return fail(error_r, "oauth2-provider",
+				    "missing (required with auth oauth2)");
+		if (!account.password.empty())
+			return fail(error_r, "password",
+				    "not used with auth oauth2");
+	}
 	if (account.protocol != Protocol::Imap &&
 	    !(account.folders.size() == 1 && account.folders[0] == "INBOX"))
 		return fail(error_r, "folders", "only for protocol imap");
@@ -387,7 +429,8 @@ int account_validate(const Account &account, std::string &error_r)
 }
 
 std::vector<std::pair<std::string, std::string>>
-account_show_fields(const Account &account, const AccountStatus &status)
+account_show_fields(const Account &account, const AccountStatus &status,
+		    std::string_view oauth2)
 {
 	auto yesno = [](bool b) { return std::string(b ? "yes" : "no"); };
 	auto when = [](int64_t t) {
@@ -406,6 +449,9 @@ account_show_fields(const Account &account, const AccountStatus &status)
 		{ "mailbox", account.mailbox },
 		{ "max-size", std::to_string(account.max_size) },
 		{ "active", yesno(account.active) },
+		{ "auth", auth_method_name(account.auth) },
+		{ "oauth2-provider", account.oauth2_provider },
+		{ "oauth2", std::string(oauth2) },
 		{ "last-run", when(status.last_run) },
 		{ "last-status", run_status_name(status.last_status) },
 		{ "last-error", status.last_error },
@@ -438,6 +484,11 @@ const char *run_status_name(RunStatus status)
 	case RunStatus::Running: return "running";
 	}
 	return "never";
+}
+
+const char *auth_method_name(AuthMethod auth)
+{
+	return auth == AuthMethod::OAuth2 ? "oauth2" : "password";
 }
 
 int run_status_parse(std::string_view name, RunStatus &status_r)

@@ -11,7 +11,7 @@
    Input from the command line or the HTTP API goes through
    account_set_field() one field at a time, under the contract names
    (host, port, protocol, remote-user, password, tls, tls-verify, keep,
-   folders, mailbox, max-size, active). It validates the value and changes
+   folders, mailbox, max-size, active, auth, oauth2-provider). It validates the value and changes
    the account only when the value is good. After all fields of an add or
    edit are set, account_validate() checks the record as a whole. Errors are
    one line that starts with the field name ("port: must be ...") and never
@@ -31,6 +31,9 @@ namespace fetchmail {
 enum class Protocol { Pop3, Imap };
 enum class TlsMode { Implicit, StartTls, None };
 enum class RunStatus { Never, Ok, Error, Running };
+/* How the account logs in: with its password, or with an OAuth2 access
+   token of its provider (see fetchmail-oauth2.hh). */
+enum class AuthMethod { Password, OAuth2 };
 
 struct Account {
 	std::string id;           /* see account_generate_id() */
@@ -43,7 +46,8 @@ struct Account {
 	   or read from a record. account_validate() checks it. */
 	bool protocol_set = false;
 	std::string remote_user;
-	std::string password;     /* plaintext, in memory only */
+	std::string password;     /* plaintext, in memory only; empty with
+				     auth oauth2 */
 	TlsMode tls = TlsMode::Implicit;
 	bool tls_verify = true;
 	bool keep = true;
@@ -51,6 +55,13 @@ struct Account {
 	std::string mailbox = "INBOX";             /* local destination */
 	uint64_t max_size = 0;    /* bytes, 0 = no limit */
 	bool active = true;
+	AuthMethod auth = AuthMethod::Password;
+	/* one of fetchmail_oauth2_providers with auth oauth2, else empty */
+	std::string oauth2_provider;
+	/* Not a field: the stored record's revision, raised by every change
+	   of the record, so that a run can tell that the account it started
+	   with was changed or removed meanwhile. */
+	uint64_t revision = 0;
 
 	/* port, or the default: 110/143 for tls none or starttls,
 	   995/993 for implicit TLS (POP3/IMAP). */
@@ -79,41 +90,54 @@ const std::vector<std::string_view> &account_field_names();
                          non-empty, <= 253 bytes, no spaces/control chars
      port                digits only, 1..65535
      protocol            pop3 | imap
-     remote-user         non-empty, <= 256 bytes, no CR/LF/NUL
+     remote-user         non-empty, <= 256 bytes, no control characters
      password            non-empty, <= 1024 bytes, no CR/LF/NUL
      tls                 implicit | starttls | none
      tls-verify, keep,
      active              yes/no (also true/false, 1/0)
      folders             comma separated, see account_set_folders()
-     mailbox             non-empty, <= 255 bytes, no control characters
+     mailbox             non-empty, <= 255 bytes, valid UTF-8, no control
+                         characters (whether the user's storage accepts
+                         the name is checked by the doveadm verbs)
      max-size            digits with an optional k/M/G suffix (1024-based,
                          case-insensitive), 0 = no limit
+     auth                password | oauth2
+     oauth2-provider     a provider name ([a-z0-9][a-z0-9-]*, at most 32),
+                         or empty for none; whether it is configured is
+                         checked by the glue, which knows the settings
    Keywords are case-insensitive. */
 int account_set_field(Account &account, std::string_view name,
 		      std::string_view value, std::string &error_r);
 
-/* Set the remote folders: each non-empty, <= 1024 bytes, no control
-   characters; surrounding spaces are trimmed, duplicates dropped (first
-   one kept), at least one and at most 256 folders. */
+/* Set the remote folders: each non-empty, <= 1024 bytes, valid UTF-8, no
+   control characters; surrounding spaces are trimmed, duplicates dropped
+   (first one kept), at least one and at most 256 folders. */
 int account_set_folders(Account &account,
 			const std::vector<std::string> &folders,
 			std::string &error_r);
 
-/* Whole-record checks after add/edit: host, protocol, remote-user and
-   password present; folders other than the default ["INBOX"] only for
-   imap ("folders: only for protocol imap"). */
+/* Whole-record checks after add/edit: host, protocol and remote-user
+   present; with auth password a password and no oauth2-provider
+   ("oauth2-provider: only with auth oauth2"); with auth oauth2 a provider
+   ("oauth2-provider: missing (required with auth oauth2)") and no password
+   ("password: not used with auth oauth2"); folders other than the default
+   ["INBOX"] only for imap ("folders: only for protocol imap"). */
 int account_validate(const Account &account, std::string &error_r);
 
-/* Every field (never the password) followed by the status fields
-   last-run, last-status, last-error, last-fetched, next-run, as strings
-   for list/show. port is the effective port, folders are comma separated,
-   booleans yes/no, times ISO 8601 UTC or empty when 0. */
+/* Every field (never the password), then oauth2 (the OAuth2 consent
+   state given by the caller, see oauth2_consent_text(); empty for
+   password accounts), then the status fields last-run, last-status,
+   last-error, last-fetched, next-run, as strings for list/show. port is
+   the effective port, folders are comma separated, booleans yes/no, times
+   ISO 8601 UTC or empty when 0. */
 std::vector<std::pair<std::string, std::string>>
-account_show_fields(const Account &account, const AccountStatus &status);
+account_show_fields(const Account &account, const AccountStatus &status,
+		    std::string_view oauth2 = "");
 
 const char *protocol_name(Protocol protocol);    /* pop3, imap */
 const char *tls_mode_name(TlsMode tls);          /* implicit, starttls, none */
 const char *run_status_name(RunStatus status);   /* never, ok, error, running */
+const char *auth_method_name(AuthMethod auth);   /* password, oauth2 */
 /* Inverse of run_status_name(); -1 for an unknown name. */
 int run_status_parse(std::string_view name, RunStatus &status_r);
 

@@ -38,7 +38,8 @@ int folder_members(const Json::Value &v, FolderLedger &folder,
 		error_r = "uids: malformed UID set";
 		return -1;
 	}
-	if (json_get(v, "fp", fps, error_r) < 0)
+	if (json_get(v, "fp", fps, error_r) < 0 ||
+	    json_get(v, "baseline", folder.baseline, error_r) < 0)
 		return -1;
 	for (std::string &fp : fps)
 		folder.add_fingerprint(std::move(fp));
@@ -63,15 +64,18 @@ int ledger_read(std::string_view json, Ledger &ledger, std::string &error_r)
 {
 	Json::Value root;
 	std::vector<std::string> pop3;
+	bool baseline = false;
 	int version;
 
 	if (json_read_object(json, root, error_r) < 0 ||
 	    json_version(root, LEDGER_VERSION, "v", "a version number",
 			 version, error_r) < 0 ||
-	    json_get(root, "pop3", pop3, error_r) < 0)
+	    json_get(root, "pop3", pop3, error_r) < 0 ||
+	    json_get(root, "baseline", baseline, error_r) < 0)
 		return -1;
 	for (std::string &uidl : pop3)
 		ledger.pop3_add(std::move(uidl));
+	ledger.set_pop3_baseline(baseline);
 
 	const Json::Value &folders = root["folders"];
 	if (folders.isNull())
@@ -171,7 +175,7 @@ size_t FolderLedger::range_count() const
 
 bool FolderLedger::empty() const
 {
-	return ranges.empty() && fps.empty();
+	return ranges.empty() && fps.empty() && !baseline;
 }
 
 std::string FolderLedger::uids_string() const
@@ -298,6 +302,7 @@ void Ledger::retain_folders(const std::vector<std::string> &names)
 void Ledger::clear()
 {
 	pop3.clear();
+	pop3_baseline_ = false;
 	imap.clear();
 }
 
@@ -316,6 +321,8 @@ std::string ledger_encode(const Ledger &ledger)
 		Json::Value &pop3 = root["pop3"] = Json::arrayValue;
 		for (const auto &uidl : ledger.pop3)
 			pop3.append(uidl);
+		if (ledger.pop3_baseline_)
+			root["baseline"] = true;
 		Json::Value &folders = root["folders"] = Json::objectValue;
 		for (const auto &[name, f] : ledger.imap) {
 			Json::Value &v = folders[name] = Json::objectValue;
@@ -324,6 +331,8 @@ std::string ledger_encode(const Ledger &ledger)
 			Json::Value &fps = v["fp"] = Json::arrayValue;
 			for (const auto &fp : f.fingerprints())
 				fps.append(fp);
+			if (f.baseline)
+				v["baseline"] = true;
 		}
 		return json_write(root);
 	} catch (const std::exception &) {

@@ -17,11 +17,23 @@
    kept), lists the folder with fingerprints, skips messages whose
    fingerprint is known (adding their UIDs back), and fetches the rest.
 
+   Baseline (an account imported from another fetcher that left its mail
+   on the server, see fetchmail-import.hh): a pending baseline, for the
+   POP3 maildrop or for one IMAP folder, says "the next complete listing
+   records every message present as delivered and fetches nothing". The
+   retrieval (fetchmail-retrieval.hh, RunMode::Baseline) takes it: it
+   treats that listing as a baseline, clears the flag, stores the ledger
+   and fetches (and deletes) nothing in that listing. IMAP baselines list
+   with fingerprints, so that the recorded messages survive a later
+   UIDVALIDITY change.
+
    Serialized as compact JSON:
 
-     {"v":1,"pop3":["uidl1","uidl2"],
+     {"v":1,"pop3":["uidl1","uidl2"],"baseline":true,
       "folders":{"INBOX":{"uidvalidity":1700000000,"uids":"1:500,502",
-                          "fp":["0123456789abcdef"]}}}
+                          "fp":["0123456789abcdef"],"baseline":true}}}
+
+   "baseline" is written only while pending (missing = false).
 
    Lookups are O(log n); encode/decode of 10,000 entries take a few
    milliseconds. Nothing throws. */
@@ -71,6 +83,9 @@ public:
 	   fingerprints. */
 	void reset_uids(uint32_t new_uidvalidity);
 
+	/* A pending baseline (see the top of this file). */
+	bool baseline = false;
+
 private:
 	std::map<uint32_t, uint32_t> ranges; /* lo -> hi, disjoint, not adjacent */
 	std::set<std::string, std::less<>> fps;
@@ -83,6 +98,9 @@ public:
 	/* Keep only the UIDLs in present (the complete listing). */
 	void pop3_retain(const std::vector<std::string> &present);
 	size_t pop3_count() const { return pop3.size(); }
+	/* A pending POP3 baseline (see the top of this file). */
+	bool pop3_baseline() const { return pop3_baseline_; }
+	void set_pop3_baseline(bool pending) { pop3_baseline_ = pending; }
 
 	/* The ledger of a remote folder, created empty when missing. */
 	FolderLedger &folder(const std::string &name);
@@ -94,11 +112,13 @@ public:
 	const std::map<std::string, FolderLedger, std::less<>> &folders() const
 	{ return imap; }
 
+	/* Forget everything, pending baselines included. */
 	void clear();
 
 private:
 	friend std::string ledger_encode(const Ledger &);
 	std::set<std::string, std::less<>> pop3;
+	bool pop3_baseline_ = false;
 	std::map<std::string, FolderLedger, std::less<>> imap;
 };
 

@@ -6,16 +6,16 @@ namespace fetchmail {
 
 namespace {
 
-/* Parse a record and check its version: errors "record is not valid
-   JSON: ...", "record version ...". */
-int record_read(std::string_view json, Json::Value &root_r, int &version_r,
-		std::string &error_r)
+/* Parse a record and check its version (at most max_version): errors
+   "record is not valid JSON: ...", "record version ...". */
+int record_read(std::string_view json, int max_version, Json::Value &root_r,
+		int &version_r, std::string &error_r)
 {
 	if (json_read_object(json, root_r, error_r) < 0) {
 		error_r = "record is " + error_r;
 		return -1;
 	}
-	if (json_version(root_r, RECORD_VERSION, "version",
+	if (json_version(root_r, max_version, "version",
 			 "a non-negative integer", version_r, error_r) < 0) {
 		error_r = "record " + error_r;
 		return -1;
@@ -37,6 +37,8 @@ void record_upgrade(Json::Value &root, int version)
 			root.removeMember(key);
 		}
 	}
+	/* v1 -> v2 only added keys (auth, oauth2-provider): a v1 record is
+	   a password account */
 	root["v"] = RECORD_VERSION;
 }
 
@@ -104,13 +106,35 @@ int account_decode(const Json::Value &root, Account &account,
 	if (port != 0 && account_set_field(account, "port",
 					   std::to_string(port), error_r) < 0)
 		return -1;
-	if (json_get(root, "max-size", account.max_size, error_r) < 0)
+	if (json_get(root, "max-size", account.max_size, error_r) < 0 ||
+	    json_get(root, "rev", account.revision, error_r) < 0)
 		return -1;
 	std::vector<std::string> folders;
 	int ret = json_get(root, "folders", folders, error_r);
 	if (ret < 0 ||
 	    (ret > 0 && account_set_folders(account, folders, error_r) < 0))
 		return -1;
+
+	if (set_string(account, root, "auth", false, error_r) < 0 ||
+	    set_string(account, root, "oauth2-provider",
+		       account.auth == AuthMethod::OAuth2, error_r) < 0)
+		return -1;
+	if (account.auth == AuthMethod::OAuth2) {
+		if (account.oauth2_provider.empty()) {
+			error_r = "oauth2-provider: missing";
+			return -1;
+		}
+		if (!root["password"].isNull()) {
+			error_r = "password: not used with auth oauth2";
+			return -1;
+		}
+		blob_r.clear();
+		return 0;
+	}
+	if (!account.oauth2_provider.empty()) {
+		error_r = "oauth2-provider: only with auth oauth2";
+		return -1;
+	}
 
 	std::string password;
 	if (get_required(root, "password", password, error_r) < 0)
@@ -151,14 +175,21 @@ std::string account_record_encode(const Account &account,
 				  std::string_view password_blob)
 {
 	try {
+		bool oauth2 = account.auth == AuthMethod::OAuth2;
 		Json::Value root(Json::objectValue);
-		root["v"] = RECORD_VERSION;
+		/* the lowest version that holds the record */
+		root["v"] = oauth2 ? 2 : 1;
 		root["id"] = account.id;
 		root["host"] = account.host;
 		root["port"] = account.port;
 		root["protocol"] = protocol_name(account.protocol);
 		root["remote-user"] = account.remote_user;
-		root["password"] = std::string(password_blob);
+		if (oauth2) {
+			root["auth"] = auth_method_name(account.auth);
+			root["oauth2-provider"] = account.oauth2_provider;
+		} else {
+			root["password"] = std::string(password_blob);
+		}
 		root["tls"] = tls_mode_name(account.tls);
 		root["tls-verify"] = account.tls_verify;
 		root["keep"] = account.keep;
@@ -168,6 +199,7 @@ std::string account_record_encode(const Account &account,
 		root["mailbox"] = account.mailbox;
 		root["max-size"] = Json::UInt64(account.max_size);
 		root["active"] = account.active;
+		root["rev"] = Json::UInt64(account.revision);
 		return json_write(root);
 	} catch (const std::exception &) {
 		return "";
@@ -180,7 +212,8 @@ int account_record_decode(std::string_view json, Account &account_r,
 	try {
 		Json::Value root;
 		int version;
-		if (record_read(json, root, version, error_r) < 0)
+		if (record_read(json, RECORD_VERSION, root, version,
+				error_r) < 0)
 			return -1;
 		record_upgrade(root, version);
 
@@ -201,7 +234,7 @@ std::string status_record_encode(const AccountStatus &status)
 {
 	try {
 		Json::Value root(Json::objectValue);
-		root["v"] = RECORD_VERSION;
+		root["v"] = STATUS_RECORD_VERSION;
 		root["last-run"] = Json::Int64(status.last_run);
 		root["last-status"] = run_status_name(status.last_status);
 		root["last-error"] = status.last_error;
@@ -222,7 +255,8 @@ int status_record_decode(std::string_view json, AccountStatus &status_r,
 	try {
 		Json::Value root;
 		int version;
-		if (record_read(json, root, version, error_r) < 0)
+		if (record_read(json, STATUS_RECORD_VERSION, root, version,
+				error_r) < 0)
 			return -1;
 		AccountStatus status;
 		if (status_decode(root, status, error_r) < 0)

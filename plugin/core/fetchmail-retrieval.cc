@@ -480,6 +480,9 @@ void Retrieval::on_folder_selected(const Event &ev)
 	if (fl.uidvalidity != ev.uidvalidity)
 		ledger_dirty_ = true;
 	fl.uidvalidity = ev.uidvalidity;
+	/* a pending baseline records fingerprints too (see on_listing) */
+	if (fl.baseline)
+		fingerprints_ = true;
 	imap_->list(1, fingerprints_);
 }
 
@@ -500,9 +503,17 @@ void Retrieval::on_listing(Event &ev)
 	} else {
 		filter_imap(listing);
 	}
-	if (config_.mode == RunMode::Baseline) {
-		for (const RemoteMessage &m : listing)
+	/* taken in a Baseline run too, which does what it asks for */
+	bool pending_baseline = take_baseline();
+	if (config_.mode == RunMode::Baseline || pending_baseline) {
+		for (const RemoteMessage &m : listing) {
 			record_uid(m);
+			if (imap_ && fingerprints_)
+				ledger_.folder(folder_).add_fingerprint(
+					message_fingerprint(m.message_id,
+							    m.size,
+							    m.internal_date));
+		}
 		report_.marked += listing.size();
 		note_line(std::to_string(total) + " messages on the server" +
 			  folder_suffix() + ", " + std::to_string(listing.size()) +
@@ -726,6 +737,24 @@ void Retrieval::record_uid(const RemoteMessage &m)
 	else
 		ledger_.folder(folder_).add(m.number);
 	ledger_dirty_ = true;
+}
+
+/* A pending baseline for this listing (an imported account's first: its
+   old fetcher left mail on the server), taken: true once. */
+bool Retrieval::take_baseline()
+{
+	if (pop3_) {
+		if (!ledger_.pop3_baseline())
+			return false;
+		ledger_.set_pop3_baseline(false);
+	} else {
+		FolderLedger &fl = ledger_.folder(folder_);
+		if (!fl.baseline)
+			return false;
+		fl.baseline = false;
+	}
+	ledger_dirty_ = true;
+	return true;
 }
 
 /* Store the ledger and what is still pending (the saves in flight). */

@@ -96,7 +96,10 @@ enum class RunMode {
 	Test,
 	/* record every message on the server as delivered without fetching
 	   it (an imported account whose old fetcher left mail on the
-	   server); then the ledger is stored and the run ends */
+	   server); then the ledger is stored and the run ends. A Fetch run
+	   treats one listing this way when the ledger holds a pending
+	   baseline for it (POP3, or that IMAP folder: see fetchmail-
+	   ledger.hh), and takes the flag. */
 	Baseline,
 };
 
@@ -279,6 +282,7 @@ private:
 	void flush_batch(Resume after = Resume::None);
 	void record(const Saved &s);
 	void record_uid(const RemoteMessage &m);
+	bool take_baseline();
 	void store_ledger(Resume after);
 	void try_after_fetch();
 

@@ -40,6 +40,9 @@ bool is_ctrl_char(unsigned char c);
 bool has_ctrl_chars(std::string_view s);
 /* CR, LF or NUL anywhere in s. */
 bool has_line_breaks(std::string_view s);
+/* s is well-formed UTF-8 (no overlong forms, no surrogates, nothing above
+   U+10FFFF), as Dovecot requires of mailbox names. */
+bool utf8_valid(std::string_view s);
 
 } // namespace fetchmail
 

@@ -2,9 +2,9 @@
    as doveadm and the HTTP API set them one by one.
 
    Input: up to 16 account_set_field() calls on one account, each a
-   byte choosing the field (every name of account_field_names(), or an
-   unknown name read from the input up to '='), a length byte (values of
-   up to a few KiB) and the value.
+   byte choosing the field (account_field_names()[byte], modulo their
+   number; 0xff: an unknown name read from the input up to '='), a length
+   byte (values of up to a few KiB) and the value.
 
    Checked for every call: a refused value leaves the account unchanged,
    and its error is one line without control characters that starts with
@@ -58,6 +58,9 @@ void copy_field(std::string_view name, const Account &from, Account &to)
 			t.max_size = f.max_size; } },
 		{ "active", [](const Account &f, Account &t) {
 			t.active = f.active; } },
+		{ "auth", [](const Account &f, Account &t) { t.auth = f.auth; } },
+		{ "oauth2-provider", [](const Account &f, Account &t) {
+			t.oauth2_provider = f.oauth2_provider; } },
 	};
 	copy.at(name)(from, to);
 }
@@ -136,7 +139,10 @@ void check_record(const Account &account)
 	std::string decoded_blob;
 	FUZZ_CHECK(account_record_decode(encoded, decoded, decoded_blob,
 					 error) == 0);
-	FUZZ_CHECK(decoded_blob == blob && decoded.password.empty());
+	/* an OAuth2 account has no password blob (a v2 record) */
+	bool oauth2 = account.auth == AuthMethod::OAuth2;
+	FUZZ_CHECK(decoded_blob == (oauth2 ? "" : blob));
+	FUZZ_CHECK(decoded.password.empty());
 	decoded.password = account.password;
 	FUZZ_CHECK(fuzz_account_fields(decoded) == fuzz_account_fields(account));
 
@@ -156,9 +162,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Account account;
 	account.id = "fm-fuzz2345";
 	for (unsigned calls = 0; !in.empty() && calls < 16; calls++) {
-		size_t pick = in.byte() % (names.size() + 1);
-		bool known = pick < names.size();
-		std::string name(known ? names[pick] : in.until('='));
+		/* 0xff: an unknown name; else the field names[pick] */
+		uint8_t pick = in.byte();
+		bool known = pick != 0xff;
+		std::string name(known ? names[pick % names.size()] :
+				 in.until('='));
 		size_t len = in.byte();
 		if (len >= 0xf0)
 			len = (len - 0xef) * 256;   /* up to 4 KiB */

@@ -3,7 +3,7 @@
 
     fakeserver.py --scenario NAME --port-file FILE --log FILE
                   [--messages N] [--size BYTES] [--lifetime SECONDS]
-                  [--dump DIR]
+                  [--dump DIR] [--listing N] [--hold FILE]
 
 Listens on 127.0.0.1 on a port it picks, writes the port to --port-file
 (atomically, once it listens) and prints it, then serves connections one
@@ -30,7 +30,9 @@ so that a test can assert what the client sent (e.g. that no DELE, UID
 STORE, EXPUNGE or PASS was ever sent) once every BEGIN has its END.
 
 Scenarios are the functions named in SCENARIOS at the bottom; the POP3 ones
-start with pop3-, the IMAP ones with imap-. Python 3 standard library only.
+start with pop3-, the IMAP ones with imap-. --listing N makes the -huge-
+scenarios list N messages; --hold FILE makes pop3-hold wait for FILE to
+exist before it answers the first RETR. Python 3 standard library only.
 """
 
 import argparse
@@ -42,6 +44,7 @@ import sys
 import time
 
 CRLF = b"\r\n"
+OPTIONS = None   # the command line, for scenarios that take options
 
 
 class Stop(Exception):
@@ -390,6 +393,80 @@ def pop3_echo_password(c, box):
     P(c, box).serve()
 
 
+def pop3_echo_base64(c, box):
+    """PASS is refused with a reply that repeats the password base64-
+    encoded, in a SASL PLAIN response and on its own (none of those forms
+    may reach a log, an error or a status field)."""
+    import base64
+
+    class P(Pop3):
+        def cmd_PASS(self, arg):
+            plain = base64.b64encode(b"\0bob\0" + arg.encode()).decode()
+            alone = base64.b64encode(arg.encode()).decode()
+            self.reply("-ERR [AUTH] bad credentials (%s, %s)\r\n" % (plain, alone))
+    P(c, box).serve()
+
+
+def pop3_drip(c, box):
+    """RETR of message 1: +OK, then the message one byte every 0.3 seconds,
+    for ever: the connection is never silent long enough for an inactivity
+    timeout."""
+    class P(Pop3):
+        def retr(self, n, uid, body):
+            self.flush()
+            c.send(b"+OK %d octets\r\n" % (len(body) * 1000))
+            while True:
+                for b in dot_stuff(body)[:-3]:
+                    c.sock.sendall(bytes([b]))
+                    time.sleep(0.3)
+                    if time.monotonic() > c.deadline:
+                        raise Stop("lifetime over")
+    P(c, box).serve()
+
+
+def pop3_hold(c, box):
+    """Like pop3-good, but the first RETR is answered only once the file
+    named by --hold exists (a test changes the account meanwhile)."""
+    class P(Pop3):
+        held = False
+
+        def retr(self, n, uid, body):
+            if not P.held:
+                c.log("holding before RETR %d" % n)
+                self.flush()
+                while not os.path.exists(OPTIONS.hold):
+                    time.sleep(0.05)
+                    if time.monotonic() > c.deadline:
+                        raise Stop("lifetime over")
+                P.held = True
+            Pop3.retr(self, n, uid, body)
+    P(c, box).serve()
+
+
+def pop3_huge_uidl(c, box):
+    """UIDL and LIST list --listing N messages (a hostile server: N is a
+    million), sent in large writes."""
+    class P(Pop3):
+        def huge(self, fmt):
+            self.flush()
+            c.send("+OK\r\n")
+            chunk = []
+            for n in range(1, OPTIONS.listing + 1):
+                chunk.append(fmt(n))
+                if len(chunk) == 10000:
+                    c.sock.sendall("".join(chunk).encode())
+                    chunk = []
+            chunk.append(".\r\n")
+            c.sock.sendall("".join(chunk).encode())
+
+        def cmd_UIDL(self, arg):
+            self.huge(lambda n: "%d hostile-uidl-%d\r\n" % (n, n))
+
+        def cmd_LIST(self, arg):
+            self.huge(lambda n: "%d 1000\r\n" % n)
+    P(c, box).serve()
+
+
 def pop3_silent(c, box):
     """The greeting, then not a byte more (what the client sends is logged)."""
     c.send("+OK fake POP3 server ready\r\n")
@@ -724,6 +801,25 @@ def imap_echo_password(c, box):
     I(c, box).serve()
 
 
+def imap_huge_listing(c, box):
+    """The UID listing of INBOX has --listing N messages (a hostile
+    server: millions)."""
+    class I(Imap):
+        def cmd_UID_FETCH(self, tag, arg):
+            if "BODY.PEEK[]" in arg.upper():
+                return Imap.cmd_UID_FETCH(self, tag, arg)
+            self.flush()
+            chunk = []
+            for n in range(1, OPTIONS.listing + 1):
+                chunk.append("* %d FETCH (UID %d RFC822.SIZE 1000)\r\n" % (n, n))
+                if len(chunk) == 10000:
+                    c.sock.sendall("".join(chunk).encode())
+                    chunk = []
+            chunk.append("%s OK Fetch completed\r\n" % tag)
+            c.sock.sendall("".join(chunk).encode())
+    I(c, box).serve()
+
+
 def imap_silent(c, box):
     """The greeting, then not a byte more."""
     c.send("* OK [CAPABILITY IMAP4rev1 UIDPLUS] fake IMAP server ready\r\n")
@@ -752,6 +848,10 @@ SCENARIOS = {
     "pop3-garbage-listing": pop3_garbage_listing,
     "pop3-long-line": pop3_long_line,
     "pop3-echo-password": pop3_echo_password,
+    "pop3-echo-base64": pop3_echo_base64,
+    "pop3-drip": pop3_drip,
+    "pop3-hold": pop3_hold,
+    "pop3-huge-uidl": pop3_huge_uidl,
     "pop3-silent": pop3_silent,
     "pop3-stls-inject": pop3_stls_inject,
     "pop3-stls-inject-late": pop3_stls_inject_late,
@@ -767,6 +867,7 @@ SCENARIOS = {
     "imap-huge-literal": imap_huge_literal,
     "imap-huge-literal-listing": imap_huge_literal_listing,
     "imap-echo-password": imap_echo_password,
+    "imap-huge-listing": imap_huge_listing,
     "imap-silent": imap_silent,
     "imap-starttls-inject": imap_starttls_inject,
 }
@@ -781,7 +882,11 @@ def main():
     ap.add_argument("--size", type=int, default=2000)
     ap.add_argument("--lifetime", type=float, default=60)
     ap.add_argument("--dump", help="write the messages to DIR/i.eml")
+    ap.add_argument("--listing", type=int, default=1000000)
+    ap.add_argument("--hold", help="pop3-hold: the file to wait for")
     args = ap.parse_args()
+    global OPTIONS
+    OPTIONS = args
 
     deadline = time.monotonic() + args.lifetime
     box = Mailbox(args.messages, args.size)

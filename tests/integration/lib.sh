@@ -34,6 +34,9 @@ RC=0
 _LIB_EXIT_HOOKS=()
 _LIB_LAST_ERROR=
 _LIB_FATAL=0
+_LIB_SKIP=
+# The exit status of a skipped test (CTest's SKIP_RETURN_CODE).
+readonly SKIP_STATUS=200
 
 if [[ ${FETCHMAIL_NS:-} != 1 ]] || ! mountpoint -q /var/lib/dovecot; then
 	echo "$TEST_NAME: run me through scripts/ns-run (private mount namespace)" >&2
@@ -64,6 +67,13 @@ fatal() {
 	fail "$*"
 	_LIB_FATAL=1
 	exit 1
+}
+
+# skip_test REASON: ends the test as skipped (what it checks is not there
+# yet); CTest shows it as "Skipped".
+skip_test() {
+	_LIB_SKIP=$*
+	exit "$SKIP_STATUS"
 }
 
 # _show TEXT: TEXT quoted, with control characters made visible.
@@ -159,6 +169,96 @@ wait_until() {
 # stopped), last registered first.
 on_exit() { _LIB_EXIT_HOOKS+=("$1"); }
 
+# free_port: a port on 127.0.0.1 that nobody listens on.
+free_port() {
+	"$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ------------------------------------------------------------ fake servers
+
+FAKESERVER=$LIB_DIR/fakeserver.py
+FAKE_PIDS=()
+FAKE_N=0
+
+# fake_start SCENARIO [ARGS...]: starts fakeserver.py (tests/integration/
+# fakeserver.py: scripted faults a real server will not produce) with
+# ${NMSG:-3} messages (killed at exit, stops by itself after 90 s anyway);
+# sets FAKE_PORT, FAKE_LOG, FAKE_PID and FAKE_DUMP (the messages it serves,
+# as files).
+fake_start() {
+	local scenario=$1 dir
+	shift
+	[[ $FAKE_N != 0 ]] || on_exit fake_stop_all
+	FAKE_N=$((FAKE_N + 1))
+	dir=$SANDBOX_DIR/fake-$FAKE_N-$scenario
+	mkdir -p "$dir"
+	FAKE_LOG=$dir/log
+	FAKE_DUMP=$dir/messages
+	"$PYTHON" "$FAKESERVER" --scenario "$scenario" --port-file "$dir/port" \
+		--log "$FAKE_LOG" --messages "${NMSG:-3}" --lifetime 90 --dump "$FAKE_DUMP" "$@" \
+		>"$dir/out" 2>&1 &
+	FAKE_PID=$!
+	FAKE_PIDS+=("$FAKE_PID")
+	wait_until 10 test -s "$dir/port" || fatal "fake server $scenario did not start: $(cat "$dir/out")"
+	FAKE_PORT=$(cat "$dir/port")
+}
+
+# fake_stop [PID]: stops a fake server (default: the last one started).
+fake_stop() {
+	local pid=${1:-$FAKE_PID} p rest=()
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	for p in "${FAKE_PIDS[@]}"; do
+		[[ $p == "$pid" ]] || rest+=("$p")
+	done
+	FAKE_PIDS=("${rest[@]}")
+}
+
+# at exit: stop the fake servers still running; after a failure, show the
+# tail of every fake server's log (the sandbox and they go away).
+fake_stop_all() {
+	local log
+	while [[ ${#FAKE_PIDS[@]} -gt 0 ]]; do
+		fake_stop "${FAKE_PIDS[0]}"
+	done
+	[[ $TESTS_FAILED -gt 0 ]] || return 0
+	for log in "$SANDBOX_DIR"/fake-*/log; do
+		[[ -f $log ]] || continue
+		echo "----- tail of $log"
+		tail -n 20 "$log" | cut -c1-200 | tr -d '\0'
+	done
+}
+
+# _fake_idle: every connection the fake server accepted has ended.
+_fake_idle() {
+	[[ $(grep -ac '] BEGIN ' "$FAKE_LOG") == $(grep -ac '] END ' "$FAKE_LOG") ]]
+}
+
+# fake_sent: what the client sent the last fake server, once every
+# connection is over (the client may still be closing when doveadm exits).
+fake_sent() {
+	wait_until 10 _fake_idle || true
+	grep -a '] C: ' "$FAKE_LOG" | sed 's/^\[[0-9]*\] C: //' | tr -d '\0' || true
+}
+
+# fake_deleted: what the last fake server deleted (uids / UIDLs), sorted.
+fake_deleted() {
+	wait_until 10 _fake_idle || true
+	grep -a '] DELETED ' "$FAKE_LOG" | sed 's/.*DELETED //' | sort || true
+}
+
+# fake_body_hashes: sha256 of the bodies the last fake server serves, as
+# body_hashes_local computes them (body after the header, CRLF read as LF).
+fake_body_hashes() {
+	"$PYTHON" - "$FAKE_DUMP" <<-'EOF' | sort
+	import glob, hashlib, sys
+	for name in glob.glob(sys.argv[1] + "/*.eml"):
+	    data = open(name, "rb").read()
+	    body = data.split(b"\r\n\r\n", 1)[1].replace(b"\r\n", b"\n")
+	    print(hashlib.sha256(body).hexdigest())
+	EOF
+}
+
 # ------------------------------------------------------------------ sandbox
 
 # sandbox_up: starts a sandbox in a fresh temp dir and exports its env
@@ -222,6 +322,17 @@ sandbox_down() {
 # ------------------------------------------------------------------ doveadm
 
 local_doveadm() { doveadm -c "$LOCAL_CONF" "$@"; }
+# attr_file USER: where the local user's attributes (the accounts) live.
+attr_file() { echo "$SANDBOX_DIR/local/mail/$1/dovecot-attributes"; }
+# snapshot [USER]: a hash of the user's (or every user's) attributes, to
+# show that a refused command changed nothing.
+snapshot() {
+	if [[ $# -gt 0 ]]; then
+		{ cat "$(attr_file "$1")" 2>/dev/null || true; } | sha256sum
+	else
+		{ cat "$SANDBOX_DIR"/local/mail/*/dovecot-attributes 2>/dev/null || true; } | sha256sum
+	fi
+}
 ext_doveadm() { doveadm -c "$EXT_CONF" "$@"; }
 
 # _fetch_json CONF USER FIELDS MAILBOX: doveadm fetch as JSON; "[]" when the
@@ -406,7 +517,9 @@ _lib_on_err() { _LIB_LAST_ERROR="line $1: $2 (exit $3)"; }
 _lib_on_exit() {
 	local rc=$? i
 	set +e
-	if [[ $rc != 0 && $_LIB_FATAL != 1 ]]; then
+	if [[ -n $_LIB_SKIP && $TESTS_FAILED == 0 ]]; then
+		rc=$SKIP_STATUS
+	elif [[ $rc != 0 && $_LIB_FATAL != 1 ]]; then
 		fail "aborted: ${_LIB_LAST_ERROR:-exit status $rc}"
 	fi
 	for ((i = ${#_LIB_EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
@@ -416,6 +529,10 @@ _lib_on_exit() {
 		sandbox_logs 30
 	fi
 	sandbox_down
+	if [[ $rc == "$SKIP_STATUS" && -n $_LIB_SKIP ]]; then
+		echo "skipped: $_LIB_SKIP ($TESTS_PASSED passed)"
+		exit "$rc"
+	fi
 	echo "$TESTS_PASSED passed, $TESTS_FAILED failed"
 	if [[ $TESTS_FAILED -gt 0 ]]; then
 		[[ $rc != 0 ]] || rc=1

@@ -8,8 +8,6 @@ U=user1@example.org
 SECRET='pw-Zq9!x7#CLI-never-shown'
 FM=(doveadm -c "$LOCAL_CONF" fetchmail)
 
-attr_file() { echo "$SANDBOX_DIR/local/mail/$1/dovecot-attributes"; }
-snapshot() { cat "$(attr_file "$1")" 2>/dev/null | sha256sum; }
 
 check "add prints the new id"
 assert_ok "${FM[@]}" add -u "$U" --host 127.0.0.1 --protocol imap \

@@ -12,4 +12,6 @@ assert_match "$DEMO" 'fm-[a-z2-7]{8} +ok +5 ' "the IMAP account fetched 5 from t
 assert_contains "$DEMO" "<sample-alice-Archive-2@example.net>" "the fetched mail is listed"
 assert_contains "$DEMO" 'LOGIN "alice" ***' "the log is shown, redacted"
 assert_not_contains "$DEMO" "alice-secret-1" "the password is never printed"
+assert_match "$DEMO" 'fm-[a-z2-7]{8} +connected' "the OAuth2 account was connected through the consent page"
+assert_match "$DEMO" 'fm-[a-z2-7]{8} +ok +3 .*' "the OAuth2 account fetched alice's INBOX"
 assert_contains "$DEMO" "Stopping the sandbox" "the sandbox is stopped"

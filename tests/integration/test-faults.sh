@@ -17,92 +17,9 @@ sandbox_up
 
 U=user1@example.org
 FM=(doveadm -c "$LOCAL_CONF" fetchmail)
-FAKESERVER=$LIB_DIR/fakeserver.py
 PW='fake-Secret-9q7'          # the remote password: must never be logged
 NMSG=3                        # messages on every fake server
 ALL_IDS=$(for i in $(seq 1 $NMSG); do echo "<fake-$i@example.net>"; done | sort)
-FAKE_PIDS=()
-FAKE_N=0
-
-# ------------------------------------------------------------ fake servers
-
-# fake_start SCENARIO [ARGS...]: starts fakeserver.py (killed at exit, stops
-# by itself after 90 s anyway); sets FAKE_PORT, FAKE_LOG, FAKE_PID and
-# FAKE_DUMP (the messages it serves, as files).
-fake_start() {
-	local scenario=$1 dir
-	shift
-	FAKE_N=$((FAKE_N + 1))
-	dir=$SANDBOX_DIR/fake-$FAKE_N-$scenario
-	mkdir -p "$dir"
-	FAKE_LOG=$dir/log
-	FAKE_DUMP=$dir/messages
-	"$PYTHON" "$FAKESERVER" --scenario "$scenario" --port-file "$dir/port" \
-		--log "$FAKE_LOG" --messages "$NMSG" --lifetime 90 --dump "$FAKE_DUMP" "$@" \
-		>"$dir/out" 2>&1 &
-	FAKE_PID=$!
-	FAKE_PIDS+=("$FAKE_PID")
-	wait_until 10 test -s "$dir/port" || fatal "fake server $scenario did not start: $(cat "$dir/out")"
-	FAKE_PORT=$(cat "$dir/port")
-}
-
-# fake_stop [PID]: stops a fake server (default: the last one started).
-fake_stop() {
-	local pid=${1:-$FAKE_PID} p rest=()
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	for p in "${FAKE_PIDS[@]}"; do
-		[[ $p == "$pid" ]] || rest+=("$p")
-	done
-	FAKE_PIDS=("${rest[@]}")
-}
-
-# at exit: stop the fake servers still running; after a failure, show the
-# tail of every fake server's log (the sandbox and they go away).
-fake_stop_all() {
-	local log
-	while [[ ${#FAKE_PIDS[@]} -gt 0 ]]; do
-		fake_stop "${FAKE_PIDS[0]}"
-	done
-	[[ $TESTS_FAILED -gt 0 ]] || return 0
-	for log in "$SANDBOX_DIR"/fake-*/log; do
-		[[ -f $log ]] || continue
-		echo "----- tail of $log"
-		tail -n 20 "$log" | cut -c1-200 | tr -d '\0'
-	done
-}
-on_exit fake_stop_all
-
-# _fake_idle: every connection the fake server accepted has ended.
-_fake_idle() {
-	[[ $(grep -ac '] BEGIN ' "$FAKE_LOG") == $(grep -ac '] END ' "$FAKE_LOG") ]]
-}
-
-# fake_sent: what the client sent the last fake server, once every
-# connection is over (the client may still be closing when doveadm exits).
-fake_sent() {
-	wait_until 10 _fake_idle || true
-	grep -a '] C: ' "$FAKE_LOG" | sed 's/^\[[0-9]*\] C: //' | tr -d '\0' || true
-}
-
-# fake_deleted: what the last fake server deleted (uids / UIDLs), sorted.
-fake_deleted() {
-	wait_until 10 _fake_idle || true
-	grep -a '] DELETED ' "$FAKE_LOG" | sed 's/.*DELETED //' | sort || true
-}
-
-# fake_body_hashes: sha256 of the bodies the last fake server serves, as
-# body_hashes_local computes them (body after the header, CRLF read as LF).
-fake_body_hashes() {
-	"$PYTHON" - "$FAKE_DUMP" <<-'EOF' | sort
-	import glob, hashlib, sys
-	for name in glob.glob(sys.argv[1] + "/*.eml"):
-	    data = open(name, "rb").read()
-	    body = data.split(b"\r\n\r\n", 1)[1].replace(b"\r\n", b"\n")
-	    print(hashlib.sha256(body).hexdigest())
-	EOF
-}
-
 # ------------------------------------------------------------ accounts, runs
 
 # add_account PROTO BOX [ARGS...]: a keep = no account on the last fake

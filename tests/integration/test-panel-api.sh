@@ -16,7 +16,6 @@ FMT=(doveadm -c "$LOCAL_CONF" -f tab fetchmail)
 j() { $PYTHON -c "import json,sys; d=json.load(sys.stdin); $1"; }
 # rows JSON: "field=error" lines of a fetchmailValidate/fetchmailRole reply
 rows() { j 'print("\n".join("|".join(r.values()) for r in d[0][1]))'; }
-snapshot() { { cat "$SANDBOX_DIR"/local/mail/*/dovecot-attributes 2>/dev/null || true; } | sha256sum; }
 
 check "both commands are exposed over HTTP"
 cmds=$(http_get | j 'print(" ".join(c["command"] for c in d))')

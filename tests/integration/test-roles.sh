@@ -18,7 +18,6 @@ for u in $U1 $U2 $U3; do
 	run_cmd "${FM[@]}" add -u "$u" "${ADD[@]}"
 	ID[$u]=$OUT
 done
-snapshot() { cat "$SANDBOX_DIR"/local/mail/*/dovecot-attributes | sha256sum; }
 
 # expect ACTOR TARGET yes|no: the whole command set over the CLI.
 expect_cli() {

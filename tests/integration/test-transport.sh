@@ -43,11 +43,6 @@ expect_error() {
 	fi
 }
 
-# A free port on 127.0.0.1 that nobody listens on.
-free_port() {
-	"$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # fake_server MODE [ADDRESS]: starts a misbehaving server on a free port and sets
 # FAKE_PORT (no command substitution: the server must not hold its pipe and
 # the kill hook must be registered in this shell). Modes: silent (accepts, never speaks), greet-silent (greeting, then

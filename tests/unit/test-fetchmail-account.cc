@@ -40,7 +40,9 @@ static void test_bad_values(void **)
 		{ "host", "::g", "host: not a valid IPv6 address" },
 		{ "host", std::string(64, 'a') + ".example.com", "host:" },
 		{ "remote-user", "", "remote-user: must not be empty" },
-		{ "remote-user", "bob\r", "remote-user: must not contain CR, LF or NUL" },
+		{ "remote-user", "bob\r", "remote-user: must not contain control characters" },
+		{ "remote-user", "bob\x1b[31m", "remote-user: must not contain control characters" },
+		{ "remote-user", "bob\tx", "remote-user: must not contain control characters" },
 		{ "remote-user", "bob\nx", "remote-user:" },
 		{ "remote-user", std::string("b\0b", 3), "remote-user:" },
 		{ "remote-user", std::string(257, 'u'), "remote-user: longer than 256 bytes" },
@@ -63,6 +65,10 @@ static void test_bad_values(void **)
 		{ "mailbox", "Fetched\nMail", "mailbox: must not contain control characters" },
 		{ "mailbox", std::string("a\0b", 3), "mailbox:" },
 		{ "mailbox", std::string(256, 'm'), "mailbox: longer than 255 bytes" },
+		{ "mailbox", "Box\xff", "mailbox: must be valid UTF-8" },
+		{ "mailbox", "Box\xc0\xaf", "mailbox: must be valid UTF-8" },
+		{ "mailbox", "Box\tTab", "mailbox: must not contain control characters" },
+		{ "folders", "Sent\xff", "folders: must be valid UTF-8" },
 		{ "max-size", "10X", "max-size:" },
 		{ "max-size", "k", "max-size:" },
 		{ "max-size", "-1", "max-size:" },
@@ -260,6 +266,41 @@ static void test_validate(void **)
 	assert_int_equal(account_validate(a, error), 0);
 }
 
+static void test_auth(void **)
+{
+	std::string error;
+	Account a = complete_account("imap");
+	assert_true(a.auth == AuthMethod::Password);
+
+	/* a password account has no provider */
+	assert_int_equal(account_set_field(a, "oauth2-provider", "google", error), 0);
+	assert_int_equal(account_validate(a, error), -1);
+	assert_str(error, "oauth2-provider: only with auth oauth2");
+
+	/* an OAuth2 account has a provider and no password */
+	assert_int_equal(account_set_field(a, "auth", "OAuth2", error), 0);
+	assert_true(a.auth == AuthMethod::OAuth2);
+	assert_int_equal(account_validate(a, error), -1);
+	assert_str(error, "password: not used with auth oauth2");
+	a.password.clear();
+	assert_int_equal(account_validate(a, error), 0);
+	assert_int_equal(account_set_field(a, "oauth2-provider", "", error), 0);
+	assert_int_equal(account_validate(a, error), -1);
+	assert_str(error, "oauth2-provider: missing (required with auth oauth2)");
+
+	/* bad values change nothing */
+	assert_int_equal(account_set_field(a, "auth", "kerberos", error), -1);
+	assert_str(error, "auth: must be password or oauth2 (got 'kerberos')");
+	assert_true(a.auth == AuthMethod::OAuth2);
+	assert_int_equal(account_set_field(a, "oauth2-provider", "my-corp", error), 0);
+	assert_int_equal(account_set_field(a, "oauth2-provider", "Bad Name", error), -1);
+	assert_str(error, "oauth2-provider: must be a provider name (a-z, 0-9 and '-') (got 'Bad Name')");
+	assert_str(a.oauth2_provider, "my-corp");
+	assert_int_equal(account_set_field(a, "auth", "password", error), 0);
+	assert_str(auth_method_name(a.auth), "password");
+	assert_str(auth_method_name(AuthMethod::OAuth2), "oauth2");
+}
+
 static void test_effective_port(void **)
 {
 	const struct {
@@ -298,8 +339,8 @@ static void test_show_fields(void **)
 	const char *keys[] = {
 		"id", "host", "port", "protocol", "remote-user", "tls",
 		"tls-verify", "keep", "folders", "mailbox", "max-size",
-		"active", "last-run", "last-status", "last-error",
-		"last-fetched", "next-run",
+		"active", "auth", "oauth2-provider", "oauth2", "last-run",
+		"last-status", "last-error", "last-fetched", "next-run",
 	};
 	assert_int_equal(fields.size(), sizeof(keys) / sizeof(keys[0]));
 	for (size_t i = 0; i < fields.size(); i++) {
@@ -308,9 +349,12 @@ static void test_show_fields(void **)
 	}
 	assert_str(fields[2].second, "143");
 	assert_str(fields[8].second, "INBOX,Sent");
-	assert_str(fields[12].second, "");
-	assert_str(fields[13].second, "never");
-	assert_str(fields[16].second, "");
+	assert_str(fields[12].second, "password");
+	assert_str(fields[13].second, "");
+	assert_str(fields[14].second, "");
+	assert_str(fields[15].second, "");
+	assert_str(fields[16].second, "never");
+	assert_str(fields[19].second, "");
 
 	status.last_run = 1795318800;
 	status.last_status = RunStatus::Error;
@@ -318,11 +362,20 @@ static void test_show_fields(void **)
 	status.last_fetched = 42;
 	status.next_run = 1795318800 + 300;
 	fields = account_show_fields(account, status);
-	assert_str(fields[12].second, "2026-11-22T03:40:00Z");
-	assert_str(fields[13].second, "error");
-	assert_str(fields[14].second, "login failed");
-	assert_str(fields[15].second, "42");
-	assert_str(fields[16].second, "2026-11-22T03:45:00Z");
+	assert_str(fields[15].second, "2026-11-22T03:40:00Z");
+	assert_str(fields[16].second, "error");
+	assert_str(fields[17].second, "login failed");
+	assert_str(fields[18].second, "42");
+	assert_str(fields[19].second, "2026-11-22T03:45:00Z");
+
+	/* an OAuth2 account: the caller's consent state */
+	account.password.clear();
+	assert_int_equal(account_set_field(account, "auth", "oauth2", error), 0);
+	assert_int_equal(account_set_field(account, "oauth2-provider", "google", error), 0);
+	fields = account_show_fields(account, status, "consent needed: invalid_grant");
+	assert_str(fields[12].second, "oauth2");
+	assert_str(fields[13].second, "google");
+	assert_str(fields[14].second, "consent needed: invalid_grant");
 }
 
 static void test_names_and_time(void **)
@@ -353,8 +406,10 @@ static void test_names_and_time(void **)
 	assert_str(iso8601_utc(INT64_MAX), "9999-12-31T23:59:59Z");
 
 	const auto &names2 = account_field_names();
-	assert_int_equal(names2.size(), 12);
+	assert_int_equal(names2.size(), 14);
 	assert_str(std::string(names2[3]), "remote-user");
+	assert_str(std::string(names2[12]), "auth");
+	assert_str(std::string(names2[13]), "oauth2-provider");
 }
 
 static void test_ids(void **)
@@ -398,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_good_values),
 		cmocka_unit_test(test_set_folders),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_effective_port),
 		cmocka_unit_test(test_show_fields),
 		cmocka_unit_test(test_names_and_time),

@@ -242,6 +242,50 @@ static void test_round_trip(void **)
 	assert_int_equal(e.find_folder("X")->uidvalidity, 0);
 }
 
+static void test_baseline(void **)
+{
+	std::string error;
+
+	/* the flags are stored while pending, and only then */
+	Ledger p;
+	assert_false(p.pop3_baseline());
+	p.set_pop3_baseline(true);
+	p.folder("INBOX").baseline = true;
+	assert_false(p.folder("INBOX").empty());
+	p.folder("Sent");
+	assert_true(p.folder("Sent").empty());
+	std::string json = ledger_encode(p);
+	assert_str(json, "{\"baseline\":true,\"folders\":{\"INBOX\":"
+		   "{\"baseline\":true,\"fp\":[],\"uids\":\"\","
+		   "\"uidvalidity\":0},\"Sent\":{\"fp\":[],\"uids\":\"\","
+		   "\"uidvalidity\":0}},\"pop3\":[],\"v\":1}");
+	Ledger q;
+	assert_int_equal(ledger_decode(json, q, error), 0);
+	assert_true(q.pop3_baseline());
+	assert_true(q.find_folder("INBOX")->baseline);
+	assert_false(q.find_folder("Sent")->baseline);
+	assert_str(ledger_encode(q), json);
+	q.set_pop3_baseline(false);
+	q.folder("INBOX").baseline = false;
+	assert_str(ledger_encode(q), "{\"folders\":{\"INBOX\":{\"fp\":[],"
+		   "\"uids\":\"\",\"uidvalidity\":0},\"Sent\":{\"fp\":[],"
+		   "\"uids\":\"\",\"uidvalidity\":0}},\"pop3\":[],\"v\":1}");
+
+	/* clear() forgets pending baselines (the account now describes
+	   another mailbox) */
+	p.clear();
+	assert_false(p.pop3_baseline());
+	assert_null(p.find_folder("INBOX"));
+
+	/* wrong types are errors naming the member */
+	assert_int_equal(ledger_decode("{\"baseline\":1}", q, error), -1);
+	assert_str(error, "ledger: baseline: expected true or false");
+	assert_int_equal(ledger_decode(
+		"{\"folders\":{\"INBOX\":{\"baseline\":\"yes\"}}}", q,
+		error), -1);
+	assert_str(error, "ledger: folder 'INBOX' baseline: expected true or false");
+}
+
 static void test_decode_errors(void **)
 {
 	const struct {
@@ -362,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_fingerprints),
 		cmocka_unit_test(test_folders),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_baseline),
 		cmocka_unit_test(test_decode_errors),
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_keep_yes_check_speed),

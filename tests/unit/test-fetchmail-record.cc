@@ -56,6 +56,51 @@ static void test_account_round_trip(void **)
 	assert_str(account_record_encode(b, blob), json);
 }
 
+static void test_account_oauth2(void **)
+{
+	Account a;
+	std::string error;
+	a.id = "fm-oauth2ab";
+	const char *fields[][2] = {
+		{ "host", "imap.gmail.com" }, { "protocol", "imap" },
+		{ "remote-user", "bob@gmail.com" }, { "auth", "oauth2" },
+		{ "oauth2-provider", "google" },
+	};
+	for (const auto &f : fields)
+		assert_int_equal(account_set_field(a, f[0], f[1], error), 0);
+	assert_int_equal(account_validate(a, error), 0);
+
+	/* v2, with auth and provider, without a password */
+	std::string json = account_record_encode(a, "");
+	assert_str(json, "{\"active\":true,\"auth\":\"oauth2\",\"folders\":[\"INBOX\"],"
+		   "\"host\":\"imap.gmail.com\",\"id\":\"fm-oauth2ab\",\"keep\":true,"
+		   "\"mailbox\":\"INBOX\",\"max-size\":0,\"oauth2-provider\":\"google\","
+		   "\"port\":0,\"protocol\":\"imap\",\"remote-user\":\"bob@gmail.com\",\"rev\":0,"
+		   "\"tls\":\"implicit\",\"tls-verify\":true,\"v\":2}");
+	Account b;
+	std::string blob = "stale";
+	assert_int_equal(account_record_decode(json, b, blob, error), 0);
+	assert_true(b.auth == AuthMethod::OAuth2);
+	assert_str(b.oauth2_provider, "google");
+	assert_str(blob, "");
+	assert_str(account_record_encode(b, ""), json);
+
+	/* a password account stays a v1 record that older builds read */
+	Account p;
+	p.id = "fm-passwd12";
+	for (const auto &f : fields) {
+		if (strcmp(f[0], "auth") != 0 && strcmp(f[0], "oauth2-provider") != 0)
+			assert_int_equal(account_set_field(p, f[0], f[1], error), 0);
+	}
+	json = account_record_encode(p, BLOB);
+	assert_non_null(strstr(json.c_str(), "\"v\":1"));
+	assert_null(strstr(json.c_str(), "auth"));
+	assert_null(strstr(json.c_str(), "oauth2"));
+	assert_int_equal(account_record_decode(json, b, blob, error), 0);
+	assert_true(b.auth == AuthMethod::Password);
+	assert_str(blob, BLOB);
+}
+
 static void test_account_defaults(void **)
 {
 	const char *json = "{\"v\":1,\"id\":\"fm-x\",\"host\":\"pop.example.com\","
@@ -157,6 +202,14 @@ static void test_account_bad(void **)
 		{ "{\"v\":1,\"id\":\"fm-x\",\"host\":\"h\",\"protocol\":\"pop3\",\"remote-user\":\"u\"}", "password: missing" },
 		{ "{\"v\":1,\"id\":\"fm-x\",\"host\":\"h\",\"protocol\":\"pop3\",\"remote-user\":\"u\",\"password\":\"\"}", "password: missing" },
 		{ "{\"v\":1,\"id\":\"fm-x\",\"host\":\"h\",\"protocol\":\"pop3\",\"remote-user\":\"u\",\"password\":[]}", "password: expected a string" },
+		{ "{\"v\":3," REST "}", "record version 3 is newer than this plugin supports" },
+		{ "{\"v\":2,\"auth\":\"oauth2\"," REST ",\"oauth2-provider\":\"google\"}", "password: not used with auth oauth2" },
+		{ "{\"v\":2,\"id\":\"fm-x\",\"host\":\"h\",\"protocol\":\"pop3\",\"remote-user\":\"u\",\"auth\":\"oauth2\"}", "oauth2-provider: missing" },
+		{ "{\"v\":2,\"id\":\"fm-x\",\"host\":\"h\",\"protocol\":\"pop3\",\"remote-user\":\"u\",\"auth\":\"oauth2\",\"oauth2-provider\":\"\"}", "oauth2-provider: missing" },
+		{ "{\"v\":2,\"id\":\"fm-x\",\"host\":\"h\",\"protocol\":\"pop3\",\"remote-user\":\"u\",\"auth\":\"oauth2\",\"oauth2-provider\":\"Bad!\"}", "oauth2-provider: must be a provider name" },
+		{ "{\"v\":2,\"auth\":\"kerberos\"," REST "}", "auth: must be password or oauth2" },
+		{ "{\"v\":2,\"auth\":1," REST "}", "auth: expected a string" },
+		{ "{\"v\":2,\"oauth2-provider\":\"google\"," REST "}", "oauth2-provider: only with auth oauth2" },
 	};
 #undef REST
 	for (const auto &c : cases) {
@@ -233,6 +286,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_account_round_trip),
+		cmocka_unit_test(test_account_oauth2),
 		cmocka_unit_test(test_account_defaults),
 		cmocka_unit_test(test_account_v0_upgrade),
 		cmocka_unit_test(test_account_bad),

@@ -701,7 +701,28 @@ void test_listing_bound(void **)
 		    "fetchmail_max_messages)" });
 }
 
-/* ---- IMAP ---- */
+/* A pending baseline in the ledger (an imported account): the first
+   listing is recorded, nothing is fetched or deleted even with keep = no,
+   and the flag is gone from the ledger that is stored */
+void test_pending_baseline_pop3(void **)
+{
+	Scenario sc = pop3_scenario(3, false);
+	sc.ledger.pop3_add("uid-b");
+	sc.ledger.set_pop3_baseline(true);
+	sc.steps.emplace_back("QUIT", "+OK\r\n");
+	Transcript t = check(sc);
+	expect(t, { "Connect", "Close",
+		    "Finish ok fetched=0 deleted=0 skipped=0 marked=2 ledger "
+		    "uid-a,uid-b,uid-c" });
+	assert_true(t.output.find("RETR") == std::string::npos);
+	assert_true(t.output.find("DELE") == std::string::npos);
+
+	Driver d(sc);
+	d.run([](size_t, size_t avail) { return avail; });
+	assert_false(d.retrieval().ledger().pop3_baseline());
+	assert_true(d.retrieval().ledger_dirty());
+}
+
 
 std::string imap_fetch_reply(int tag, int seq, uint32_t uid, int n)
 {
@@ -763,6 +784,20 @@ void test_imap_keep_no(void **)
 	});
 }
 
+/* the listing of UIDs 1 and 2 (messages 1 and 2) with fingerprints */
+ScriptedServer::Steps::value_type fingerprint_listing_1_2()
+{
+	std::string reply;
+	for (int n : { 1, 2 })
+		reply += "* " + std::to_string(n) + " FETCH (UID " +
+			std::to_string(n) + " RFC822.SIZE " +
+			std::to_string(msg(n).size()) + " INTERNALDATE "
+			"\"02-Nov-2026 10:00:00 +0000\" BODY[HEADER.FIELDS "
+			"(MESSAGE-ID)] " + mid_literal(n) + ")\r\n";
+	return { "a3 UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE "
+		 "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", reply + "a3 OK\r\n" };
+}
+
 /* UIDVALIDITY changed: the old UIDs mean nothing; messages whose
    fingerprint is known are not fetched again */
 void test_imap_uidvalidity_change(void **)
@@ -773,16 +808,7 @@ void test_imap_uidvalidity_change(void **)
 	fl.add_range(1, 40);
 	fl.add_fingerprint(message_fingerprint("<m1@example.net>",
 		msg(1).size(), "02-Nov-2026 10:00:00 +0000"));
-	sc.steps[2] = { "a3 UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE "
-			"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
-			"* 1 FETCH (UID 1 RFC822.SIZE " +
-			std::to_string(msg(1).size()) + " INTERNALDATE "
-			"\"02-Nov-2026 10:00:00 +0000\" BODY[HEADER.FIELDS "
-			"(MESSAGE-ID)] " + mid_literal(1) + ")\r\n"
-			"* 2 FETCH (UID 2 RFC822.SIZE " + std::to_string(msg(2).size()) +
-			" INTERNALDATE \"02-Nov-2026 10:00:00 +0000\" BODY[HEADER.FIELDS "
-			"(MESSAGE-ID)] " + mid_literal(2) + ")\r\n"
-			"a3 OK\r\n" };
+	sc.steps[2] = fingerprint_listing_1_2();
 	sc.steps.emplace_back("a4 UID FETCH 2 (BODY.PEEK[] INTERNALDATE FLAGS)",
 			      imap_fetch_reply(4, 2, 2, 2));
 	sc.steps.emplace_back("a5 LOGOUT", "a5 OK\r\n");
@@ -794,6 +820,28 @@ void test_imap_uidvalidity_change(void **)
 		"StoreLedger INBOX:9/1:2",
 		"Close", "Finish ok fetched=1 deleted=0 skipped=0",
 	});
+}
+
+/* A pending baseline of an IMAP folder: listed with fingerprints,
+   recorded, nothing fetched; the flag is taken */
+void test_pending_baseline_imap(void **)
+{
+	Scenario sc = imap_scenario(true, 7, { 1, 2 });
+	sc.ledger.folder("INBOX").baseline = true;
+	sc.steps[2] = fingerprint_listing_1_2();
+	sc.steps.emplace_back("a4 LOGOUT", "a4 OK\r\n");
+	Transcript t = check(sc);
+	expect(t, { "Connect", "Close",
+		    "Finish ok fetched=0 deleted=0 skipped=0 marked=2 ledger "
+		    "INBOX:7/1:2" });
+
+	Driver d(sc);
+	d.run([](size_t, size_t avail) { return avail; });
+	const FolderLedger *fl = d.retrieval().ledger().find_folder("INBOX");
+	assert_non_null(fl);
+	assert_false(fl->baseline);
+	assert_true(fl->has_fingerprint(message_fingerprint("<m2@example.net>",
+		msg(2).size(), "02-Nov-2026 10:00:00 +0000")));
 }
 
 /* a folder that cannot be selected is reported; the others are fetched;
@@ -864,6 +912,8 @@ int main(void)
 		cmocka_unit_test(test_oauth2_retry),
 		cmocka_unit_test(test_test_mode),
 		cmocka_unit_test(test_baseline),
+		cmocka_unit_test(test_pending_baseline_pop3),
+		cmocka_unit_test(test_pending_baseline_imap),
 		cmocka_unit_test(test_listing_bound),
 		cmocka_unit_test(test_imap_keep_no),
 		cmocka_unit_test(test_imap_uidvalidity_change),

@@ -72,6 +72,20 @@ void test_control_chars(void **)
 	assert_false(has_line_breaks("tab\t"));
 }
 
+void test_utf8(void **)
+{
+	assert_true(utf8_valid(""));
+	assert_true(utf8_valid("INBOX"));
+	assert_true(utf8_valid("Entw\xc3\xbcrfe \xe2\x82\xac \xf0\x9f\x93\xa7"));
+	assert_false(utf8_valid("Box\xff"));
+	assert_false(utf8_valid("\xc3"));                 /* cut short */
+	assert_false(utf8_valid("\xc0\xaf"));             /* overlong '/' */
+	assert_false(utf8_valid("\xe0\x80\xaf"));         /* overlong */
+	assert_false(utf8_valid("\xed\xa0\x80"));         /* a surrogate */
+	assert_false(utf8_valid("\xf4\x90\x80\x80"));     /* above U+10FFFF */
+	assert_false(utf8_valid("\x80"));                 /* a lone continuation */
+}
+
 } // namespace
 
 int main(void)
@@ -81,6 +95,7 @@ int main(void)
 		cmocka_unit_test(test_words),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_control_chars),
+		cmocka_unit_test(test_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,8 @@ for need in /usr/bin/chromium /usr/bin/chromedriver /usr/share/roundcube/index.p
 done
 /usr/bin/python3 -c 'import selenium' 2>/dev/null || fatal "python3-selenium is missing (scripts/build installs it)"
 
-SANDBOX_EXTRAS="" sandbox_up
+# the oauth2 extra: the test provider the OAuth2 sign-in case uses
+SANDBOX_EXTRAS=oauth2 sandbox_up
 WEBMAIL=$FETCHMAIL_SOURCE_DIR/scripts/webmail-sandbox
 "$WEBMAIL" start "$SANDBOX_DIR" || fatal "Roundcube did not start"
 on_exit '"$WEBMAIL" stop "$SANDBOX_DIR"; [[ $TESTS_FAILED == 0 ]] || tail -n 30 "$SANDBOX_DIR"/webmail/logs/* 2>/dev/null'

@@ -8,6 +8,7 @@ their variables (DIR/env) are in the environment. Prints one "ok - ..." or
 into $SCREENSHOT_DIR.
 """
 
+import base64
 import json
 import os
 import re
@@ -29,7 +30,8 @@ E = os.environ
 URL = E["WEBMAIL_URL"]
 SHOTS = E.get("SCREENSHOT_DIR", "/tmp")
 LOCAL_CONF = E["LOCAL_CONF"]
-SECRETS = [E["ALICE_PASSWORD"], E["BOB_PASSWORD"], E["DOVEADM_API_KEY"]]
+SECRETS = [E["ALICE_PASSWORD"], E["BOB_PASSWORD"], E["DOVEADM_API_KEY"],
+           E.get("OAUTH2_CLIENT_SECRET", "")]
 
 U1, U2, U3 = "user1@example.org", "user2@example.org", "user3@other.org"
 DADMIN = E["DADMIN_LOGIN"]
@@ -81,6 +83,22 @@ def set_plugin_config(php):
         f.write("<?php\n" + php + "\n")
 
 
+def sandbox_spki():
+    """base64 SHA-256 of the sandbox server certificate's public key: the
+    one certificate Chromium is told to accept (the OAuth2 test provider's
+    pages are served with it)."""
+    cert = os.path.join(E.get("SANDBOX_DIR", ""), "server.pem")
+    if not E.get("OAUTH2_PROVIDER_URL") or not os.path.exists(cert):
+        return ""
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey", "-noout"],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                         capture_output=True, check=True).stdout
+    digest = subprocess.run(["openssl", "dgst", "-sha256", "-binary"], input=der,
+                            capture_output=True, check=True).stdout
+    return base64.b64encode(digest).decode()
+
+
 # ------------------------------------------------------------------ the browser
 
 class Browser:
@@ -94,6 +112,10 @@ class Browser:
                   "--disable-dev-shm-usage", "--window-size=1400,1100",
                   "--user-data-dir=" + self.profile, "--lang=en-US"):
             opts.add_argument(a)
+        spki = sandbox_spki()
+        if spki:
+            # the OAuth2 test provider's consent page (sandbox certificate)
+            opts.add_argument("--ignore-certificate-errors-spki-list=" + spki)
         self.d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
         self.d.set_page_load_timeout(120)
         self.wait = WebDriverWait(self.d, 60)
@@ -483,12 +505,40 @@ def case_oauth2_callback(b):
 
 
 def case_oauth2(b):
+    say("OAuth2: sign in with the sandbox's test provider instead of a password")
     r = doveadm("fetchmail", "oauth2", "providers", "-u", U1)
-    if r.returncode != 0:
-        print("# skip: OAuth2 sign-in: the server has no `fetchmail oauth2 providers` "
-              "(the OAuth2 work is not merged yet)", flush=True)
-        return
-    ok(False, "OAuth2 sign-in through the test provider: not written yet (needs the test provider)")
+    ok(r.returncode == 0 and "sandbox" in r.stdout, "the server lists the sandbox provider", r.stdout + r.stderr)
+    ok(b.login(U1, E["USER1_PASSWORD"]), "logs in")
+    fetchmail_page(b)
+    open_add_form(b)
+    buttons = b.els("button.fetchmail-oauth2[data-provider=sandbox]")
+    ok(buttons and "Sign in with Sandbox provider (XOAUTH2)" in buttons[0].text,
+       "the add form offers the provider's sign-in", [e.text for e in buttons])
+    b.shot("oauth2-add-form")
+    b.fill({"protocol": "imap", "remoteuser": "alice"})
+    before = {a["id"] for a in accounts(U1)}
+    b.click("button.fetchmail-oauth2[data-provider=sandbox]")
+    # the browser goes to the provider's consent page
+    b.wait.until(lambda d: d.current_url.startswith(E["OAUTH2_PROVIDER_URL"] + "/authorize"))
+    ok("code_challenge_method=S256" in b.d.current_url, "to the authorization URL with PKCE")
+    ok(b.el("input[name=username]").get_attribute("value") == "alice",
+       "the consent page knows the remote user (login_hint)")
+    b.shot("oauth2-consent")
+    b.el("button[value=approve]").click()
+    # and back to Roundcube's callback, which finishes the consent
+    b.wait.until(lambda d: d.current_url.startswith(URL) and "_task=settings" in d.current_url)
+    b.ready()
+    ok("Signed in: the account is connected" in b.messages(), "the page says connected", b.messages())
+    new = [a for a in accounts(U1) if a["id"] not in before]
+    ok(len(new) == 1 and new[0]["oauth2"] == "connected" and new[0]["host"] == "127.0.0.1",
+       "the server has the new account, connected, on the provider's server", new)
+    if new:
+        acct = account(U1, new[0]["id"])
+        ok(acct and acct["auth"] == "oauth2" and acct["oauth2-provider"] == "sandbox"
+           and acct["port"] == E["OAUTH2_IMAPS_PORT"], "auth oauth2 with the sandbox provider", acct)
+    b.no_php_error("OAuth2 sign-in")
+    b.page_has_no_secret("after the OAuth2 sign-in")
+    b.shot("oauth2-connected")
 
 
 def main():
