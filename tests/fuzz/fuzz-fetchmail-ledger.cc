@@ -12,8 +12,8 @@
    The program runs on an empty ledger and, in step, on a reference model
    made of plain std::set (UIDs one by one, which is why ranges and
    retained runs are kept small). After every operation the ledger must
-   agree with the model: pop3_has/pop3_count, the folders, each folder's
-   uidvalidity, has() at and just outside both ends of each run of
+   agree with the model: pop3_has/pop3_count, the pending baselines, the
+   folders, each folder's uidvalidity, has() at and just outside both ends of each run of
    consecutive UIDs, uid_count(), max_uid(), range_count() (the number
    of runs), uids_string() and the fingerprints. At the end the ledger goes through
    encode/decode and the decoded copy must agree with the model too.
@@ -35,12 +35,14 @@ const size_t model_max = 1 << 12;   /* UIDs the model may hold */
 
 struct FolderModel {
 	uint32_t uidvalidity = 0;
+	bool baseline = false;
 	std::set<uint32_t> uids;
 	std::set<std::string, std::less<>> fps;
 };
 
 struct Model {
 	std::set<std::string, std::less<>> pop3;
+	bool pop3_baseline = false;
 	std::map<std::string, FolderModel, std::less<>> folders;
 };
 
@@ -74,18 +76,20 @@ void check_folder(const FolderLedger &f, const FolderModel &m)
 		FUZZ_CHECK(!f.has(lo - 1) || lo == 0);
 		FUZZ_CHECK(!f.has(hi + 1) || hi == UINT32_MAX);
 	}
-	FUZZ_CHECK(f.uidvalidity == m.uidvalidity);
+	FUZZ_CHECK(f.uidvalidity == m.uidvalidity && f.baseline == m.baseline);
 	FUZZ_CHECK(f.uid_count() == m.uids.size());
 	FUZZ_CHECK(f.max_uid() == (m.uids.empty() ? 0 : *m.uids.rbegin()));
 	FUZZ_CHECK(f.range_count() == runs.size());
 	FUZZ_CHECK(f.uids_string() == uids);
-	FUZZ_CHECK(f.empty() == (m.uids.empty() && m.fps.empty()));
+	FUZZ_CHECK(f.empty() ==
+		   (m.uids.empty() && m.fps.empty() && !m.baseline));
 	FUZZ_CHECK(f.fingerprints() == m.fps);
 }
 
 void check_ledger(const Ledger &l, const Model &m)
 {
 	FUZZ_CHECK(l.pop3_count() == m.pop3.size());
+	FUZZ_CHECK(l.pop3_baseline() == m.pop3_baseline);
 	for (const std::string &uidl : m.pop3)
 		FUZZ_CHECK(l.pop3_has(uidl));
 	FUZZ_CHECK(l.folders().size() == m.folders.size());
@@ -148,7 +152,7 @@ public:
 	void run()
 	{
 		for (unsigned steps = 0; !in_.empty() && steps < 200; steps++) {
-			step(in_.byte() % 14);
+			step(in_.byte() % 16);
 			check_ledger(ledger_, model_);
 		}
 		std::string encoded = ledger_encode(ledger_);
@@ -342,9 +346,20 @@ private:
 			ledger_.clear();
 			model_ = Model();
 			break;
-		default: {
+		case 13: {
 			auto [f, m] = folder();
 			f.uidvalidity = m.uidvalidity = in_.u32();
+			break;
+		}
+		case 14: {
+			auto [f, m] = folder();
+			f.baseline = m.baseline = in_.byte() & 1;
+			break;
+		}
+		default: {
+			bool pending = in_.byte() & 1;
+			ledger_.set_pop3_baseline(pending);
+			model_.pop3_baseline = pending;
 			break;
 		}
 		}
