@@ -249,7 +249,7 @@ const std::vector<std::string_view> &account_field_names()
 	static const std::vector<std::string_view> names = {
 		"host", "port", "protocol", "remote-user", "password", "tls",
 		"tls-verify", "keep", "folders", "mailbox", "max-size",
-		"active", "auth", "oauth2-provider",
+		"active", "auth", "oauth2-provider", "push",
 	};
 	return names;
 }
@@ -327,6 +327,8 @@ int account_set_field(Account &account, std::string_view name,
 		return bool_field(name, value, account.keep, error_r);
 	} else if (name == "active") {
 		return bool_field(name, value, account.active, error_r);
+	} else if (name == "push") {
+		return bool_field(name, value, account.push, error_r);
 	} else if (name == "folders") {
 		std::vector<std::string> list;
 		size_t start = 0;
@@ -421,6 +423,8 @@ int account_validate(const Account &account, std::string &error_r)
 	if (account.protocol != Protocol::Imap &&
 	    !(account.folders.size() == 1 && account.folders[0] == "INBOX"))
 		return fail(error_r, "folders", "only for protocol imap");
+	if (account.protocol != Protocol::Imap && account.push)
+		return fail(error_r, "push", "only for protocol imap");
 	if (account.folders.empty())
 		return fail(error_r, "folders", "must name at least one folder");
 	if (account.mailbox.empty())
@@ -452,6 +456,7 @@ account_show_fields(const Account &account, const AccountStatus &status,
 		{ "auth", auth_method_name(account.auth) },
 		{ "oauth2-provider", account.oauth2_provider },
 		{ "oauth2", std::string(oauth2) },
+		{ "push", yesno(account.push) },
 		{ "last-run", when(status.last_run) },
 		{ "last-status", run_status_name(status.last_status) },
 		{ "last-error", status.last_error },

@@ -11,8 +11,9 @@
    Input from the command line or the HTTP API goes through
    account_set_field() one field at a time, under the contract names
    (host, port, protocol, remote-user, password, tls, tls-verify, keep,
-   folders, mailbox, max-size, active, auth, oauth2-provider). It validates the value and changes
-   the account only when the value is good. After all fields of an add or
+   folders, mailbox, max-size, active, auth, oauth2-provider, push). It
+   validates the value and changes the account only when the value is
+   good. After all fields of an add or
    edit are set, account_validate() checks the record as a whole. Errors are
    one line that starts with the field name ("port: must be ...") and never
    contain the password.
@@ -56,6 +57,8 @@ struct Account {
 	uint64_t max_size = 0;    /* bytes, 0 = no limit */
 	bool active = true;
 	AuthMethod auth = AuthMethod::Password;
+	/* IMAP only: hold a connection in IDLE and fetch as mail arrives */
+	bool push = false;
 	/* one of fetchmail_oauth2_providers with auth oauth2, else empty */
 	std::string oauth2_provider;
 	/* Not a field: the stored record's revision, raised by every change
@@ -94,7 +97,8 @@ const std::vector<std::string_view> &account_field_names();
      password            non-empty, <= 1024 bytes, no CR/LF/NUL
      tls                 implicit | starttls | none
      tls-verify, keep,
-     active              yes/no (also true/false, 1/0)
+     active, push        yes/no (also true/false, 1/0); push only with
+                         protocol imap (account_validate())
      folders             comma separated, see account_set_folders()
      mailbox             non-empty, <= 255 bytes, valid UTF-8, no control
                          characters (whether the user's storage accepts

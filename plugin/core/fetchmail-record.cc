@@ -97,7 +97,8 @@ int account_decode(const Json::Value &root, Account &account,
 	    set_string(account, root, "mailbox", false, error_r) < 0 ||
 	    set_bool(account, root, "tls-verify", error_r) < 0 ||
 	    set_bool(account, root, "keep", error_r) < 0 ||
-	    set_bool(account, root, "active", error_r) < 0)
+	    set_bool(account, root, "active", error_r) < 0 ||
+	    set_bool(account, root, "push", error_r) < 0)
 		return -1;
 
 	uint32_t port = 0;
@@ -199,6 +200,8 @@ std::string account_record_encode(const Account &account,
 		root["mailbox"] = account.mailbox;
 		root["max-size"] = Json::UInt64(account.max_size);
 		root["active"] = account.active;
+		if (account.push)
+			root["push"] = true;
 		root["rev"] = Json::UInt64(account.revision);
 		return json_write(root);
 	} catch (const std::exception &) {
