@@ -147,6 +147,17 @@ std::string iso8601_utc(int64_t unix_secs);
 /* "2026-11-22T03:40:00.123Z" for unix milliseconds. */
 std::string iso8601_utc_ms(int64_t unix_ms);
 
+/* Unix seconds as a UTC calendar time, clamped like iso8601_utc() to the
+   years 0..9999. */
+struct UtcTime {
+	int year = 1970;
+	unsigned month = 1;       /* 1..12 */
+	unsigned day = 1;         /* 1..31 */
+	unsigned hour = 0, minute = 0, second = 0;
+	unsigned weekday = 4;     /* 0 = Sunday .. 6 = Saturday */
+};
+UtcTime utc_time(int64_t unix_secs);
+
 /* A fresh id: "fm-" and 8 characters of lowercase base32 (a-z, 2-7), 40
    random bits taken from two calls of rand32. The caller checks it is not
    in use (and draws again if it is). */
