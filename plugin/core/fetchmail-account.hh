@@ -78,6 +78,12 @@ struct AccountStatus {
 	/* not polled until someone acts: the OAuth2 refresh token was
 	   refused (consent needed) */
 	bool held = false;
+	/* The failure episode, for the notice to the user (see
+	   fetchmail-notice.hh): unix seconds of the start of the first failed
+	   run of the current episode, 0 when the last run was good (or there
+	   was none); and whether the notice of this episode was delivered. */
+	int64_t failing_since = 0;
+	bool notified = false;
 };
 
 /* The settable fields in contract order, under their CLI/JSON names. */
