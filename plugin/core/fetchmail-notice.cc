@@ -3,6 +3,7 @@
 #include "fetchmail-strings.hh"
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstdio>
 #include <limits>
 
@@ -326,7 +327,10 @@ std::string from_value(const NoticeContext &ctx, const std::string &domain)
 		addr += "@" + domain;
 	if (display.empty())
 		return addr;
-	return display_phrase(display) + " <" + addr + ">";
+	/* C1 and Unicode controls pass from_parse() (they are not bytes
+	   below 0x20): out with them too */
+	return display_phrase(clean_text(display, NOTICE_MAX_FROM)) + " <" +
+		addr + ">";
 }
 
 /* A word for a shell command line: as it is when it is plain, else in
@@ -364,11 +368,9 @@ std::string id_part(std::string_view id)
 
 std::string hex16(uint64_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	std::string out(16, '0');
-	for (int i = 15; i >= 0; i--, n >>= 4)
-		out[i] = hex[n & 15];
-	return out;
+	char buf[17];
+	snprintf(buf, sizeof(buf), "%016" PRIx64, n);
+	return buf;
 }
 
 /* text ('\n' line ends) as quoted-printable with CRLF line ends: lines

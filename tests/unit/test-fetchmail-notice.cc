@@ -503,6 +503,10 @@ static void test_message_addresses(void **)
 		{ "alice@example.org", "", "Mailabruf f\xc3\xbcr Sie <postmaster>",
 		  "=?UTF-8?Q?Mailabruf_f=C3=BCr_Sie?= <postmaster@example.org>",
 		  "alice@example.org", "@example.org>" },
+		/* a C1 control in the display name ('?' is an atom's) */
+		{ "alice@example.org", "", "Mail\xc2\x85" "fetching <postmaster>",
+		  "Mail?fetching <postmaster@example.org>",
+		  "alice@example.org", "@example.org>" },
 		/* specials are quoted */
 		{ "alice@example.org", "", "Mail, fetching <x@example.com>",
 		  "\"Mail, fetching\" <x@example.com>",
