@@ -198,26 +198,15 @@ void civil_from_days(int64_t z, int64_t &y_r, unsigned &m_r, unsigned &d_r)
 
 std::string iso8601_format(int64_t secs, int ms)
 {
-	/* 0000-01-01 .. 9999-12-31T23:59:59 */
-	const int64_t min = -62167219200LL, max = 253402300799LL;
-	secs = std::clamp(secs, min, max);
-	int64_t days = secs / 86400, rem = secs % 86400;
-	if (rem < 0) {
-		rem += 86400;
-		days--;
-	}
-	int64_t y;
-	unsigned m, d;
-	civil_from_days(days, y, m, d);
+	UtcTime t = utc_time(secs);
 	char buf[64];
 	if (ms < 0) {
-		snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02dZ",
-			 (int)y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
-			 (int)(rem % 60));
+		snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02u:%02u:%02uZ",
+			 t.year, t.month, t.day, t.hour, t.minute, t.second);
 	} else {
-		snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-			 (int)y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
-			 (int)(rem % 60), ms);
+		snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02u:%02u:%02u.%03dZ",
+			 t.year, t.month, t.day, t.hour, t.minute, t.second,
+			 ms);
 	}
 	return buf;
 }
@@ -506,6 +495,28 @@ int run_status_parse(std::string_view name, RunStatus &status_r)
 		}
 	}
 	return -1;
+}
+
+UtcTime utc_time(int64_t unix_secs)
+{
+	/* 0000-01-01 .. 9999-12-31T23:59:59 */
+	const int64_t min = -62167219200LL, max = 253402300799LL;
+	int64_t secs = std::clamp(unix_secs, min, max);
+	int64_t days = secs / 86400, rem = secs % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	UtcTime t;
+	int64_t y;
+	civil_from_days(days, y, t.month, t.day);
+	t.year = static_cast<int>(y);
+	t.hour = static_cast<unsigned>(rem / 3600);
+	t.minute = static_cast<unsigned>(rem / 60 % 60);
+	t.second = static_cast<unsigned>(rem % 60);
+	/* 1970-01-01 was a Thursday */
+	t.weekday = static_cast<unsigned>(((days % 7) + 11) % 7);
+	return t;
 }
 
 std::string iso8601_utc(int64_t unix_secs)

@@ -81,6 +81,12 @@ struct AccountStatus {
 	/* not polled until someone acts: the OAuth2 refresh token was
 	   refused (consent needed) */
 	bool held = false;
+	/* The failure episode, for the notice to the user (see
+	   fetchmail-notice.hh): unix seconds of the start of the first failed
+	   run of the current episode, 0 when the last run was good (or there
+	   was none); and whether the notice of this episode was delivered. */
+	int64_t failing_since = 0;
+	bool notified = false;
 };
 
 /* The settable fields in contract order, under their CLI/JSON names. */
@@ -150,6 +156,17 @@ int run_status_parse(std::string_view name, RunStatus &status_r);
 std::string iso8601_utc(int64_t unix_secs);
 /* "2026-11-22T03:40:00.123Z" for unix milliseconds. */
 std::string iso8601_utc_ms(int64_t unix_ms);
+
+/* Unix seconds as a UTC calendar time, clamped like iso8601_utc() to the
+   years 0..9999. */
+struct UtcTime {
+	int year = 1970;
+	unsigned month = 1;       /* 1..12 */
+	unsigned day = 1;         /* 1..31 */
+	unsigned hour = 0, minute = 0, second = 0;
+	unsigned weekday = 4;     /* 0 = Sunday .. 6 = Saturday */
+};
+UtcTime utc_time(int64_t unix_secs);
 
 /* A fresh id: "fm-" and 8 characters of lowercase base32 (a-z, 2-7), 40
    random bits taken from two calls of rand32. The caller checks it is not
