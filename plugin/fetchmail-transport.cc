@@ -369,6 +369,10 @@ bool Transport::Impl::tls_wrap(std::string &error_r)
 		i_zero(&ssl_set);
 		if (set.user != nullptr)
 			mail_user_init_ssl_client_settings(set.user, &ssl_set);
+		else if (set.ssl != nullptr) {
+			master_service_ssl_client_settings_to_iostream_set(
+				set.ssl, pool_datastack_create(), &ssl_set);
+		}
 		if (!set.ca_file.empty())
 			ssl_set.ca_file = t_strdup(set.ca_file.c_str());
 		ssl_set.verify_remote_cert = TRUE;

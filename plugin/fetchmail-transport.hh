@@ -31,6 +31,9 @@ struct TransportSettings {
 	bool verify = true;              /* chain and host name */
 	unsigned int timeout_msecs = 60 * 1000;
 	struct mail_user *user = nullptr; /* for ssl_client_ca_* settings */
+	/* without a user: the ssl_client_* settings themselves (the fetch
+	   service's polls, which have no mail user) */
+	const struct master_service_ssl_settings *ssl = nullptr;
 	/* Dovecot's dns-client socket (base_dir/dns-client), for host names
 	   (fetchmail-dns.hh); IP literals need none. */
 	std::string dns_client_socket;
