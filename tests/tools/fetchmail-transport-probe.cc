@@ -2,7 +2,7 @@
    against a real server, outside Dovecot.
 
    fetchmail-transport-probe --host H --port P
-	[--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify]
+	[--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify|--verify]
 	[--ca-file F] [--dns-socket S] [--timeout-ms N] [--send "CAPA\r\n"]
 
    Connects, prints the TransportInfo and the server's greeting; with
@@ -384,7 +384,7 @@ private:
 {
 	fprintf(stderr,
 		"usage: fetchmail-transport-probe --host H --port P\n"
-		"       [--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify]\n"
+		"       [--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify|--verify]\n"
 		"       [--ca-file F] [--dns-socket S] [--timeout-ms N] [--send DATA]\n"
 		"       [--quiet-ms N] [--hold-ms N] [--drop-in connected|input|tls]\n"
 		"       [--repeat N] [--next CONNECTION-OPTIONS...]\n"
@@ -428,8 +428,8 @@ Plan parse_args(int argc, char *argv[])
 
 	for (int i = 1; i < argc; i++) {
 		std::string_view a = argv[i];
-		if (a == "--no-verify") {
-			opt.set.verify = false;
+		if (a == "--no-verify" || a == "--verify") {
+			opt.set.verify = a == "--verify";
 			continue;
 		}
 		if (a == "--brief") {
