@@ -405,6 +405,29 @@ static void test_names_and_time(void **)
 	assert_str(iso8601_utc_ms(-1), "1969-12-31T23:59:59.999Z");
 	assert_str(iso8601_utc(INT64_MAX), "9999-12-31T23:59:59Z");
 
+	static const struct {
+		int64_t secs;
+		int year;
+		unsigned month, day, hour, minute, second, weekday;
+	} times[] = {
+		{ 0, 1970, 1, 1, 0, 0, 0, 4 },               /* a Thursday */
+		{ -1, 1969, 12, 31, 23, 59, 59, 3 },
+		{ 951868799, 2000, 2, 29, 23, 59, 59, 2 },
+		{ 1795318800, 2026, 11, 22, 3, 40, 0, 0 },   /* a Sunday */
+		{ INT64_MAX, 9999, 12, 31, 23, 59, 59, 5 },  /* clamped */
+		{ INT64_MIN, 0, 1, 1, 0, 0, 0, 6 },
+	};
+	for (const auto &c : times) {
+		UtcTime t = utc_time(c.secs);
+		assert_int_equal(t.year, c.year);
+		assert_int_equal(t.month, c.month);
+		assert_int_equal(t.day, c.day);
+		assert_int_equal(t.hour, c.hour);
+		assert_int_equal(t.minute, c.minute);
+		assert_int_equal(t.second, c.second);
+		assert_int_equal(t.weekday, c.weekday);
+	}
+
 	const auto &names2 = account_field_names();
 	assert_int_equal(names2.size(), 14);
 	assert_str(std::string(names2[3]), "remote-user");
