@@ -464,6 +464,8 @@ void Transport::Impl::tls_keep_session()
 		session_pending = false;
 	} catch (const std::exception &e) {
 		i_error("fetchmail transport: TLS session not kept: %s", e.what());
+	} catch (...) {
+		i_error("fetchmail transport: TLS session not kept");
 	}
 }
 
