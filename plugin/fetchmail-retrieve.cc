@@ -487,7 +487,8 @@ std::string AccountRun::tls_description() const
 
 	return info.tls_cipher + ", " + info.tls_subject +
 		(info.tls_verified ? ", verified" :
-		 ", NOT verified: " + info.tls_verify_error);
+		 ", NOT verified: " + info.tls_verify_error) +
+		(info.tls_resumed ? ", resumed" : "");
 }
 
 void AccountRun::transport_connected()
