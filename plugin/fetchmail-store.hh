@@ -33,6 +33,7 @@
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-account.hh"
 #include "fetchmail-ledger.hh"
+#include "fetchmail-poll.hh"
 #include "fetchmail-oauth2.hh"
 #include "fetchmail-settings.hh"
 
@@ -59,7 +60,18 @@ struct StoredAccount {
 	   consent state as list and show print it (oauth2_consent_text());
 	   empty for password accounts. */
 	std::string oauth2;
+	/* not stored here: what the fetch service knows of the remote
+	   mailbox (fetchmail-poll.hh), for Check runs */
+	PollSummary summary;
 };
+
+/* Decrypt stored.password_blob of user username into
+   stored.account.password with keys (what Store::decrypt_password() does,
+   for the fetch service's cheap polls, which open no storage). -1 with
+   kind_r Config (no key) or Corrupt (does not decrypt) and error_r. */
+int account_decrypt_password(const KeyRing &keys, const std::string &username,
+			     StoredAccount &stored, StoreError &kind_r,
+			     std::string &error_r);
 
 /* What Store::update() changes besides the account record, in the same
    transaction. */

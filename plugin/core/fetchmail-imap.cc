@@ -772,6 +772,8 @@ void ImapSession::on_resp_code(std::string_view code)
 	} else if (ascii_iequals(name, "UIDNEXT")) {
 		if (!parse_u32(args, num))
 			fail(ErrorKind::Protocol, "invalid UIDNEXT");
+		else if (selecting_)
+			uidnext_ = num;
 	}
 }
 
@@ -852,6 +854,7 @@ void ImapSession::on_select_done(Status st, std::string_view text)
 		Event &ev = emit(EventType::FolderSelected);
 		ev.folder = folder_;
 		ev.uidvalidity = uidvalidity_;
+		ev.uidnext = uidnext_;
 		ev.count = exists_;
 	}
 	job_done();
@@ -1073,6 +1076,7 @@ void ImapSession::start_select(Job &job)
 	selected_ = false;
 	exists_ = 0;
 	uidvalidity_ = 0;
+	uidnext_ = 0;
 	std::string wire;
 	if (!folder_wire_name(folder_, wire)) {
 		folder_failed("invalid folder name");

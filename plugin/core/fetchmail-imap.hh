@@ -48,8 +48,9 @@
      select_folder(folder, read_only): EXAMINE (read_only) or SELECT.
        The folder name is sent as given when it is ASCII (so modified
        UTF-7 names pass through), else it is UTF-8 and is encoded to
-       modified UTF-7. -> FolderSelected(folder, uidvalidity, count =
-       EXISTS), or FolderFailed(folder, text) on NO/BAD, a missing
+       modified UTF-7. -> FolderSelected(folder, uidvalidity, uidnext (0
+       when the server sent none), count = EXISTS), or
+       FolderFailed(folder, text) on NO/BAD, a missing
        UIDVALIDITY or an unusable name; then no folder is selected.
      list(first_uid, fingerprints): UID FETCH first_uid:* (UID RFC822.SIZE
        [INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]]) ->
@@ -314,6 +315,7 @@ private:
 	bool selected_ = false;
 	uint32_t exists_ = 0;
 	uint32_t uidvalidity_ = 0;
+	uint32_t uidnext_ = 0;
 	std::vector<RemoteMessage> listing_;
 	size_t listing_lines_ = 0;
 	bool logout_sent_ = false;

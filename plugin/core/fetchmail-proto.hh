@@ -50,7 +50,7 @@ enum class ErrorKind {
 enum class EventType {
 	NeedTls,         /* start TLS on the connection now, then tls_started() */
 	LoggedIn,        /* authenticated; IMAP: call select_folder() next */
-	FolderSelected,  /* IMAP: folder, uidvalidity, message count filled */
+	FolderSelected,  /* IMAP: folder, uidvalidity, uidnext, message count */
 	Listing,         /* messages on the server (POP3) / in the folder (IMAP) */
 	MessageBegin,    /* uid, size; IMAP also internal_date and flags */
 	MessageData,     /* data: the next chunk of the message, wire form undone */
@@ -73,6 +73,7 @@ struct Event {
 	std::string text;
 	std::string folder;
 	uint32_t uidvalidity = 0;
+	uint32_t uidnext = 0;            /* FolderSelected: 0 when not sent */
 	uint32_t count = 0;
 	std::vector<RemoteMessage> messages;
 	RemoteMessage message;
