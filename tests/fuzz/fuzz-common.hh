@@ -108,7 +108,7 @@ inline auto fuzz_account_fields(const fetchmail::Account &a)
 	return std::tie(a.id, a.host, a.port, a.protocol, a.protocol_set,
 			a.remote_user, a.password, a.tls, a.tls_verify, a.keep,
 			a.folders, a.mailbox, a.max_size, a.active, a.auth,
-			a.oauth2_provider, a.revision);
+			a.oauth2_provider, a.push, a.revision);
 }
 
 #ifdef FUZZ_STANDALONE

@@ -35,7 +35,8 @@ auto fields(const Account &a)
 auto fields(const AccountStatus &s)
 {
 	return std::tie(s.last_run, s.last_status, s.last_error,
-			s.last_fetched, s.next_run, s.failures);
+			s.last_fetched, s.next_run, s.failures, s.held,
+			s.failing_since, s.notified);
 }
 
 /* What a failed decode must leave behind: a marked account */
