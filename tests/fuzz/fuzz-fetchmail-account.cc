@@ -10,9 +10,9 @@
    and its error is one line without control characters that starts with
    the field's name ("unknown field '...'" for an unknown one); an
    accepted value changes that field only (every other field that
-   account_show_fields() lists stays, so new fields need nothing here), and setting the value that
-   account_show_fields() shows for it changes nothing more (what is shown
-   can be set again). The password is never echoed: whether and how a
+   account_show_fields() lists stays, so new fields need nothing here),
+   and setting the value shown for it changes nothing more (what is
+   shown can be set again). The password is never echoed: whether and how a
    password is refused does not depend on its characters, only on its
    length and on CR, LF and NUL in it. At the end, an account that
    account_validate() accepts survives the stored record: it encodes and
