@@ -13,7 +13,8 @@
      - next_event() pops the events that feeding produced.
 
    The driver answers events with actions (tls_started(), fetch(), remove(),
-   select_folder(), quit()), each of which queues output. Everything that
+   select_folder(), idle(), idle_done(), quit()), each of which queues
+   output. Everything that
    comes from the server is untrusted: lines and literals are bounded, and
    anything malformed ends the session with an Error event, never a crash.
 
@@ -45,12 +46,15 @@ enum class ErrorKind {
 	TlsUnavailable,  /* STARTTLS/STLS required but not offered or refused */
 	Server,          /* a command failed with -ERR / NO / BAD */
 	Closed,          /* the server said BYE or the stream ended early */
+	Unsupported,     /* IdleFailed only: the server lacks the extension
+	                    (IMAP IDLE); nothing was sent */
 };
 
 enum class EventType {
 	NeedTls,         /* start TLS on the connection now, then tls_started() */
 	LoggedIn,        /* authenticated; IMAP: call select_folder() next */
-	FolderSelected,  /* IMAP: folder, uidvalidity, message count filled */
+	FolderSelected,  /* IMAP: folder, uidvalidity, uidnext (0: none sent),
+	                    count (EXISTS) filled */
 	Listing,         /* messages on the server (POP3) / in the folder (IMAP) */
 	MessageBegin,    /* uid, size; IMAP also internal_date and flags */
 	MessageData,     /* data: the next chunk of the message, wire form undone */
@@ -65,6 +69,12 @@ enum class EventType {
 	FolderFailed,    /* IMAP: folder, text: the folder could not be selected,
 	                    listed or expunged (NO/BAD, no UIDVALIDITY); the
 	                    session goes on, e.g. with the next folder */
+	Idling,          /* IMAP: the server accepted IDLE ("+") */
+	MailboxChanged,  /* IMAP, while idling: text (EXISTS, RECENT, EXPUNGE
+	                    or FETCH), count (EXISTS after it) */
+	IdleDone,        /* IMAP: the IDLE ended with its tagged OK */
+	IdleFailed,      /* IMAP: error_kind (Unsupported, Server), text: no
+	                    IDLE; the session goes on */
 };
 
 struct Event {
@@ -73,6 +83,7 @@ struct Event {
 	std::string text;
 	std::string folder;
 	uint32_t uidvalidity = 0;
+	uint32_t uidnext = 0;            /* FolderSelected: 0 when not sent */
 	uint32_t count = 0;
 	std::vector<RemoteMessage> messages;
 	RemoteMessage message;

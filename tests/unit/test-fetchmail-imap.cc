@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,11 +65,15 @@ struct Transcript {
 const char *const type_names[] = {
 	"NeedTls", "LoggedIn", "FolderSelected", "Listing", "Begin", "Data",
 	"End", "Removed", "Done", "Error", "Log", "Failed", "FolderFailed",
+	"Idling", "MailboxChanged", "IdleDone", "IdleFailed",
 };
+static_assert(std::size(type_names) == (size_t)EventType::IdleFailed + 1);
 
 const char *const kind_names[] = {
 	"None", "Protocol", "Auth", "TlsUnavailable", "Server", "Closed",
+	"Unsupported",
 };
+static_assert(std::size(kind_names) == (size_t)ErrorKind::Unsupported + 1);
 
 std::string join(const std::vector<std::string> &list)
 {
@@ -86,7 +91,8 @@ std::string describe(const Event &ev)
 	case EventType::FolderSelected:
 		return out + " " + ev.folder + " " +
 			std::to_string(ev.uidvalidity) + " " +
-			std::to_string(ev.count);
+			std::to_string(ev.count) + " next=" +
+			std::to_string(ev.uidnext);
 	case EventType::FolderFailed:
 		return out + " " + ev.folder + ": " + ev.text;
 	case EventType::Listing:
@@ -105,7 +111,10 @@ std::string describe(const Event &ev)
 		return out + " " + msg.uid + ": " + ev.text;
 	case EventType::Removed:
 		return out + (ev.uids.empty() ? "" : " " + join(ev.uids));
+	case EventType::MailboxChanged:
+		return out + " " + ev.text + " " + std::to_string(ev.count);
 	case EventType::Error:
+	case EventType::IdleFailed:
 		return out + " " + kind_names[(int)ev.error_kind] + ": " + ev.text;
 	case EventType::Log:
 		return (ev.outgoing ? "C: " : "S: ") + ev.text;
@@ -364,7 +373,7 @@ void test_full_session(void **)
 		"|a9 LOGOUT\r\n");
 	expect_events(t, {
 		"LoggedIn",
-		"FolderSelected INBOX 1700000000 3",
+		"FolderSelected INBOX 1700000000 3 next=4",
 		"Listing 1:" + std::to_string(body1.size()) + " 2:" +
 			std::to_string(body2.size()) + " 3:0",
 		"Begin 1 " + std::to_string(body1.size()) +
@@ -680,11 +689,11 @@ void test_examine(void **)
 		      "|a3 SELECT \"Sent\"\r\na4 EXAMINE \"&IKzYNN0e-\"\r\n");
 	expect_events(t, {
 		"LoggedIn",
-		"FolderSelected Entw\xc3\xbcrfe & \xe2\x82\xac 1700000000 0",
-		"FolderSelected Sent 1700000000 2",
+		"FolderSelected Entw\xc3\xbcrfe & \xe2\x82\xac 1700000000 0 next=4",
+		"FolderSelected Sent 1700000000 2 next=4",
 		"FolderFailed bad \xff: invalid folder name",
 		"FolderFailed : invalid folder name",
-		"FolderSelected \xe2\x82\xac\xf0\x9d\x84\x9e 1700000000 1",
+		"FolderSelected \xe2\x82\xac\xf0\x9d\x84\x9e 1700000000 1 next=4",
 	});
 }
 
@@ -726,7 +735,7 @@ void test_listing_fingerprints(void **)
 		"|a5 UID FETCH 1:* (UID RFC822.SIZE)\r\n");
 	expect_events(t, {
 		"LoggedIn",
-		"FolderSelected INBOX 1700000000 3",
+		"FolderSelected INBOX 1700000000 3 next=4",
 		"Listing 2:120:17-Jul-2023 02:44:25 +0200:<two@example.com> "
 		"3:4000:18-Jul-2023 02:44:25 +0200:<three@example.com> "
 		"4:5:19-Jul-2023 02:44:25 +0200:",
@@ -745,7 +754,7 @@ void test_empty_folder(void **)
 		S("a3 OK Logout completed.\r\n"),
 	});
 	expect_output(t, prefix_output + "|a3 LOGOUT\r\n");
-	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 0",
+	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 0 next=4",
 			   "Listing", "Done" });
 }
 
@@ -768,7 +777,7 @@ void test_expunge_without_uidplus(void **)
 		      "|a2 SELECT \"INBOX\"\r\n"
 		      "a3 UID STORE 5:7,9,11:12 +FLAGS.SILENT (\\Deleted)\r\n"
 		      "a4 EXPUNGE\r\n");
-	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 12",
+	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 12 next=4",
 			   "Removed 5,6,7,9,11,12", "Removed" });
 }
 
@@ -786,7 +795,7 @@ void test_remove_failures(void **)
 		"a4 UID STORE 3 +FLAGS.SILENT (\\Deleted)\r\n"
 		"a5 UID EXPUNGE 3\r\n");
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"FolderFailed INBOX: UID STORE failed: [NOPERM] Permission denied",
 		"FolderFailed INBOX: EXPUNGE failed: [EXPUNGEISSUED] Some "
 		"messages were also expunged",
@@ -857,7 +866,7 @@ void test_missing_folder(void **)
 		"FolderFailed Nope: no folder selected",
 		"Failed 4: no folder selected",
 		"FolderFailed Nope: no folder selected",
-		"FolderSelected INBOX 1700000000 3",
+		"FolderSelected INBOX 1700000000 3 next=4",
 	});
 
 	/* a SELECT without UIDVALIDITY cannot be tracked */
@@ -904,7 +913,7 @@ void test_fetch_vanished_and_unsolicited(void **)
 		"a4 UID FETCH 2 (BODY.PEEK[] INTERNALDATE FLAGS)\r\n"
 		"a5 UID FETCH 3 (BODY.PEEK[] INTERNALDATE FLAGS)\r\n");
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"Failed bogus: invalid IMAP UID",
 		"Failed 1: message not returned by the server (expunged?)",
 		"Begin 2 " + std::to_string(body.size()) + " [] []",
@@ -971,7 +980,7 @@ void test_body_uid_after_literal(void **)
 		"* 2 FETCH (FLAGS () BODY[] \"hi \\\"there\\\"\" UID 8)\r\n"
 		"a3 OK done\r\na4 OK done\r\n"));
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"Begin 7 5 [] []", "Data 7 hello", "End 7 5 [] []",
 		"Begin 8 10 [] []", "Data 8 hi \"there\"", "End 8 10 [] []",
 	});
@@ -979,7 +988,7 @@ void test_body_uid_after_literal(void **)
 	t = check_splits(config(), steps(
 		"* 1 FETCH (BODY[] {5}\r\nhello UID 8)\r\na3 OK done\r\n"));
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"Begin 7 5 [] []", "Data 7 hello",
 		"Error Protocol: FETCH response for UID 8 while expecting UID 7",
 	});
@@ -989,7 +998,7 @@ void test_body_uid_after_literal(void **)
 		"* 1 FETCH (UID 7 BODY[] NIL)\r\n"
 		"a3 OK done\r\na4 BAD Error in IMAP command\r\n"));
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"Failed 7: message not returned by the server (expunged?)",
 		"Failed 8: UID FETCH failed: Error in IMAP command",
 	});
@@ -1011,7 +1020,7 @@ void test_bye_mid_session(void **)
 			s.select_folder("x", true);
 		}),
 	});
-	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 3",
+	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 			   "Error Closed: server closed the connection: "
 			   "Server shutting down." });
 	expect_output(t, prefix_output + "|a3 UID FETCH 1:* (UID RFC822.SIZE)\r\n|");
@@ -1111,7 +1120,7 @@ void test_unknown_responses(void **)
 		S("* 1 FETCH (UID 1 RFC822.SIZE 5)\r\na4 OK done\r\n"),
 	});
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"FolderFailed INBOX: UID FETCH failed: [SERVERBUG] Internal error",
 		"Listing 1:5",
 	});
@@ -1189,7 +1198,7 @@ void test_uint32_overflow(void **)
 		  "a2 OK done\r\n"),
 	});
 	expect_events(t, { "LoggedIn",
-			   "FolderSelected INBOX 4294967295 4294967295" });
+			   "FolderSelected INBOX 4294967295 4294967295 next=0" });
 }
 
 void test_eof_in_literal(void **)
@@ -1199,7 +1208,7 @@ void test_eof_in_literal(void **)
 	steps.push_back(A([](ImapSession &s) { s.eof(); }));
 	Transcript t = check_splits(config(), steps);
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"Begin 1 100 [] []", "Data 1 Subject: partial\r\n",
 		"Error Closed: connection closed in the middle of a message",
 	});
@@ -1244,7 +1253,7 @@ void test_actions_before_login(void **)
 	expect_output(t, "|a1 LOGIN \"bob\" \"hunter2pass\"\r\n"
 		      "a2 EXAMINE \"INBOX\"\r\na3 UID FETCH 1:* (UID RFC822.SIZE)\r\n"
 		      "a4 LOGOUT\r\n");
-	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 1",
+	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 1 next=4",
 			   "Listing 1:10", "Done" });
 }
 
