@@ -110,13 +110,13 @@
        Before LoggedIn, quit() sends LOGOUT at once (or, in the middle of
        an exchange, emits Done at once: the driver just closes).
 
-   Untagged data is tracked throughout (and reported while idling, see
-   idle()): EXISTS, RECENT, EXPUNGE, FLAGS,
+   Untagged data is tracked throughout: EXISTS, RECENT, EXPUNGE, FLAGS,
    OK [UIDVALIDITY n] / [UIDNEXT n] / [CAPABILITY ...], CAPABILITY,
-   unsolicited FETCH (flag updates: ignored; a body nobody asked for is
-   read and dropped), anything else is parsed and ignored. BYE is
-   Error(Closed) unless LOGOUT was sent; a tag the session did not send,
-   an unexpected "+" or a malformed response is Error(Protocol).
+   unsolicited FETCH (flag updates: ignored but while idling; a body
+   nobody asked for is read and dropped), anything else is parsed and
+   ignored. BYE is Error(Closed) unless LOGOUT was sent; a tag the
+   session did not send, an unexpected "+" or a malformed response is
+   Error(Protocol).
 
    Untrusted input: a line longer than config.max_line, a response whose
    lines and (non-body) literals together exceed config.max_line, a
