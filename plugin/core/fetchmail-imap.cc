@@ -1359,9 +1359,7 @@ void ImapSession::mailbox_changed(const char *what)
 	Job *job = current_job(JobKind::Idle);
 	if (finished() || job == nullptr || job->flag)
 		return;
-	Event &ev = emit(EventType::MailboxChanged);
-	ev.text = what;
-	ev.count = exists_;
+	emit_text(EventType::MailboxChanged, what).count = exists_;
 }
 
 /* The session has ended. */
