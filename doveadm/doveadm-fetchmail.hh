@@ -69,7 +69,8 @@ void doveadm_fetchmail_plugin_deinit(void);
 	FETCHMAIL_PARAM('z', "max-size", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('e', "active", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
 	FETCHMAIL_PARAM('c', "auth", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
-	FETCHMAIL_PARAM('o', "oauth2-provider", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE)
+	FETCHMAIL_PARAM('o', "oauth2-provider", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE), \
+	FETCHMAIL_PARAM('x', "push", CMD_PARAM_STR, CMD_PARAM_FLAG_NONE)
 
 #define FETCHMAIL_USAGE_PREFIX "[-u <user>|-A] [-S <socket_path>] [--actor <login>] "
 #define FETCHMAIL_USAGE_FIELDS \
@@ -77,7 +78,8 @@ void doveadm_fetchmail_plugin_deinit(void);
 	"[--remote-user <login>] [--password-file <file>|-] " \
 	"[--tls implicit|starttls|none] [--tls-verify yes|no] [--keep yes|no] " \
 	"[--folders <folder> ...] [--mailbox <mailbox>] [--max-size <bytes>] " \
-	"[--active yes|no] [--auth password|oauth2] [--oauth2-provider <name>]"
+	"[--active yes|no] [--auth password|oauth2] [--oauth2-provider <name>] " \
+	"[--push yes|no]"
 
 struct fetchmail_cmd_context;
 

@@ -35,14 +35,14 @@ static NetError net_error(TransportError kind)
 
 /* One run of one account. Owned by run_accounts(); reports through done_
    from a timeout, never from inside a callback. */
-class AccountRun : private TransportHandler {
+class AccountRun : public AccountTask, private TransportHandler {
 public:
 	AccountRun(Store &store, const Settings &set, HttpClient &http,
 		   StoredAccount stored, RunMode mode,
 		   std::function<void()> done);
 	~AccountRun() override;
 	void start();
-	void interrupt();
+	void interrupt() override;
 	void not_started(const std::string &why);
 	const RunReport &report() const { return report_; }
 
@@ -146,6 +146,7 @@ RetrievalConfig AccountRun::retrieval_config() const
 		delivery_->saves_are_final();
 	c.max_messages = set_.max_messages;
 	c.status = stored_.status;
+	c.summary = stored_.summary;
 	c.interval_secs = set_.interval_secs;
 	c.max_log_size = set_.max_log_size;
 	c.now_ms = now_ms;
@@ -156,7 +157,7 @@ RetrievalConfig AccountRun::retrieval_config() const
 /* Lock, ledger, pending record, password, delivery. */
 int AccountRun::prepare(std::string &error_r)
 {
-	if (mode_ != RunMode::Test) {
+	if (mode_ != RunMode::Test && mode_ != RunMode::Check) {
 		int ret = store_.lock_account(stored_.account.id, lock_fd_,
 					      error_r);
 		if (ret == 0)
@@ -194,7 +195,7 @@ void AccountRun::start()
 		return;
 	}
 	Ledger ledger;
-	if (mode_ != RunMode::Test &&
+	if (mode_ != RunMode::Test && mode_ != RunMode::Check &&
 	    (store_.load_ledger(a.id, ledger, error) < 0 ||
 	     store_.load_pending(a.id, pending_, error) < 0)) {
 		store_failure_ = store_.last_error();
@@ -226,7 +227,7 @@ void AccountRun::start()
    whoever holds the lock, or is unreadable. */
 void AccountRun::end_early(const std::string &error)
 {
-	if (lock_fd_ != -1 && retrieval_ == nullptr && mode_ != RunMode::Test) {
+	if (lock_fd_ != -1 && retrieval_ == nullptr) {
 		/* the lock is ours: the core records the failure */
 		retrieval_ = std::make_unique<Retrieval>(retrieval_config(),
 			Ledger(), std::vector<PendingMessage>());
@@ -591,6 +592,21 @@ void AccountRun::finish_timeout(AccountRun *run)
 	run->transport_.reset();
 	run->delivery_.reset();
 	run->done_();
+}
+
+std::unique_ptr<AccountTask>
+account_task_start(Store &store, const Settings &set, HttpClient &http,
+		   StoredAccount stored, RunMode mode,
+		   std::function<void(const RunReport &)> done)
+{
+	auto self = std::make_shared<AccountRun *>(nullptr);
+	auto task = std::make_unique<AccountRun>(store, set, http,
+		std::move(stored), mode, [self, done = std::move(done)] {
+			done((*self)->report());
+		});
+	*self = task.get();
+	task->start();
+	return task;
 }
 
 /* how often run_accounts() asks whether it should stop */

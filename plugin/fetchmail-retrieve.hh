@@ -25,9 +25,29 @@
 #include "fetchmail-store.hh"
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace fetchmail {
+
+class HttpClient;
+
+/* One run of one account in the current ioloop, for a process that keeps
+   its ioloop running (the fetch service's worker). done is called once,
+   from the ioloop, with the report (report.status is the account's status
+   after the run); the task may be destroyed from inside done or later, not
+   before (interrupt() it first). */
+class AccountTask {
+public:
+	virtual ~AccountTask() = default;
+	/* End it safely now: keep what is committed, delete nothing more. */
+	virtual void interrupt() = 0;
+};
+
+std::unique_ptr<AccountTask>
+account_task_start(Store &store, const Settings &set, HttpClient &http,
+		   StoredAccount stored, RunMode mode,
+		   std::function<void(const RunReport &)> done);
 
 /* Run the given accounts of one user concurrently (at most
    set.max_parallel at a time) in a private ioloop, and return a report per

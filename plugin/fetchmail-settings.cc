@@ -1,20 +1,35 @@
 #include "fetchmail-settings.hh"
 
+#include "fetchmail-strings.hh"
+
 namespace fetchmail {
 
-static int setting_time_msecs(const SettingLookup &lookup, const char *name,
-			      unsigned int &msecs_r, std::string &error_r)
+/* Dovecot's time parsers: settings_get_time_msecs() and
+   settings_get_time() (seconds, for times beyond 49 days) */
+using TimeParser = int(const char *str, unsigned int *value_r,
+		       const char **error_r);
+
+static int setting_time(const SettingLookup &lookup, const char *name,
+			TimeParser *parse, unsigned int &value_r,
+			std::string &error_r)
 {
 	std::string value = lookup(name);
 	const char *error;
 
 	if (value.empty())
 		return 0;
-	if (settings_get_time_msecs(value.c_str(), &msecs_r, &error) < 0) {
+	if (parse(value.c_str(), &value_r, &error) < 0) {
 		error_r = std::string(name) + ": " + error;
 		return -1;
 	}
 	return 0;
+}
+
+static int setting_time_msecs(const SettingLookup &lookup, const char *name,
+			      unsigned int &msecs_r, std::string &error_r)
+{
+	return setting_time(lookup, name, settings_get_time_msecs, msecs_r,
+			    error_r);
 }
 
 static int setting_uint(const SettingLookup &lookup, const char *name,
@@ -49,6 +64,32 @@ static int settings_parse_keys(const SettingLookup &lookup, Settings &set_r,
 		error_r = "fetchmail_key: " + error_r;
 		return -1;
 	}
+	return 0;
+}
+
+/* The failure notices: fetchmail_notify_after in seconds (milliseconds,
+   as the other times are read, end at 49 days), the From as
+   notice_from_check() takes it, the URL one line. */
+static int settings_parse_notify(const SettingLookup &lookup, Settings &set_r,
+				 std::string &error_r)
+{
+	std::string from = lookup("fetchmail_notify_from");
+	std::string url = lookup("fetchmail_notify_url");
+
+	if (setting_time(lookup, "fetchmail_notify_after", settings_get_time,
+			 set_r.notify_after_secs, error_r) < 0)
+		return -1;
+	if (notice_from_check(from, error_r) < 0) {
+		error_r = "fetchmail_notify_from: " + error_r;
+		return -1;
+	}
+	if (has_ctrl_chars(url) || url.size() > 1024) {
+		error_r = "fetchmail_notify_url: must be one line of at most "
+			"1024 bytes";
+		return -1;
+	}
+	set_r.notify_from = from;
+	set_r.notify_url = url;
 	return 0;
 }
 
@@ -121,6 +162,8 @@ int settings_parse(const SettingLookup &lookup, Settings &set_r,
 			      lookup("fetchmail_domain_admins"), error_r) < 0)
 		return -1;
 	set_r.registry = lookup("fetchmail_registry");
+	if (settings_parse_notify(lookup, set_r, error_r) < 0)
+		return -1;
 	settings_parse_oauth2(lookup, set_r);
 	return 0;
 }

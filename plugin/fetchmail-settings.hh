@@ -14,6 +14,7 @@
 
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-crypto.hh"
+#include "fetchmail-notice.hh"
 #include "fetchmail-oauth2.hh"
 #include "fetchmail-roles.hh"
 
@@ -40,6 +41,15 @@ struct Settings {
 	   provider with a bad or missing setting carries its error and is
 	   refused where it is used (see fetchmail-oauth2.hh) */
 	OAuth2Providers oauth2_providers;
+	/* failure notices to the user (fetchmail-notice.hh): how long an
+	   account fails before its user is told (fetchmail_notify_after, 0 =
+	   never), the notice's From (fetchmail_notify_from, checked by
+	   notice_from_check(); "" = NOTICE_FROM_DEFAULT) and where the user
+	   fixes the account (fetchmail_notify_url, "" = ask the
+	   administrator) */
+	unsigned int notify_after_secs = NOTICE_AFTER_DEFAULT_SECS;
+	std::string notify_from;
+	std::string notify_url;
 };
 
 /* The value of a plugin setting, "" when it is not set. */

@@ -33,6 +33,7 @@
 #include "fetchmail-dovecot.hh"
 #include "fetchmail-account.hh"
 #include "fetchmail-ledger.hh"
+#include "fetchmail-poll.hh"
 #include "fetchmail-oauth2.hh"
 #include "fetchmail-settings.hh"
 
@@ -59,6 +60,9 @@ struct StoredAccount {
 	   consent state as list and show print it (oauth2_consent_text());
 	   empty for password accounts. */
 	std::string oauth2;
+	/* not stored here: what the fetch service knows of the remote
+	   mailbox (fetchmail-poll.hh), for Check runs */
+	PollSummary summary;
 };
 
 /* What Store::update() changes besides the account record, in the same

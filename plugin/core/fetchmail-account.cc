@@ -198,26 +198,15 @@ void civil_from_days(int64_t z, int64_t &y_r, unsigned &m_r, unsigned &d_r)
 
 std::string iso8601_format(int64_t secs, int ms)
 {
-	/* 0000-01-01 .. 9999-12-31T23:59:59 */
-	const int64_t min = -62167219200LL, max = 253402300799LL;
-	secs = std::clamp(secs, min, max);
-	int64_t days = secs / 86400, rem = secs % 86400;
-	if (rem < 0) {
-		rem += 86400;
-		days--;
-	}
-	int64_t y;
-	unsigned m, d;
-	civil_from_days(days, y, m, d);
+	UtcTime t = utc_time(secs);
 	char buf[64];
 	if (ms < 0) {
-		snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02dZ",
-			 (int)y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
-			 (int)(rem % 60));
+		snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02u:%02u:%02uZ",
+			 t.year, t.month, t.day, t.hour, t.minute, t.second);
 	} else {
-		snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-			 (int)y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
-			 (int)(rem % 60), ms);
+		snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02u:%02u:%02u.%03dZ",
+			 t.year, t.month, t.day, t.hour, t.minute, t.second,
+			 ms);
 	}
 	return buf;
 }
@@ -249,7 +238,7 @@ const std::vector<std::string_view> &account_field_names()
 	static const std::vector<std::string_view> names = {
 		"host", "port", "protocol", "remote-user", "password", "tls",
 		"tls-verify", "keep", "folders", "mailbox", "max-size",
-		"active", "auth", "oauth2-provider",
+		"active", "auth", "oauth2-provider", "push",
 	};
 	return names;
 }
@@ -327,6 +316,8 @@ int account_set_field(Account &account, std::string_view name,
 		return bool_field(name, value, account.keep, error_r);
 	} else if (name == "active") {
 		return bool_field(name, value, account.active, error_r);
+	} else if (name == "push") {
+		return bool_field(name, value, account.push, error_r);
 	} else if (name == "folders") {
 		std::vector<std::string> list;
 		size_t start = 0;
@@ -421,6 +412,8 @@ int account_validate(const Account &account, std::string &error_r)
 	if (account.protocol != Protocol::Imap &&
 	    !(account.folders.size() == 1 && account.folders[0] == "INBOX"))
 		return fail(error_r, "folders", "only for protocol imap");
+	if (account.protocol != Protocol::Imap && account.push)
+		return fail(error_r, "push", "only for protocol imap");
 	if (account.folders.empty())
 		return fail(error_r, "folders", "must name at least one folder");
 	if (account.mailbox.empty())
@@ -452,6 +445,7 @@ account_show_fields(const Account &account, const AccountStatus &status,
 		{ "auth", auth_method_name(account.auth) },
 		{ "oauth2-provider", account.oauth2_provider },
 		{ "oauth2", std::string(oauth2) },
+		{ "push", yesno(account.push) },
 		{ "last-run", when(status.last_run) },
 		{ "last-status", run_status_name(status.last_status) },
 		{ "last-error", status.last_error },
@@ -501,6 +495,28 @@ int run_status_parse(std::string_view name, RunStatus &status_r)
 		}
 	}
 	return -1;
+}
+
+UtcTime utc_time(int64_t unix_secs)
+{
+	/* 0000-01-01 .. 9999-12-31T23:59:59 */
+	const int64_t min = -62167219200LL, max = 253402300799LL;
+	int64_t secs = std::clamp(unix_secs, min, max);
+	int64_t days = secs / 86400, rem = secs % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	UtcTime t;
+	int64_t y;
+	civil_from_days(days, y, t.month, t.day);
+	t.year = static_cast<int>(y);
+	t.hour = static_cast<unsigned>(rem / 3600);
+	t.minute = static_cast<unsigned>(rem / 60 % 60);
+	t.second = static_cast<unsigned>(rem % 60);
+	/* 1970-01-01 was a Thursday */
+	t.weekday = static_cast<unsigned>(((days % 7) + 11) % 7);
+	return t;
 }
 
 std::string iso8601_utc(int64_t unix_secs)

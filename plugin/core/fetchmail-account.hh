@@ -11,8 +11,9 @@
    Input from the command line or the HTTP API goes through
    account_set_field() one field at a time, under the contract names
    (host, port, protocol, remote-user, password, tls, tls-verify, keep,
-   folders, mailbox, max-size, active, auth, oauth2-provider). It validates the value and changes
-   the account only when the value is good. After all fields of an add or
+   folders, mailbox, max-size, active, auth, oauth2-provider, push). It
+   validates the value and changes the account only when the value is
+   good. After all fields of an add or
    edit are set, account_validate() checks the record as a whole. Errors are
    one line that starts with the field name ("port: must be ...") and never
    contain the password.
@@ -56,6 +57,8 @@ struct Account {
 	uint64_t max_size = 0;    /* bytes, 0 = no limit */
 	bool active = true;
 	AuthMethod auth = AuthMethod::Password;
+	/* IMAP only: hold a connection in IDLE and fetch as mail arrives */
+	bool push = false;
 	/* one of fetchmail_oauth2_providers with auth oauth2, else empty */
 	std::string oauth2_provider;
 	/* Not a field: the stored record's revision, raised by every change
@@ -78,6 +81,12 @@ struct AccountStatus {
 	/* not polled until someone acts: the OAuth2 refresh token was
 	   refused (consent needed) */
 	bool held = false;
+	/* The failure episode, for the notice to the user (see
+	   fetchmail-notice.hh): unix seconds of the start of the first failed
+	   run of the current episode, 0 when the last run was good (or there
+	   was none); and whether the notice of this episode was delivered. */
+	int64_t failing_since = 0;
+	bool notified = false;
 };
 
 /* The settable fields in contract order, under their CLI/JSON names. */
@@ -94,7 +103,8 @@ const std::vector<std::string_view> &account_field_names();
      password            non-empty, <= 1024 bytes, no CR/LF/NUL
      tls                 implicit | starttls | none
      tls-verify, keep,
-     active              yes/no (also true/false, 1/0)
+     active, push        yes/no (also true/false, 1/0); push only with
+                         protocol imap (account_validate())
      folders             comma separated, see account_set_folders()
      mailbox             non-empty, <= 255 bytes, valid UTF-8, no control
                          characters (whether the user's storage accepts
@@ -146,6 +156,17 @@ int run_status_parse(std::string_view name, RunStatus &status_r);
 std::string iso8601_utc(int64_t unix_secs);
 /* "2026-11-22T03:40:00.123Z" for unix milliseconds. */
 std::string iso8601_utc_ms(int64_t unix_ms);
+
+/* Unix seconds as a UTC calendar time, clamped like iso8601_utc() to the
+   years 0..9999. */
+struct UtcTime {
+	int year = 1970;
+	unsigned month = 1;       /* 1..12 */
+	unsigned day = 1;         /* 1..31 */
+	unsigned hour = 0, minute = 0, second = 0;
+	unsigned weekday = 4;     /* 0 = Sunday .. 6 = Saturday */
+};
+UtcTime utc_time(int64_t unix_secs);
 
 /* A fresh id: "fm-" and 8 characters of lowercase base32 (a-z, 2-7), 40
    random bits taken from two calls of rand32. The caller checks it is not

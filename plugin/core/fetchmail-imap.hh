@@ -48,10 +48,10 @@
      select_folder(folder, read_only): EXAMINE (read_only) or SELECT.
        The folder name is sent as given when it is ASCII (so modified
        UTF-7 names pass through), else it is UTF-8 and is encoded to
-       modified UTF-7. -> FolderSelected(folder, uidvalidity, uidnext =
-       UIDNEXT or 0 when the server sent none, count = EXISTS), or
-       FolderFailed(folder, text) on NO/BAD, a missing UIDVALIDITY or an
-       unusable name; then no folder is selected.
+       modified UTF-7. -> FolderSelected(folder, uidvalidity, uidnext (0
+       when the server sent none), count = EXISTS), or
+       FolderFailed(folder, text) on NO/BAD, a missing
+       UIDVALIDITY or an unusable name; then no folder is selected.
      list(first_uid, fingerprints): UID FETCH first_uid:* (UID RFC822.SIZE
        [INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]]) ->
        Listing(messages sorted by UID: uid in decimal, number = UID, size,

@@ -53,8 +53,7 @@ enum class ErrorKind {
 enum class EventType {
 	NeedTls,         /* start TLS on the connection now, then tls_started() */
 	LoggedIn,        /* authenticated; IMAP: call select_folder() next */
-	FolderSelected,  /* IMAP: folder, uidvalidity, uidnext (0: none sent),
-	                    count (EXISTS) filled */
+	FolderSelected,  /* IMAP: folder, uidvalidity, uidnext, message count */
 	Listing,         /* messages on the server (POP3) / in the folder (IMAP) */
 	MessageBegin,    /* uid, size; IMAP also internal_date and flags */
 	MessageData,     /* data: the next chunk of the message, wire form undone */

@@ -97,7 +97,8 @@ int account_decode(const Json::Value &root, Account &account,
 	    set_string(account, root, "mailbox", false, error_r) < 0 ||
 	    set_bool(account, root, "tls-verify", error_r) < 0 ||
 	    set_bool(account, root, "keep", error_r) < 0 ||
-	    set_bool(account, root, "active", error_r) < 0)
+	    set_bool(account, root, "active", error_r) < 0 ||
+	    set_bool(account, root, "push", error_r) < 0)
 		return -1;
 
 	uint32_t port = 0;
@@ -164,7 +165,10 @@ int status_decode(const Json::Value &root, AccountStatus &status,
 	    json_get(root, "last-fetched", status.last_fetched, error_r) < 0 ||
 	    json_get(root, "next-run", status.next_run, error_r) < 0 ||
 	    json_get(root, "failures", status.failures, error_r) < 0 ||
-	    json_get(root, "held", status.held, error_r) < 0)
+	    json_get(root, "held", status.held, error_r) < 0 ||
+	    json_get(root, "failing-since", status.failing_since,
+		     error_r) < 0 ||
+	    json_get(root, "notified", status.notified, error_r) < 0)
 		return -1;
 	return 0;
 }
@@ -199,6 +203,8 @@ std::string account_record_encode(const Account &account,
 		root["mailbox"] = account.mailbox;
 		root["max-size"] = Json::UInt64(account.max_size);
 		root["active"] = account.active;
+		if (account.push)
+			root["push"] = true;
 		root["rev"] = Json::UInt64(account.revision);
 		return json_write(root);
 	} catch (const std::exception &) {
@@ -243,6 +249,10 @@ std::string status_record_encode(const AccountStatus &status)
 		root["failures"] = status.failures;
 		if (status.held)
 			root["held"] = true;
+		if (status.failing_since != 0)
+			root["failing-since"] = Json::Int64(status.failing_since);
+		if (status.notified)
+			root["notified"] = true;
 		return json_write(root);
 	} catch (const std::exception &) {
 		return "";

@@ -47,7 +47,12 @@
       "last-fetched":3,"next-run":1795405500,"failures":0}
 
    with every key optional, and "held":true while the account waits for
-   the user's OAuth2 consent (see AccountStatus::held).
+   the user's OAuth2 consent (see AccountStatus::held). While runs fail,
+   "failing-since" holds the start of the first failed run of the
+   episode (unix seconds) and, once the user was told, "notified":true
+   (see fetchmail-notice.hh). These three are written only when set, so
+   the record of a healthy account is what earlier builds wrote; a
+   missing key is the default (false, 0).
 
    Nothing throws: jsoncpp exceptions are caught and become errors. */
 

@@ -37,7 +37,8 @@ void Retrieval::start()
 	if (step_ != Step::Idle)
 		return;
 	started_ms_ = config_.now_ms();
-	if (!pending_.empty() && config_.mode != RunMode::Test) {
+	if (!pending_.empty() && config_.mode != RunMode::Test &&
+	    config_.mode != RunMode::Check) {
 		step_ = Step::Reconciling;
 		note_line(std::to_string(pending_.size()) + " messages of an "
 			  "interrupted batch may have been delivered: "
@@ -451,7 +452,8 @@ void Retrieval::next_folder()
 
 	if (pop3_ || folder_idx_ >= folders.size() ||
 	    (config_.mode == RunMode::Test && folder_idx_ > 0)) {
-		if (config_.mode != RunMode::Test && imap_ &&
+		if ((config_.mode == RunMode::Fetch ||
+		     config_.mode == RunMode::Baseline) && imap_ &&
 		    folder_idx_ >= folders.size()) {
 			size_t before = ledger_.folders().size();
 			ledger_.retain_folders(folders);
@@ -467,6 +469,12 @@ void Retrieval::next_folder()
 
 void Retrieval::on_folder_selected(const Event &ev)
 {
+	summary_.folders.push_back(FolderSummary{ ev.folder, ev.uidvalidity,
+						  ev.uidnext, ev.count });
+	if (config_.mode == RunMode::Check) {
+		next_folder();
+		return;
+	}
 	if (config_.mode == RunMode::Test) {
 		report_.steps.emplace_back("messages", std::to_string(ev.count) +
 					   " in " + ev.folder);
@@ -496,6 +504,12 @@ void Retrieval::on_listing(Event &ev)
 {
 	std::vector<RemoteMessage> listing = std::move(ev.messages);
 
+	if (pop3_)
+		summarize_pop3(listing);
+	if (config_.mode == RunMode::Check) {
+		quit();
+		return;
+	}
 	if (config_.mode == RunMode::Test) {
 		report_.steps.emplace_back("messages",
 					   std::to_string(listing.size()));
@@ -816,11 +830,60 @@ void Retrieval::on_removed(const Event &ev)
 {
 	removing_ = false;
 	/* POP3 deletes only when QUIT succeeds */
-	if (pop3_)
+	if (pop3_) {
 		removed_unconfirmed_ += ev.uids.size();
-	else
+		pop3_removed_.insert(pop3_removed_.end(), ev.uids.begin(),
+				     ev.uids.end());
+	} else {
 		report_.deleted += ev.uids.size();
+		if (!summary_.folders.empty()) {
+			uint32_t &exists = summary_.folders.back().exists;
+			exists -= std::min<uint32_t>(exists, ev.uids.size());
+		}
+	}
 	next_folder();
+}
+
+/* POP3: the listing's summary; with keep = no what this run deletes is
+   taken out at the end (finish_summary()). */
+void Retrieval::summarize_pop3(const std::vector<RemoteMessage> &listing)
+{
+	std::vector<std::string> uids;
+
+	uids.reserve(listing.size());
+	for (const RemoteMessage &m : listing)
+		uids.push_back(m.uid);
+	summary_.pop3_count = uids.size();
+	summary_.pop3_digest = poll_uidl_digest(uids);
+	if (config_.mode == RunMode::Fetch && !config_.keep)
+		pop3_listed_ = std::move(uids);
+}
+
+/* The summary as the run leaves the mailbox, known only after a run that
+   went through every step. */
+void Retrieval::finish_summary()
+{
+	if (!report_.ok || (imap_ && summary_.folders.size() !=
+			    config_.folders.size())) {
+		report_.summary = PollSummary();
+		report_.changed = true;
+		return;
+	}
+	if (pop3_ && !pop3_removed_.empty()) {
+		std::sort(pop3_removed_.begin(), pop3_removed_.end());
+		std::vector<std::string> left;
+		for (std::string &uid : pop3_listed_) {
+			if (!std::binary_search(pop3_removed_.begin(),
+						pop3_removed_.end(), uid))
+				left.push_back(std::move(uid));
+		}
+		summary_.pop3_count = left.size();
+		summary_.pop3_digest = poll_uidl_digest(left);
+	}
+	summary_.known = true;
+	report_.summary = std::move(summary_);
+	report_.changed = !config_.summary.known ||
+		!(report_.summary == config_.summary);
 }
 
 void Retrieval::quit()
@@ -889,6 +952,8 @@ void Retrieval::finish()
 		}
 	}
 	report_.ok = report_.error.empty();
+	if (config_.mode != RunMode::Test)
+		finish_summary();
 	if (report_.ok)
 		report_.failure = RunReport::Failure::None;
 	else if (report_.failure == RunReport::Failure::None)
@@ -905,6 +970,7 @@ void Retrieval::finish()
 				   now / 1000, report_.ok, report_.error,
 				   report_.fetched, report_.consent_needed,
 				   config_.interval_secs, config_.random);
+	report_.status = status_;
 	act(Action::Type::Finish);
 }
 

@@ -74,6 +74,7 @@
 #include "fetchmail-account.hh"
 #include "fetchmail-imap.hh"
 #include "fetchmail-ledger.hh"
+#include "fetchmail-poll.hh"
 #include "fetchmail-pop3.hh"
 #include "fetchmail-redact.hh"
 #include "fetchmail-runlog.hh"
@@ -101,6 +102,12 @@ enum class RunMode {
 	   baseline for it (POP3, or that IMAP folder: see fetchmail-
 	   ledger.hh), and takes the flag. */
 	Baseline,
+	/* the fetch service's cheap poll: log in, take the mailbox's summary
+	   (POP3 listing, IMAP EXAMINE of each folder; fetchmail-poll.hh),
+	   log out; nothing is fetched and no local state is read or
+	   written. The report says whether the summary differs from
+	   config.summary (then a full run is needed). */
+	Check,
 };
 
 /* How the network failed, as the adapter saw it. */
@@ -132,6 +139,8 @@ struct RetrievalConfig {
 	size_t max_messages = 250000;
 	/* the account's status before the run, and the schedule inputs */
 	AccountStatus status;
+	/* the mailbox as the last complete run left it (Check compares) */
+	PollSummary summary;
 	uint32_t interval_secs = 300;
 	size_t max_log_size = 64 * 1024;
 	/* the clock (unix milliseconds) and the random source (a number
@@ -160,6 +169,13 @@ struct RunReport {
 	uint64_t marked = 0;    /* Baseline: recorded without fetching */
 	std::string error;      /* redacted, one line */
 	bool consent_needed = false;  /* OAuth2: invalid_grant */
+	/* the remote mailbox as the run leaves it (known after a successful
+	   Fetch, Baseline or Check; after a Fetch what it deleted is taken
+	   out), and for Check whether it differs from config.summary */
+	PollSummary summary;
+	bool changed = true;
+	/* the account's status after the run (as status() has it) */
+	AccountStatus status;
 	/* Test: (step, result) in order: connect, tls, login, messages */
 	std::vector<std::pair<std::string, std::string>> steps;
 };
@@ -274,6 +290,8 @@ private:
 	void drop_message();
 	void message_done();
 	void on_removed(const Event &ev);
+	void summarize_pop3(const std::vector<RemoteMessage> &listing);
+	void finish_summary();
 	void quit();
 
 	/* committing and recording */
@@ -324,6 +342,11 @@ private:
 	size_t folder_idx_ = 0;
 	std::string folder_;
 	bool fingerprints_ = false;
+
+	/* the remote mailbox's summary as this run leaves it */
+	PollSummary summary_;
+	std::vector<std::string> pop3_listed_; /* keep = no: the listing */
+	std::vector<std::string> pop3_removed_;
 
 	/* the fetch in progress */
 	std::vector<std::string> known_present_; /* uids known and listed */

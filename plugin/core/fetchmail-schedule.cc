@@ -1,5 +1,7 @@
 #include "fetchmail-schedule.hh"
 
+#include "fetchmail-notice.hh"
+
 #include <algorithm>
 
 namespace fetchmail {
@@ -33,6 +35,7 @@ AccountStatus status_after_run(const AccountStatus &before, int64_t started,
 {
 	AccountStatus st = before;
 
+	notice_after_run(st, started, ok && !consent_needed);
 	st.last_run = started;
 	st.last_status = ok ? RunStatus::Ok : RunStatus::Error;
 	st.last_error = ok ? "" : error;

@@ -33,7 +33,10 @@ uint64_t jittered(uint64_t delay,
    seconds) and ended at now: last-run, last-status, last-error,
    last-fetched, failures, and next-run = now + jittered backoff. A run
    that needs the user's OAuth2 consent is held: not polled again
-   (next-run 0) until consent is given. */
+   (next-run 0) until consent is given. The failure episode for the
+   notice to the user (failing-since, notified) follows the run, a run
+   that needs consent counting as failed: see notice_after_run() in
+   fetchmail-notice.hh. */
 AccountStatus status_after_run(const AccountStatus &before, int64_t started,
 			       int64_t now, bool ok, const std::string &error,
 			       uint64_t fetched, bool consent_needed,

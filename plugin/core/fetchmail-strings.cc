@@ -117,37 +117,46 @@ bool has_line_breaks(std::string_view s)
 		std::string_view::npos;
 }
 
+size_t utf8_char(std::string_view s, size_t pos, uint32_t &cp_r)
+{
+	if (pos >= s.size())
+		return 0;
+	unsigned char c = static_cast<unsigned char>(s[pos]);
+	size_t len;
+	uint32_t cp, min;
+	if (c < 0x80) {
+		cp_r = c;
+		return 1;
+	} else if ((c & 0xe0) == 0xc0) {
+		len = 2; cp = c & 0x1f; min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		len = 3; cp = c & 0x0f; min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		len = 4; cp = c & 0x07; min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (s.size() - pos < len)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		unsigned char cc = static_cast<unsigned char>(s[pos + k]);
+		if ((cc & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (cc & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	cp_r = cp;
+	return len;
+}
+
 bool utf8_valid(std::string_view s)
 {
-	size_t i = 0;
+	uint32_t cp;
 
-	while (i < s.size()) {
-		unsigned char c = static_cast<unsigned char>(s[i]);
-		size_t len;
-		uint32_t cp, min;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			len = 2; cp = c & 0x1f; min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3; cp = c & 0x0f; min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4; cp = c & 0x07; min = 0x10000;
-		} else {
+	for (size_t i = 0, len; i < s.size(); i += len) {
+		if ((len = utf8_char(s, i, cp)) == 0)
 			return false;
-		}
-		if (s.size() - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			unsigned char cc = static_cast<unsigned char>(s[i + k]);
-			if ((cc & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (cc & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
 	}
 	return true;
 }

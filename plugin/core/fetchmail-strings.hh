@@ -43,6 +43,10 @@ bool has_line_breaks(std::string_view s);
 /* s is well-formed UTF-8 (no overlong forms, no surrogates, nothing above
    U+10FFFF), as Dovecot requires of mailbox names. */
 bool utf8_valid(std::string_view s);
+/* The length (1..4) of the well-formed UTF-8 character at s[pos], its code
+   point in cp_r; 0 when the bytes there are not one (as utf8_valid()
+   judges them) or pos is at the end. */
+size_t utf8_char(std::string_view s, size_t pos, uint32_t &cp_r);
 
 } // namespace fetchmail
 

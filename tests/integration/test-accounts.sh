@@ -164,7 +164,8 @@ assert_eq "$(snapshot "$U")" "$before" "nothing stored without a key"
 
 check "a bad fetchmail_* setting fails the user's initialization, naming the setting (parsed once, like quota)"
 for bad in fetchmail_interval=often fetchmail_max_parallel=0 fetchmail_delivery=smtp \
-	fetchmail_run_timeout=0 fetchmail_max_messages=lots; do
+	fetchmail_run_timeout=0 fetchmail_max_messages=lots \
+	fetchmail_notify_after=soon 'fetchmail_notify_from=Mail <a b>'; do
 	before=$(snapshot "$U")
 	run_cmd doveadm -c "$LOCAL_CONF" -o "plugin/$bad" fetchmail list -u "$U"
 	assert_eq "$([[ $RC != 0 ]] && echo failed)" failed "$bad: the command fails"

@@ -339,7 +339,7 @@ static void test_show_fields(void **)
 	const char *keys[] = {
 		"id", "host", "port", "protocol", "remote-user", "tls",
 		"tls-verify", "keep", "folders", "mailbox", "max-size",
-		"active", "auth", "oauth2-provider", "oauth2", "last-run",
+		"active", "auth", "oauth2-provider", "oauth2", "push", "last-run",
 		"last-status", "last-error", "last-fetched", "next-run",
 	};
 	assert_int_equal(fields.size(), sizeof(keys) / sizeof(keys[0]));
@@ -352,9 +352,10 @@ static void test_show_fields(void **)
 	assert_str(fields[12].second, "password");
 	assert_str(fields[13].second, "");
 	assert_str(fields[14].second, "");
-	assert_str(fields[15].second, "");
-	assert_str(fields[16].second, "never");
-	assert_str(fields[19].second, "");
+	assert_str(fields[15].second, "no");
+	assert_str(fields[16].second, "");
+	assert_str(fields[17].second, "never");
+	assert_str(fields[20].second, "");
 
 	status.last_run = 1795318800;
 	status.last_status = RunStatus::Error;
@@ -362,11 +363,11 @@ static void test_show_fields(void **)
 	status.last_fetched = 42;
 	status.next_run = 1795318800 + 300;
 	fields = account_show_fields(account, status);
-	assert_str(fields[15].second, "2026-11-22T03:40:00Z");
-	assert_str(fields[16].second, "error");
-	assert_str(fields[17].second, "login failed");
-	assert_str(fields[18].second, "42");
-	assert_str(fields[19].second, "2026-11-22T03:45:00Z");
+	assert_str(fields[16].second, "2026-11-22T03:40:00Z");
+	assert_str(fields[17].second, "error");
+	assert_str(fields[18].second, "login failed");
+	assert_str(fields[19].second, "42");
+	assert_str(fields[20].second, "2026-11-22T03:45:00Z");
 
 	/* an OAuth2 account: the caller's consent state */
 	account.password.clear();
@@ -405,11 +406,35 @@ static void test_names_and_time(void **)
 	assert_str(iso8601_utc_ms(-1), "1969-12-31T23:59:59.999Z");
 	assert_str(iso8601_utc(INT64_MAX), "9999-12-31T23:59:59Z");
 
+	static const struct {
+		int64_t secs;
+		int year;
+		unsigned month, day, hour, minute, second, weekday;
+	} times[] = {
+		{ 0, 1970, 1, 1, 0, 0, 0, 4 },               /* a Thursday */
+		{ -1, 1969, 12, 31, 23, 59, 59, 3 },
+		{ 951868799, 2000, 2, 29, 23, 59, 59, 2 },
+		{ 1795318800, 2026, 11, 22, 3, 40, 0, 0 },   /* a Sunday */
+		{ INT64_MAX, 9999, 12, 31, 23, 59, 59, 5 },  /* clamped */
+		{ INT64_MIN, 0, 1, 1, 0, 0, 0, 6 },
+	};
+	for (const auto &c : times) {
+		UtcTime t = utc_time(c.secs);
+		assert_int_equal(t.year, c.year);
+		assert_int_equal(t.month, c.month);
+		assert_int_equal(t.day, c.day);
+		assert_int_equal(t.hour, c.hour);
+		assert_int_equal(t.minute, c.minute);
+		assert_int_equal(t.second, c.second);
+		assert_int_equal(t.weekday, c.weekday);
+	}
+
 	const auto &names2 = account_field_names();
-	assert_int_equal(names2.size(), 14);
+	assert_int_equal(names2.size(), 15);
 	assert_str(std::string(names2[3]), "remote-user");
 	assert_str(std::string(names2[12]), "auth");
 	assert_str(std::string(names2[13]), "oauth2-provider");
+	assert_str(std::string(names2[14]), "push");
 }
 
 static void test_ids(void **)

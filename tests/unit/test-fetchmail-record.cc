@@ -231,6 +231,56 @@ static void test_account_bad(void **)
 		   "Missing '}' or object member name");
 }
 
+/* The failure episode's keys: written only while set, so that a healthy
+   account's record stays what earlier builds wrote and read. */
+static void test_status_episode(void **)
+{
+	AccountStatus s;
+	std::string error;
+	s.last_run = 1795318800;
+	s.last_status = RunStatus::Ok;
+	s.next_run = 1795319100;
+	const std::string healthy = status_record_encode(s);
+	assert_str(healthy, "{\"failures\":0,\"last-error\":\"\","
+		   "\"last-fetched\":0,\"last-run\":1795318800,"
+		   "\"last-status\":\"ok\",\"next-run\":1795319100,"
+		   "\"v\":1}");
+
+	s.last_status = RunStatus::Error;
+	s.failures = 4;
+	s.failing_since = 1795232400;
+	std::string json = status_record_encode(s);
+	assert_true(json.find("\"failing-since\":1795232400") !=
+		    std::string::npos);
+	assert_true(json.find("notified") == std::string::npos);
+	AccountStatus t;
+	assert_int_equal(status_record_decode(json, t, error), 0);
+	assert_int_equal(t.failing_since, 1795232400);
+	assert_false(t.notified);
+
+	s.notified = true;
+	s.held = true;
+	json = status_record_encode(s);
+	assert_true(json.find("\"notified\":true") != std::string::npos);
+	AccountStatus u;
+	assert_int_equal(status_record_decode(json, u, error), 0);
+	assert_int_equal(u.failing_since, 1795232400);
+	assert_true(u.notified);
+	assert_true(u.held);
+	assert_str(status_record_encode(u), json);
+
+	/* a record of an earlier build: no episode keys */
+	AccountStatus old;
+	old.failing_since = 7;
+	old.notified = true;
+	assert_int_equal(status_record_decode(
+		"{\"v\":1,\"last-run\":1795318800,\"last-status\":\"error\","
+		"\"last-error\":\"x\",\"failures\":2}", old, error), 0);
+	assert_int_equal(old.failures, 2);
+	assert_int_equal(old.failing_since, 0);
+	assert_false(old.notified);
+}
+
 static void test_status(void **)
 {
 	AccountStatus s;
@@ -256,9 +306,13 @@ static void test_status(void **)
 	/* all optional */
 	AccountStatus u;
 	u.failures = 9;
+	u.failing_since = 5;
+	u.notified = true;
 	assert_int_equal(status_record_decode("{}", u, error), 0);
 	assert_int_equal(u.failures, 0);
 	assert_true(u.last_status == RunStatus::Never);
+	assert_int_equal(u.failing_since, 0);
+	assert_false(u.notified);
 
 	const BadRecord cases[] = {
 		{ "", "record is not valid JSON" },
@@ -271,6 +325,9 @@ static void test_status(void **)
 		{ "{\"last-fetched\":-1}", "last-fetched: expected a number" },
 		{ "{\"next-run\":1.5}", "next-run: expected a number" },
 		{ "{\"failures\":-1}", "failures: expected a number" },
+		{ "{\"failing-since\":\"1\"}", "failing-since: expected a number" },
+		{ "{\"notified\":1}", "notified: expected true or false" },
+		{ "{\"held\":\"yes\"}", "held: expected true or false" },
 	};
 	for (const auto &c : cases) {
 		AccountStatus v;
@@ -291,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_account_v0_upgrade),
 		cmocka_unit_test(test_account_bad),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_status_episode),
 	};
 	return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

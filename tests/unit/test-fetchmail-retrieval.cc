@@ -893,6 +893,103 @@ void test_imap_ledger_fails(void **)
 	assert_true(t.output.find("STORE") == std::string::npos);
 }
 
+/* Check: log in, take the summary, log out; changed only when the
+   mailbox differs from the summary the last full run left */
+void test_check_pop3(void **)
+{
+	Scenario sc = pop3_scenario(2, true);
+	sc.config.mode = RunMode::Check;
+	sc.steps.emplace_back("QUIT", "+OK\r\n");
+	Driver d(sc);
+	Transcript t = d.run(whole);
+	expect(t, { "Connect", "Close",
+		    "Finish ok fetched=0 deleted=0 skipped=0" });
+	const RunReport &r = d.retrieval().report();
+	assert_true(r.summary.known);
+	assert_int_equal(r.summary.pop3_count, 2);
+	assert_str(r.summary.pop3_digest, poll_uidl_digest({ "uid-a", "uid-b" }));
+	assert_true(r.changed);   /* nothing was known */
+	assert_true(t.output.find("RETR") == std::string::npos);
+
+	Scenario same = sc;
+	same.config.summary = r.summary;
+	Driver d2(same);
+	d2.run(whole);
+	assert_false(d2.retrieval().report().changed);
+
+	/* one message more: changed */
+	Scenario more = pop3_scenario(3, true);
+	more.config.mode = RunMode::Check;
+	more.config.summary = r.summary;
+	more.steps.emplace_back("QUIT", "+OK\r\n");
+	Driver d3(more);
+	check_splits([&](const Chunker &c) { return Driver(more).run(c); },
+		     2000);
+	d3.run(whole);
+	assert_true(d3.retrieval().report().changed);
+}
+
+/* the summary a full run leaves: what it deleted is gone */
+void test_summary_after_fetch(void **)
+{
+	Scenario sc = pop3_scenario(3, false);
+	sc.ledger.pop3_add("uid-b");
+	sc.config.max_size = msg(1).size() - 1;   /* all too big: skipped */
+	sc.steps.emplace_back("DELE 2", "+OK\r\n");
+	sc.steps.emplace_back("QUIT", "+OK\r\n");
+	Driver d(sc);
+	d.run(whole);
+	const RunReport &r = d.retrieval().report();
+	assert_true(r.ok);
+	assert_int_equal(r.deleted, 1);
+	assert_true(r.summary.known);
+	assert_int_equal(r.summary.pop3_count, 2);
+	assert_str(r.summary.pop3_digest, poll_uidl_digest({ "uid-a", "uid-c" }));
+
+	/* a failed run leaves no summary */
+	Scenario bad = pop3_scenario(1, true);
+	bad.steps.resize(3);
+	bad.steps[2].second = "-ERR [AUTH] no\r\n";
+	bad.eof_at_end = false;
+	Driver d2(bad);
+	d2.run(whole);
+	assert_false(d2.retrieval().report().summary.known);
+	assert_true(d2.retrieval().report().changed);
+}
+
+void test_check_imap(void **)
+{
+	Scenario sc = imap_scenario(true, 7, { 4, 5 });
+	sc.config.mode = RunMode::Check;
+	sc.config.folders = { "INBOX", "Work" };
+	sc.steps.resize(2);
+	sc.steps[1].second = "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n"
+		"* OK [UIDNEXT 6] next\r\na2 OK selected\r\n";
+	sc.steps.emplace_back("a3 EXAMINE \"Work\"",
+		"* 0 EXISTS\r\n* OK [UIDVALIDITY 9] ok\r\n"
+		"* OK [UIDNEXT 1] next\r\na3 OK selected\r\n");
+	sc.steps.emplace_back("a4 LOGOUT", "a4 OK\r\n");
+	Transcript t = check(sc);
+	expect(t, { "Connect", "Close",
+		    "Finish ok fetched=0 deleted=0 skipped=0" });
+	Driver d(sc);
+	d.run(whole);
+	const PollSummary &s = d.retrieval().report().summary;
+	assert_true(s.known);
+	assert_int_equal(s.folders.size(), 2);
+	assert_true(s.folders[0] == (FolderSummary{ "INBOX", 7, 6, 2 }));
+	assert_true(s.folders[1] == (FolderSummary{ "Work", 9, 1, 0 }));
+
+	/* the JSON form the service keeps */
+	PollSummary back;
+	std::string error;
+	assert_int_equal(poll_summary_decode(poll_summary_encode(s), back,
+					     error), 0);
+	assert_true(back == s);
+	assert_int_equal(poll_summary_decode("{\"imap\":7}", back, error), -1);
+	assert_int_equal(poll_summary_decode("[]", back, error), -1);
+}
+
 } // namespace
 
 int main(void)
@@ -919,6 +1016,9 @@ int main(void)
 		cmocka_unit_test(test_imap_uidvalidity_change),
 		cmocka_unit_test(test_imap_folders),
 		cmocka_unit_test(test_imap_ledger_fails),
+		cmocka_unit_test(test_check_pop3),
+		cmocka_unit_test(test_summary_after_fetch),
+		cmocka_unit_test(test_check_imap),
 	};
 	return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -107,6 +107,24 @@ static void test_jitter_and_status(void **)
 	assert_true(st.held);
 	assert_int_equal(st.next_run, 0);
 
+	/* the failure episode (fetchmail-notice): begun by a failed run,
+	   kept by the next one, ended by a good one */
+	AccountStatus fresh;
+	st = status_after_run(fresh, 1000, 1010, false, "login failed", 0,
+			      false, 300, low);
+	assert_int_equal(st.failing_since, 1000);
+	st.notified = true;
+	st = status_after_run(st, 2000, 2010, false, "login failed", 0,
+			      false, 300, low);
+	assert_int_equal(st.failing_since, 1000);
+	assert_true(st.notified);
+	st = status_after_run(st, 3000, 3010, true, "", 0, false, 300, low);
+	assert_int_equal(st.failing_since, 0);
+	assert_false(st.notified);
+	st = status_after_run(st, 4000, 4010, false, "consent needed: x", 0,
+			      true, 300, low);
+	assert_int_equal(st.failing_since, 4000);
+
 	assert_int_equal(first_run(500, 300, high), 500 + 299);
 	assert_int_equal(first_run(500, 0, high), 500);
 }

@@ -84,6 +84,30 @@ void test_utf8(void **)
 	assert_false(utf8_valid("\xed\xa0\x80"));         /* a surrogate */
 	assert_false(utf8_valid("\xf4\x90\x80\x80"));     /* above U+10FFFF */
 	assert_false(utf8_valid("\x80"));                 /* a lone continuation */
+
+	/* one character at a time */
+	static const struct {
+		const char *s;
+		size_t pos, len;
+		uint32_t cp;
+	} cases[] = {
+		{ "a\xc3\xbc", 0, 1, 'a' },
+		{ "a\xc3\xbc", 1, 2, 0xfc },
+		{ "\xe2\x82\xac", 0, 3, 0x20ac },
+		{ "\xf0\x9f\x93\xa7", 0, 4, 0x1f4e7 },
+		{ "\xc2\x85", 0, 2, 0x85 },           /* C1 NEL: well-formed */
+		{ "a\xc3\xbc", 2, 0, 0 },             /* a continuation byte */
+		{ "\xe2\x82", 0, 0, 0 },               /* cut short */
+		{ "\xc0\xaf", 0, 0, 0 },               /* overlong */
+		{ "\xed\xa0\x80", 0, 0, 0 },           /* a surrogate */
+		{ "ab", 2, 0, 0 },                     /* at the end */
+	};
+	for (const auto &c : cases) {
+		uint32_t cp = 0;
+		assert_int_equal(utf8_char(c.s, c.pos, cp), c.len);
+		if (c.len > 0)
+			assert_int_equal(cp, c.cp);
+	}
 }
 
 } // namespace

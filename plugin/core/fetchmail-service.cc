@@ -1,0 +1,454 @@
+#include "fetchmail-service.hh"
+
+#include "fetchmail-json.hh"
+#include "fetchmail-record.hh"
+#include "fetchmail-schedule.hh"
+
+#include <algorithm>
+
+namespace fetchmail {
+
+namespace {
+
+const int SNAPSHOT_VERSION = 1;
+/* a task whose worker died is tried again after this long */
+const int64_t LOST_RETRY_SECS = 60;
+
+} // namespace
+
+void ServicePlan::set_user(const std::string &user, uint32_t uid,
+			   std::vector<ServiceAccount> accounts)
+{
+	auto [it, added] = users_.try_emplace(user);
+	User &u = it->second;
+	if (added)
+		u.order = next_order_++;
+	u.uid = uid;
+
+	std::map<std::string, Entry> fresh;
+	for (ServiceAccount &a : accounts) {
+		const std::string id = a.account.id;
+		Entry e;
+		auto old = u.accounts.find(id);
+		if (old != u.accounts.end()) {
+			e.busy = old->second.busy;
+			e.busy_since = old->second.busy_since;
+			e.no_idle_until = old->second.no_idle_until;
+			/* the same record: what the service learnt since the
+			   worker stored the status stays */
+			if (old->second.a.account.revision == a.account.revision &&
+			    !a.summary.known)
+				a.summary = old->second.a.summary;
+		}
+		e.a = std::move(a);
+		fresh.emplace(id, std::move(e));
+	}
+	u.accounts = std::move(fresh);
+}
+
+void ServicePlan::remove_user(const std::string &user)
+{
+	users_.erase(user);
+}
+
+bool ServicePlan::has_user(const std::string &user) const
+{
+	return users_.count(user) > 0;
+}
+
+int64_t ServicePlan::user_uid(const std::string &user) const
+{
+	auto it = users_.find(user);
+	return it == users_.end() ? int64_t(-1) : int64_t(it->second.uid);
+}
+
+std::vector<std::string> ServicePlan::users() const
+{
+	std::vector<std::string> list;
+	for (const auto &[name, u] : users_)
+		list.push_back(name);
+	return list;
+}
+
+ServiceTask::Kind ServicePlan::task_kind(const ServiceAccount &a)
+{
+	if (a.summary.known && a.account.auth == AuthMethod::Password &&
+	    a.status.last_status == RunStatus::Ok)
+		return ServiceTask::Kind::Check;
+	return ServiceTask::Kind::Run;
+}
+
+size_t ServicePlan::busy_count() const
+{
+	size_t n = 0;
+	for (const auto &[name, u] : users_) {
+		for (const auto &[id, e] : u.accounts)
+			n += e.busy ? 1 : 0;
+	}
+	return n;
+}
+
+/* A free slot: fewer than max_parallel tasks that are not yet slow. */
+bool ServicePlan::slot_free(int64_t now) const
+{
+	size_t counted = 0;
+	for (const auto &[name, u] : users_) {
+		for (const auto &[id, e] : u.accounts) {
+			if (e.busy && now - e.busy_since <
+			    static_cast<int64_t>(limits_.slow_after_secs))
+				counted++;
+		}
+	}
+	return counted < limits_.max_parallel;
+}
+
+std::vector<ServiceTask> ServicePlan::next_tasks(int64_t now)
+{
+	std::vector<std::tuple<int64_t, uint64_t, std::string, std::string>> due;
+	std::vector<ServiceTask> tasks;
+
+	for (const auto &[name, u] : users_) {
+		for (const auto &[id, e] : u.accounts) {
+			if (e.busy || !account_due(e.a.account, e.a.status, now))
+				continue;
+			due.emplace_back(account_due_time(e.a.account, e.a.status),
+					 u.order, name, id);
+		}
+	}
+	std::sort(due.begin(), due.end());
+	for (const auto &[when, order, name, id] : due) {
+		if (!slot_free(now))
+			break;
+		Entry &e = users_[name].accounts[id];
+		e.busy = true;
+		e.busy_since = now;
+		tasks.push_back(ServiceTask{ task_kind(e.a), name, id });
+	}
+	return tasks;
+}
+
+void ServicePlan::task_done(const ServiceTask &task,
+			    const AccountStatus &status,
+			    const PollSummary &summary, int64_t now)
+{
+	auto u = users_.find(task.user);
+	if (u == users_.end())
+		return;
+	auto it = u->second.accounts.find(task.id);
+	if (it == u->second.accounts.end())
+		return;
+	Entry &e = it->second;
+	e.busy = false;
+	e.a.status = status;
+	e.a.summary = summary;
+	(void)now;
+}
+
+void ServicePlan::task_lost(const ServiceTask &task, int64_t now)
+{
+	auto u = users_.find(task.user);
+	if (u == users_.end())
+		return;
+	auto it = u->second.accounts.find(task.id);
+	if (it == u->second.accounts.end())
+		return;
+	Entry &e = it->second;
+	e.busy = false;
+	e.a.summary = PollSummary();
+	e.a.status.next_run = now + LOST_RETRY_SECS;
+}
+
+int64_t ServicePlan::next_due() const
+{
+	int64_t due = 0;
+
+	for (const auto &[name, u] : users_) {
+		for (const auto &[id, e] : u.accounts) {
+			if (e.busy)
+				continue;
+			int64_t t = account_due_time(e.a.account, e.a.status);
+			if (t > 0)
+				due = due == 0 ? t : std::min(due, t);
+		}
+	}
+	return due;
+}
+
+bool ServicePlan::look(const std::string &user, int64_t now)
+{
+	auto it = users_.find(user);
+	if (it == users_.end())
+		return false;
+	User &u = it->second;
+	if (u.last_look != 0 &&
+	    now - u.last_look < static_cast<int64_t>(limits_.look_interval_secs))
+		return false;
+	bool any = false;
+	for (auto &[id, e] : u.accounts) {
+		const AccountStatus &st = e.a.status;
+		if (e.busy || account_due_time(e.a.account, st) == 0 ||
+		    now - st.last_run < static_cast<int64_t>(limits_.look_age_secs))
+			continue;
+		e.a.status.next_run = now;
+		any = true;
+	}
+	if (any)
+		u.last_look = now;
+	return any;
+}
+
+std::vector<std::pair<std::string, std::string>>
+ServicePlan::push_wanted(int64_t now) const
+{
+	std::vector<std::tuple<uint64_t, std::string, std::string>> want;
+	std::vector<std::pair<std::string, std::string>> list;
+
+	for (const auto &[name, u] : users_) {
+		for (const auto &[id, e] : u.accounts) {
+			const Account &a = e.a.account;
+			if (!a.push || !a.active || a.protocol != Protocol::Imap ||
+			    e.a.status.held || e.no_idle_until > now)
+				continue;
+			want.emplace_back(u.order, name, id);
+		}
+	}
+	std::sort(want.begin(), want.end());
+	for (const auto &[order, name, id] : want) {
+		if (list.size() >= limits_.max_push)
+			break;
+		list.emplace_back(name, id);
+	}
+	return list;
+}
+
+void ServicePlan::push_unsupported(const std::string &user,
+				   const std::string &id, int64_t now)
+{
+	auto u = users_.find(user);
+	if (u == users_.end())
+		return;
+	auto it = u->second.accounts.find(id);
+	if (it != u->second.accounts.end())
+		it->second.no_idle_until = now + limits_.no_idle_retry_secs;
+}
+
+const ServiceAccount *ServicePlan::find(const std::string &user,
+					const std::string &id) const
+{
+	auto u = users_.find(user);
+	if (u == users_.end())
+		return nullptr;
+	auto it = u->second.accounts.find(id);
+	return it == u->second.accounts.end() ? nullptr : &it->second.a;
+}
+
+std::vector<const ServiceAccount *>
+ServicePlan::accounts_of(const std::string &user) const
+{
+	std::vector<const ServiceAccount *> list;
+	auto u = users_.find(user);
+	if (u != users_.end()) {
+		for (const auto &[id, e] : u->second.accounts)
+			list.push_back(&e.a);
+	}
+	return list;
+}
+
+bool ServicePlan::busy(const std::string &user, const std::string &id) const
+{
+	auto u = users_.find(user);
+	if (u == users_.end())
+		return false;
+	auto it = u->second.accounts.find(id);
+	return it != u->second.accounts.end() && it->second.busy;
+}
+
+/* ---- accounts as JSON ---- */
+
+static Json::Value account_to_json(const ServiceAccount &a)
+{
+	Json::Value v(Json::objectValue);
+	v["account"] = account_record_encode(a.account, a.secret);
+	v["status"] = status_record_encode(a.status);
+	v["summary"] = poll_summary_encode(a.summary);
+	return v;
+}
+
+static int account_from_json(const Json::Value &v, ServiceAccount &a,
+			     std::string &error_r)
+{
+	std::string record, status, summary;
+
+	if (!v.isObject())
+		return json_type_error(error_r, "accounts", "a list of objects");
+	if (json_get(v, "account", record, error_r) < 0 ||
+	    json_get(v, "status", status, error_r) < 0 ||
+	    json_get(v, "summary", summary, error_r) < 0 ||
+	    account_record_decode(record, a.account, a.secret, error_r) < 0 ||
+	    (!status.empty() &&
+	     status_record_decode(status, a.status, error_r) < 0) ||
+	    (!summary.empty() &&
+	     poll_summary_decode(summary, a.summary, error_r) < 0))
+		return -1;
+	return 0;
+}
+
+static int accounts_from_json(const Json::Value &list,
+			      std::vector<ServiceAccount> &accounts_r,
+			      std::string &error_r)
+{
+	if (!list.isArray())
+		return json_type_error(error_r, "accounts", "a list");
+	for (const Json::Value &v : list) {
+		ServiceAccount a;
+		if (account_from_json(v, a, error_r) < 0)
+			return -1;
+		accounts_r.push_back(std::move(a));
+	}
+	return 0;
+}
+
+/* ---- worker messages ---- */
+
+std::string worker_message_encode(bool request, const WorkerMessage &msg)
+{
+	try {
+		Json::Value root(Json::objectValue);
+		root[request ? "do" : "ev"] = msg.verb;
+		if (!msg.user.empty())
+			root["user"] = msg.user;
+		if (!msg.id.empty())
+			root["id"] = msg.id;
+		if (!msg.kind.empty())
+			root["kind"] = msg.kind;
+		if (!msg.state.empty())
+			root["state"] = msg.state;
+		if (!msg.error.empty())
+			root["error"] = msg.error;
+		if (msg.nouser)
+			root["nouser"] = true;
+		if (msg.verb == "loaded" && msg.error.empty())
+			root["uid"] = msg.uid;
+		if (msg.verb == "done") {
+			root["ok"] = msg.ok;
+			root["fetched"] = Json::UInt64(msg.fetched);
+			root["summary"] = poll_summary_encode(msg.summary);
+		}
+		if (msg.has_status)
+			root["status"] = status_record_encode(msg.status);
+		if (msg.verb == "task" && !msg.accounts.empty())
+			root["account"] = account_to_json(msg.accounts[0]);
+		if (msg.verb == "loaded" && msg.error.empty()) {
+			Json::Value &list = root["accounts"] = Json::arrayValue;
+			for (const ServiceAccount &a : msg.accounts)
+				list.append(account_to_json(a));
+		}
+		return json_write(root);
+	} catch (const std::exception &) {
+		return "";
+	}
+}
+
+static int worker_message_read(std::string_view line, WorkerMessage &m,
+			       std::string &error_r)
+{
+	Json::Value root;
+	std::string status, summary;
+
+	if (json_read_object(line, root, error_r) < 0)
+		return -1;
+	if (json_get(root, "do", m.verb, error_r) < 0 ||
+	    (m.verb.empty() && json_get(root, "ev", m.verb, error_r) < 0) ||
+	    json_get(root, "user", m.user, error_r) < 0 ||
+	    json_get(root, "id", m.id, error_r) < 0 ||
+	    json_get(root, "kind", m.kind, error_r) < 0 ||
+	    json_get(root, "state", m.state, error_r) < 0 ||
+	    json_get(root, "error", m.error, error_r) < 0 ||
+	    json_get(root, "nouser", m.nouser, error_r) < 0 ||
+	    json_get(root, "uid", m.uid, error_r) < 0 ||
+	    json_get(root, "ok", m.ok, error_r) < 0 ||
+	    json_get(root, "fetched", m.fetched, error_r) < 0)
+		return -1;
+	if (m.verb.empty())
+		return json_type_error(error_r, "do/ev", "a verb");
+	int ret = json_get(root, "status", status, error_r);
+	if (ret < 0 ||
+	    (ret > 0 && status_record_decode(status, m.status, error_r) < 0))
+		return -1;
+	m.has_status = ret > 0;
+	if (json_get(root, "summary", summary, error_r) < 0 ||
+	    (!summary.empty() &&
+	     poll_summary_decode(summary, m.summary, error_r) < 0))
+		return -1;
+	if (root.isMember("account")) {
+		ServiceAccount a;
+		if (account_from_json(root["account"], a, error_r) < 0)
+			return -1;
+		m.accounts.push_back(std::move(a));
+	}
+	if (root.isMember("accounts") &&
+	    accounts_from_json(root["accounts"], m.accounts, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+int worker_message_decode(std::string_view line, WorkerMessage &msg_r,
+			  std::string &error_r)
+{
+	try {
+		WorkerMessage m;
+		if (worker_message_read(line, m, error_r) < 0)
+			return -1;
+		msg_r = std::move(m);
+	} catch (const std::exception &e) {
+		error_r = e.what();
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the snapshot on disk ---- */
+
+std::string ServicePlan::encode_user(const std::string &user) const
+{
+	auto it = users_.find(user);
+	if (it == users_.end())
+		return "";
+	try {
+		Json::Value root(Json::objectValue);
+		root["v"] = SNAPSHOT_VERSION;
+		root["uid"] = it->second.uid;
+		Json::Value &list = root["accounts"] = Json::arrayValue;
+		for (const auto &[id, e] : it->second.accounts)
+			list.append(account_to_json(e.a));
+		return json_write(root);
+	} catch (const std::exception &) {
+		return "";
+	}
+}
+
+int ServicePlan::decode_user(const std::string &user, std::string_view json,
+			     std::string &error_r)
+{
+	try {
+		Json::Value root;
+		int version;
+		uint32_t uid = 0;
+		std::vector<ServiceAccount> accounts;
+
+		if (json_read_object(json, root, error_r) < 0 ||
+		    json_version(root, SNAPSHOT_VERSION, "v", "a version number",
+				 version, error_r) < 0 ||
+		    json_get(root, "uid", uid, error_r) < 0)
+			return -1;
+		if (accounts_from_json(root["accounts"], accounts, error_r) < 0)
+			return -1;
+		set_user(user, uid, std::move(accounts));
+	} catch (const std::exception &e) {
+		error_r = e.what();
+		return -1;
+	}
+	return 0;
+}
+
+} // namespace fetchmail

@@ -1,0 +1,202 @@
+#ifndef FETCHMAIL_SERVICE_HH
+#define FETCHMAIL_SERVICE_HH
+
+/* The fetch service's decisions, without I/O (see docs/design.md, "The
+   fetch service"): which accounts it knows, what to start when, how many
+   at a time, fetch-on-look, push connections, and the snapshot it keeps
+   on disk.
+
+   The service (doveadm/doveadm-fetchmail-service.cc) never opens a user's
+   storage. What it knows of an account comes from a worker process that
+   runs as the user's uid and read the account from the user's attributes
+   (set_user(): the worker's word, never a client's). It keeps per account
+   the record (no plaintext secret), its status and the summary of the
+   remote mailbox the last complete run left (fetchmail-poll.hh), and hands
+   tasks to workers:
+
+     Check  a cheap poll without the user's storage (RunMode::Check); the
+            worker goes on with a full run itself when the summary changed
+     Run    a full run (ledger, delivery, status)
+
+   An account gets a Check when its summary is known, it logs in with a
+   password (OAuth2 tokens live in the user's storage) and its last run
+   was good (a change of status is stored, which needs the storage
+   anyway); otherwise a Run.
+
+   Concurrency: at most max_parallel tasks at once. A task that has been
+   busy for longer than slow_after stops counting against that limit (it
+   still ends by fetchmail_run_timeout), so that stuck remote servers
+   never starve the other accounts. One task per account at a time.
+
+   Fetch-on-look: look(user) makes the user's accounts due now when their
+   last poll is older than look_age, at most once per look_interval per
+   user (a client that reconnects every second does not hammer the remote
+   servers).
+
+   Push: push_wanted() names the push accounts (IMAP, push = yes) that
+   should hold an IDLE connection, at most max_push of them (in a stable
+   order: the earliest added users' accounts first); the others are
+   polled. An account whose server offers no IDLE is polled and asked
+   again after no_idle_retry. Pushed accounts are polled too, at the
+   interval, as a safety net.
+
+   Nothing throws out of the API (std::bad_alloc aside). */
+
+#include "fetchmail-account.hh"
+#include "fetchmail-poll.hh"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fetchmail {
+
+struct ServiceLimits {
+	uint32_t interval_secs = 300;
+	uint32_t max_parallel = 16;
+	uint32_t max_push = 100;
+	uint32_t slow_after_secs = 60;
+	uint32_t look_age_secs = 60;
+	uint32_t look_interval_secs = 60;
+	uint32_t no_idle_retry_secs = 24 * 60 * 60;
+};
+
+/* One account as a worker read it. */
+struct ServiceAccount {
+	Account account;          /* no plaintext password */
+	std::string secret;       /* the stored password blob (encrypted) */
+	AccountStatus status;
+	PollSummary summary;
+};
+
+struct ServiceTask {
+	enum class Kind { Check, Run };
+	Kind kind = Kind::Run;
+	std::string user;
+	std::string id;
+};
+
+/* The messages between the service and its workers, one JSON object per
+   line, both ways (see docs/design.md, "The fetch service"):
+
+   service -> worker   {"do":"load","user":U}
+                       {"do":"task","kind":"check"|"run","user":U,"id":I,
+                        "account":{...}}
+                       {"do":"push","user":U,"id":I}
+                       {"do":"unpush","user":U,"id":I}
+                       {"do":"stop"}
+   worker -> service   {"ev":"loaded","user":U,"uid":N,"accounts":[{...}]}
+                       {"ev":"loaded","user":U,"error":E[,"nouser":true]}
+                       {"ev":"done","user":U,"id":I,"ok":B,"fetched":N,
+                        "error":E,"status":{...},"summary":{...}}
+                       {"ev":"push","user":U,"id":I,"state":S}
+
+   An account is {"account":<record>,"status":<status record>,
+   "summary":<summary>} with the stored forms as strings. Push states:
+   idling, unsupported (the server has no IDLE), lost (the connection
+   ended; the worker reconnects by itself while the push is wanted). */
+struct WorkerMessage {
+	std::string verb;        /* "do" or "ev" value */
+	std::string user, id;
+	std::string kind;        /* task: check, run */
+	std::string state;       /* push */
+	std::string error;
+	bool ok = false;
+	bool nouser = false;
+	uint32_t uid = 0;
+	uint64_t fetched = 0;
+	std::vector<ServiceAccount> accounts;  /* loaded; task: one */
+	AccountStatus status;    /* done */
+	PollSummary summary;     /* done */
+	bool has_status = false;
+};
+
+/* One line (without the newline). */
+std::string worker_message_encode(bool request, const WorkerMessage &msg);
+/* -1 with error_r for anything malformed (nothing from the other side is
+   trusted more than it must be: unknown verbs are the caller's to refuse,
+   fields are typed and bounded by the JSON reader). */
+int worker_message_decode(std::string_view line, WorkerMessage &msg_r,
+			  std::string &error_r);
+
+class ServicePlan {
+public:
+	explicit ServicePlan(ServiceLimits limits) : limits_(limits) {}
+
+	/* The user's accounts as a worker read them (uid: the uid the user's
+	   mail is written with). Accounts that are gone are dropped (a task
+	   in flight for one is forgotten when it ends); the summary of an
+	   account whose record did not change (same revision) is kept. */
+	void set_user(const std::string &user, uint32_t uid,
+		      std::vector<ServiceAccount> accounts);
+	void remove_user(const std::string &user);
+	bool has_user(const std::string &user) const;
+	/* The uid of a user, or -1 when no worker has read it yet. */
+	int64_t user_uid(const std::string &user) const;
+	std::vector<std::string> users() const;
+
+	/* Tasks to start now, earliest due first, within the limits; each is
+	   marked busy until task_done(). */
+	std::vector<ServiceTask> next_tasks(int64_t now);
+	/* A task ended with the account's new status and summary (from the
+	   worker). A task whose account is gone is ignored. */
+	void task_done(const ServiceTask &task, const AccountStatus &status,
+		       const PollSummary &summary, int64_t now);
+	/* A task could not be carried out (its worker died): the account is
+	   tried again after a while and its summary forgotten. */
+	void task_lost(const ServiceTask &task, int64_t now);
+	/* The earliest time something is due (0: nothing scheduled). */
+	int64_t next_due() const;
+
+	/* Fetch-on-look; true when it made accounts due. */
+	bool look(const std::string &user, int64_t now);
+
+	/* Push accounts that should hold an IDLE connection now. */
+	std::vector<std::pair<std::string, std::string>> push_wanted(
+		int64_t now) const;
+	/* The server has no IDLE: poll the account, ask again later. */
+	void push_unsupported(const std::string &user, const std::string &id,
+			      int64_t now);
+
+	/* What the service shows for an account (live status), or nullptr. */
+	const ServiceAccount *find(const std::string &user,
+				   const std::string &id) const;
+	std::vector<const ServiceAccount *> accounts_of(
+		const std::string &user) const;
+	bool busy(const std::string &user, const std::string &id) const;
+	size_t busy_count() const;
+
+	/* The snapshot of a user as the service keeps it on disk (JSON, with
+	   the encrypted secrets as stored: the file is root's only), and its
+	   inverse (-1 with error_r on malformed input, nothing changed). */
+	std::string encode_user(const std::string &user) const;
+	int decode_user(const std::string &user, std::string_view json,
+			std::string &error_r);
+
+private:
+	struct Entry {
+		ServiceAccount a;
+		bool busy = false;
+		int64_t busy_since = 0;
+		int64_t no_idle_until = 0;
+	};
+	struct User {
+		uint32_t uid = 0;
+		uint64_t order = 0;            /* when the service learnt it */
+		int64_t last_look = 0;
+		std::map<std::string, Entry> accounts;
+	};
+
+	bool slot_free(int64_t now) const;
+	static ServiceTask::Kind task_kind(const ServiceAccount &a);
+
+	ServiceLimits limits_;
+	std::map<std::string, User> users_;
+	uint64_t next_order_ = 1;
+};
+
+} // namespace fetchmail
+
+#endif

@@ -1,0 +1,268 @@
+/* Unit tests for the fetch service's decisions (fetchmail-service). */
+
+#include "fetchmail-service.hh"
+
+#include "test-common.hh"
+
+using namespace fetchmail;
+
+namespace {
+
+ServiceAccount acct(const std::string &id, int64_t next_run,
+		    bool summary_known = false, bool push = false)
+{
+	ServiceAccount a;
+	a.account.id = id;
+	a.account.host = "pop.example.net";
+	a.account.protocol = push ? Protocol::Imap : Protocol::Pop3;
+	a.account.protocol_set = true;
+	a.account.remote_user = "bob";
+	a.account.revision = 1;
+	a.account.push = push;
+	a.secret = "v1:00:blob";
+	a.status.next_run = next_run;
+	a.status.last_status = RunStatus::Ok;
+	if (summary_known) {
+		a.summary.known = true;
+		a.summary.pop3_count = 3;
+		a.summary.pop3_digest = "abc";
+	}
+	return a;
+}
+
+std::string names(const std::vector<ServiceTask> &tasks)
+{
+	std::string s;
+	for (const ServiceTask &t : tasks)
+		s += (s.empty() ? "" : ",") + t.user + "/" + t.id +
+			(t.kind == ServiceTask::Kind::Check ? ":check" : ":run");
+	return s;
+}
+
+void test_due_and_limits(void **)
+{
+	ServiceLimits lim;
+	lim.max_parallel = 2;
+	lim.slow_after_secs = 30;
+	ServicePlan plan(lim);
+	plan.set_user("u1", 1000, { acct("a", 100, true), acct("b", 50) });
+	plan.set_user("u2", 1001, { acct("c", 70, true), acct("d", 500) });
+
+	assert_str(names(plan.next_tasks(40)), "");
+	/* earliest first, at most two at once; Check when the summary is
+	   known, else Run */
+	assert_str(names(plan.next_tasks(200)), "u1/b:run,u2/c:check");
+	assert_str(names(plan.next_tasks(200)), "");
+	assert_int_equal(plan.busy_count(), 2);
+	assert_int_equal(plan.next_due(), 100);
+
+	/* a task ends: the next one starts */
+	AccountStatus st;
+	st.last_status = RunStatus::Ok;
+	st.next_run = 600;
+	plan.task_done(ServiceTask{ ServiceTask::Kind::Run, "u1", "b" }, st,
+		       PollSummary(), 210);
+	assert_str(names(plan.next_tasks(210)), "u1/a:check");
+	/* slow tasks stop counting: stuck servers do not starve others */
+	plan.set_user("u3", 1002, { acct("e", 220) });
+	assert_str(names(plan.next_tasks(225)), "");
+	assert_str(names(plan.next_tasks(231)), "u3/e:run");   /* c is slow */
+	assert_true(plan.busy("u2", "c"));
+	assert_false(plan.busy("u1", "b"));
+}
+
+void test_kinds(void **)
+{
+	ServicePlan plan(ServiceLimits{});
+	ServiceAccount failed = acct("f", 10, true);
+	failed.status.last_status = RunStatus::Error;
+	ServiceAccount oauth = acct("o", 10, true);
+	oauth.account.auth = AuthMethod::OAuth2;
+	oauth.account.oauth2_provider = "google";
+	ServiceAccount held = acct("h", 0, true);
+	held.status.held = true;
+	ServiceAccount inactive = acct("i", 10, true);
+	inactive.account.active = false;
+	plan.set_user("u", 1000, { failed, oauth, held, inactive,
+				   acct("k", 10, true) });
+	/* a failed last run, OAuth2: a full run; held or inactive: nothing */
+	assert_str(names(plan.next_tasks(20)), "u/f:run,u/k:check,u/o:run");
+}
+
+void test_set_user_keeps_what_it_learnt(void **)
+{
+	ServicePlan plan(ServiceLimits{});
+	plan.set_user("u", 1000, { acct("a", 10), acct("b", 10) });
+	assert_str(names(plan.next_tasks(20)), "u/a:run,u/b:run");
+	PollSummary s;
+	s.known = true;
+	s.pop3_count = 7;
+	AccountStatus st;
+	st.last_status = RunStatus::Ok;
+	st.next_run = 100;
+	plan.task_done(ServiceTask{ ServiceTask::Kind::Run, "u", "a" }, st, s, 30);
+	assert_int_equal(plan.find("u", "a")->summary.pop3_count, 7);
+
+	/* the worker reads the user again: the same revision keeps the
+	   summary, b is gone (its task's end is ignored), c is new */
+	ServiceAccount a2 = acct("a", 100);
+	ServiceAccount c = acct("c", 10);
+	plan.set_user("u", 1000, { a2, c });
+	assert_true(plan.find("u", "a")->summary.known);
+	assert_null(plan.find("u", "b"));
+	plan.task_done(ServiceTask{ ServiceTask::Kind::Run, "u", "b" }, st, s, 30);
+	assert_null(plan.find("u", "b"));
+	/* another revision: the summary is forgotten */
+	a2.account.revision = 2;
+	plan.set_user("u", 1000, { a2, c });
+	assert_false(plan.find("u", "a")->summary.known);
+	assert_int_equal(plan.user_uid("u"), 1000);
+	assert_true(plan.user_uid("nobody") == -1);
+
+	/* a worker died: tried again later, the summary is forgotten */
+	plan.task_lost(ServiceTask{ ServiceTask::Kind::Run, "u", "c" }, 500);
+	assert_int_equal(plan.find("u", "c")->status.next_run, 560);
+}
+
+void test_look(void **)
+{
+	ServiceLimits lim;
+	lim.look_age_secs = 60;
+	lim.look_interval_secs = 60;
+	ServicePlan plan(lim);
+	ServiceAccount recent = acct("r", 1000);
+	recent.status.last_run = 950;
+	ServiceAccount old = acct("o", 1000);
+	old.status.last_run = 800;
+	plan.set_user("u", 1000, { recent, old });
+	assert_false(plan.look("nobody", 960));
+	assert_true(plan.look("u", 960));
+	assert_int_equal(plan.find("u", "o")->status.next_run, 960);
+	assert_int_equal(plan.find("u", "r")->status.next_run, 1000);
+	/* rate-limited per user */
+	assert_false(plan.look("u", 990));
+	assert_true(plan.look("u", 1021));   /* r is 71 s old now */
+	assert_int_equal(plan.find("u", "r")->status.next_run, 1021);
+}
+
+void test_push(void **)
+{
+	ServiceLimits lim;
+	lim.max_push = 2;
+	ServicePlan plan(lim);
+	plan.set_user("first", 1000, { acct("p1", 10, false, true),
+				       acct("n", 10) });
+	plan.set_user("second", 1000, { acct("p2", 10, false, true),
+					acct("p3", 10, false, true) });
+	auto wanted = plan.push_wanted(0);
+	assert_int_equal(wanted.size(), 2);
+	assert_str(wanted[0].first + "/" + wanted[0].second, "first/p1");
+	assert_str(wanted[1].first + "/" + wanted[1].second, "second/p2");
+	/* a server without IDLE: polled, asked again after a day */
+	plan.push_unsupported("second", "p2", 100);
+	wanted = plan.push_wanted(200);
+	assert_str(wanted[1].second, "p3");
+	wanted = plan.push_wanted(100 + 24 * 3600);
+	assert_str(wanted[1].second, "p2");
+}
+
+void test_snapshot(void **)
+{
+	ServicePlan plan(ServiceLimits{});
+	ServiceAccount a = acct("a", 123, true, true);
+	a.account.folders = { "INBOX", "Work" };
+	a.summary = PollSummary();
+	a.summary.known = true;
+	a.summary.folders = { FolderSummary{ "INBOX", 7, 9, 3 } };
+	a.status.failures = 2;
+	plan.set_user("u@example.org", 2001, { a, acct("b", 5) });
+	std::string json = plan.encode_user("u@example.org");
+
+	ServicePlan back(ServiceLimits{});
+	std::string error;
+	assert_int_equal(back.decode_user("u@example.org", json, error), 0);
+	assert_int_equal(back.user_uid("u@example.org"), 2001);
+	const ServiceAccount *b = back.find("u@example.org", "a");
+	assert_non_null(b);
+	assert_str(b->secret, "v1:00:blob");
+	assert_int_equal(b->status.failures, 2);
+	assert_int_equal(b->status.next_run, 123);
+	assert_true(b->summary == a.summary);
+	assert_int_equal(b->account.folders.size(), 2);
+	assert_true(b->account.push);
+	assert_str(back.encode_user("u@example.org"), json);
+
+	assert_int_equal(back.decode_user("x", "{\"v\":1,\"uid\":1,\"accounts\":7}",
+					  error), -1);
+	assert_int_equal(back.decode_user("x", "{\"v\":9}", error), -1);
+	assert_false(back.has_user("x"));
+}
+
+void test_worker_messages(void **)
+{
+	WorkerMessage task;
+	task.verb = "task";
+	task.kind = "check";
+	task.user = "u@example.org";
+	task.id = "fm-abc";
+	task.accounts.push_back(acct("fm-abc", 77, true));
+	std::string line = worker_message_encode(true, task);
+	assert_null(strchr(line.c_str(), '\n'));
+	WorkerMessage back;
+	std::string error;
+	assert_int_equal(worker_message_decode(line, back, error), 0);
+	assert_str(back.verb, "task");
+	assert_str(back.kind, "check");
+	assert_int_equal(back.accounts.size(), 1);
+	assert_int_equal(back.accounts[0].status.next_run, 77);
+	assert_true(back.accounts[0].summary.known);
+
+	WorkerMessage done;
+	done.verb = "done";
+	done.user = "u";
+	done.id = "fm-abc";
+	done.ok = false;
+	done.error = "login failed: [AUTH] no\r\n\"quoted\"";
+	done.has_status = true;
+	done.status.failures = 3;
+	line = worker_message_encode(false, done);
+	assert_int_equal(worker_message_decode(line, back, error), 0);
+	assert_str(back.verb, "done");
+	assert_str(back.error, done.error);
+	assert_true(back.has_status);
+	assert_int_equal(back.status.failures, 3);
+	assert_false(back.summary.known);
+
+	WorkerMessage loaded;
+	loaded.verb = "loaded";
+	loaded.user = "u";
+	loaded.uid = 2001;
+	loaded.accounts = { acct("a", 1), acct("b", 2) };
+	assert_int_equal(worker_message_decode(
+		worker_message_encode(false, loaded), back, error), 0);
+	assert_int_equal(back.uid, 2001);
+	assert_int_equal(back.accounts.size(), 2);
+
+	assert_int_equal(worker_message_decode("{}", back, error), -1);
+	assert_int_equal(worker_message_decode("{\"do\":7}", back, error), -1);
+	assert_int_equal(worker_message_decode("not json", back, error), -1);
+	assert_int_equal(worker_message_decode(
+		"{\"ev\":\"done\",\"status\":\"{\\\"failures\\\":-1}\"}",
+		back, error), -1);
+}
+
+} // namespace
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_due_and_limits),
+		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_set_user_keeps_what_it_learnt),
+		cmocka_unit_test(test_look),
+		cmocka_unit_test(test_push),
+		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_worker_messages),
+	};
+	return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
