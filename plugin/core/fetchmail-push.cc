@@ -1,7 +1,6 @@
 #include "fetchmail-push.hh"
 
 #include <algorithm>
-#include <utility>
 
 namespace fetchmail {
 
@@ -38,55 +37,6 @@ int64_t PushBackoff::failed(int64_t now_ms,
 	uint32_t limit = static_cast<uint32_t>(
 		std::min<int64_t>(delay / 2 + 1, UINT32_MAX));
 	return delay - delay / 2 + std::min(random(limit), limit - 1);
-}
-
-PushSlots::PushSlots(const PushConfig &config)
-	: config_(config)
-{
-}
-
-std::vector<std::string>
-PushSlots::pick(const std::vector<std::string> &candidates, size_t max_push,
-		int64_t now_ms)
-{
-	std::erase_if(no_idle_until_, [now_ms](const auto &entry) {
-		return entry.second <= now_ms;
-	});
-	/* the eligible candidates, each once, in order */
-	std::vector<std::string> eligible;
-	std::set<std::string> seen;
-	for (const std::string &account : candidates) {
-		if (no_idle_until_.count(account) == 0 &&
-		    seen.insert(account).second)
-			eligible.push_back(account);
-	}
-	/* the holders keep theirs, then the others fill the rest */
-	std::set<std::string> picked;
-	for (bool holders : { true, false }) {
-		for (const std::string &account : eligible) {
-			if (picked.size() < max_push &&
-			    (holders_.count(account) > 0) == holders)
-				picked.insert(account);
-		}
-	}
-	std::vector<std::string> out;
-	for (const std::string &account : eligible) {
-		if (picked.count(account) > 0)
-			out.push_back(account);
-	}
-	holders_ = std::move(picked);
-	return out;
-}
-
-void PushSlots::no_idle(const std::string &account, int64_t now_ms)
-{
-	no_idle_until_[account] = now_ms + config_.no_idle_retry_ms;
-}
-
-bool PushSlots::lacks_idle(const std::string &account, int64_t now_ms) const
-{
-	auto it = no_idle_until_.find(account);
-	return it != no_idle_until_.end() && it->second > now_ms;
 }
 
 } // namespace fetchmail

@@ -1,24 +1,25 @@
 #ifndef FETCHMAIL_PUSH_HH
 #define FETCHMAIL_PUSH_HH
 
-/* The push policy (IMAP IDLE, RFC 2177), without I/O: when an IDLE is
-   issued again, how long a push connection that failed or dropped waits
-   before it reconnects, which accounts hold one of the fetchmail_max_push
-   connections, and which accounts are polled because their server lacks
-   IDLE. The clock (milliseconds, any epoch that does not jump, e.g. the
-   ioloop's) and the random source are passed in; the numbers are a
-   PushConfig, whose defaults are the constants below.
+/* The push connection's policy (IMAP IDLE, RFC 2177), without I/O: when
+   an IDLE is issued again, and how long a push connection that failed or
+   dropped waits before it reconnects. Which accounts hold one of the
+   fetchmail_max_push connections, and that an account whose server lacks
+   IDLE is polled for a while, is the service's decision
+   (ServicePlan::push_wanted(), push_unsupported() in
+   fetchmail-service.hh). The clock (milliseconds, any epoch that does not
+   jump, e.g. the ioloop's) and the random source are passed in; the
+   numbers are a PushConfig, whose defaults are the constants below.
 
-   How a push service uses it, with ImapSession (fetchmail-imap.hh):
+   How the worker that holds an account's push connection uses it, with
+   ImapSession (fetchmail-imap.hh):
 
-     - PushSlots::pick() at every poll tick: the accounts it returns hold
-       a connection (logged in, folder selected, idle()); every other
-       candidate is polled as before.
+     - LoggedIn, FolderSelected: idle().
      - Idling: PushBackoff::up(). The IDLE is ended (idle_done()) and
        issued again (idle()) at idle_renew_at(the time idle() was
-       called), or when MailboxChanged calls for a fetch.
-     - IdleFailed(Unsupported): PushSlots::no_idle(); the account is
-       polled and its connection closed.
+       called), and when MailboxChanged calls for a fetch.
+     - IdleFailed(Unsupported): the service's push_unsupported(); the
+       connection is closed and the account polled.
      - Error, or IdleFailed(Server): PushBackoff::failed() says when to
        connect again.
 
@@ -26,10 +27,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <set>
-#include <string>
-#include <vector>
 
 namespace fetchmail {
 
@@ -46,16 +43,12 @@ constexpr int64_t PUSH_BACKOFF_MAX_MS = 5 * 60 * 1000;
    and drops the connection at once is not hammered, short against the
    hours a good connection lasts. */
 constexpr int64_t PUSH_STABLE_MS = 60 * 1000;
-/* An account whose server lacked IDLE is polled this long before IDLE is
-   tried again (the server may have been upgraded, or the account moved). */
-constexpr int64_t PUSH_NO_IDLE_RETRY_MS = 24 * 60 * 60 * 1000;
 
 struct PushConfig {
 	int64_t idle_renew_ms = PUSH_IDLE_RENEW_MS;
 	int64_t backoff_first_ms = PUSH_BACKOFF_FIRST_MS;
 	int64_t backoff_max_ms = PUSH_BACKOFF_MAX_MS;
 	int64_t stable_ms = PUSH_STABLE_MS;
-	int64_t no_idle_retry_ms = PUSH_NO_IDLE_RETRY_MS;
 };
 
 /* When the IDLE issued at idle_ms must be ended (idle_done()) and issued
@@ -93,38 +86,6 @@ private:
 	uint32_t failures_ = 0;
 	bool up_ = false;
 	int64_t up_since_ = 0;
-};
-
-/* Which accounts hold one of the fetchmail_max_push connections, and which
-   are polled because their server lacks IDLE. Accounts are named by a key
-   of the caller's that stays the same (e.g. user and account id). */
-class PushSlots {
-public:
-	explicit PushSlots(const PushConfig &config = {});
-
-	/* The accounts that hold a push connection from now on. candidates
-	   are the accounts that want push, in an order the caller keeps
-	   stable (e.g. by user, then account id; a repeated key counts
-	   once). At most max_push are picked, never one whose server lacks
-	   IDLE (no_idle() within no_idle_retry_ms). The holders of the last
-	   pick keep their connection first (a new account ahead of them in
-	   the order does not take it away; with a lower max_push the
-	   earliest in the order keep theirs), then the others fill the free
-	   slots in order. Returned in candidate order; every candidate not
-	   returned is polled. */
-	std::vector<std::string> pick(const std::vector<std::string> &candidates,
-				      size_t max_push, int64_t now_ms);
-	/* The account's server does not offer IDLE (IdleFailed with
-	   ErrorKind::Unsupported): it is polled and gives up its slot until
-	   no_idle_retry_ms from now. */
-	void no_idle(const std::string &account, int64_t now_ms);
-	/* The account is polled because its server lacked IDLE. */
-	bool lacks_idle(const std::string &account, int64_t now_ms) const;
-
-private:
-	PushConfig config_;
-	std::set<std::string> holders_;
-	std::map<std::string, int64_t> no_idle_until_;
 };
 
 } // namespace fetchmail

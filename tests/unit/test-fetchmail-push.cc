@@ -1,24 +1,14 @@
-/* Unit tests for fetchmail-push: IDLE renewal, the reconnect backoff, push
-   slots and the fallback to polling for servers without IDLE. */
+/* Unit tests for fetchmail-push: IDLE renewal and the reconnect backoff. */
 #include "fetchmail-push.hh"
 
 #include "test-common.hh"
 
 #include <algorithm>
 #include <set>
-#include <vector>
 
 using namespace fetchmail;
 
 static const int64_t second = 1000, minute = 60 * second;
-
-static std::string join(const std::vector<std::string> &v)
-{
-	std::string s;
-	for (const auto &x : v)
-		s += (s.empty() ? "" : ",") + x;
-	return s;
-}
 
 /* random(limit) at its lowest and highest */
 static uint32_t lowest(uint32_t)
@@ -134,65 +124,6 @@ static void test_backoff_reset(void **)
 	assert_int_equal(zero.failed(0, lowest), 1);
 }
 
-static void test_slots(void **)
-{
-	PushSlots slots;
-	int64_t now = 1000;
-	assert_str(join(slots.pick({ "b", "c", "d" }, 2, now)), "b,c");
-	/* a new account ahead in the order does not take a slot away */
-	assert_str(join(slots.pick({ "a", "b", "c", "d" }, 2, now)), "b,c");
-	/* a freed slot goes to the first that waits */
-	assert_str(join(slots.pick({ "a", "c", "d" }, 2, now)), "a,c");
-	/* more slots: filled in order; a repeated key counts once */
-	assert_str(join(slots.pick({ "d", "a", "d", "c", "e" }, 3, now)),
-		   "d,a,c");
-	/* fewer: the holders earliest in the order keep theirs */
-	assert_str(join(slots.pick({ "e", "d", "a", "c" }, 2, now)), "d,a");
-	assert_str(join(slots.pick({ "e", "d", "a", "c" }, 0, now)), "");
-	/* after none held a slot, the order decides again */
-	assert_str(join(slots.pick({ "e", "d", "a", "c" }, 2, now)), "e,d");
-	assert_str(join(slots.pick({}, 2, now)), "");
-}
-
-static void test_no_idle_fallback(void **)
-{
-	PushSlots slots;
-	int64_t now = 1000;
-	const std::vector<std::string> accounts = { "a", "b", "c" };
-	assert_str(join(slots.pick(accounts, 2, now)), "a,b");
-
-	/* a's server lacks IDLE: polled, its slot goes to c */
-	slots.no_idle("a", now);
-	assert_true(slots.lacks_idle("a", now));
-	assert_false(slots.lacks_idle("b", now));
-	assert_str(join(slots.pick(accounts, 2, now)), "b,c");
-	/* not retried at every poll for a day */
-	int64_t day = PUSH_NO_IDLE_RETRY_MS;
-	assert_int_equal(day, 24 * 60 * minute);
-	assert_true(slots.lacks_idle("a", now + day - 1));
-	assert_str(join(slots.pick(accounts, 3, now + day - 1)), "b,c");
-	/* then it is tried again */
-	assert_false(slots.lacks_idle("a", now + day));
-	assert_str(join(slots.pick(accounts, 3, now + day)), "a,b,c");
-
-	/* a holder that turns out to lack IDLE frees its slot at once */
-	slots.no_idle("b", now + day);
-	assert_str(join(slots.pick({ "b", "d", "a", "c" }, 3, now + day)),
-		   "d,a,c");
-
-	/* the retry time is a parameter */
-	PushConfig config;
-	config.no_idle_retry_ms = 5 * second;
-	PushSlots quick(config);
-	quick.no_idle("x", 0);
-	assert_str(join(quick.pick({ "x", "y" }, 1, 4999)), "y");
-	assert_true(quick.lacks_idle("x", 4999));
-	assert_false(quick.lacks_idle("x", 5000));
-	/* y holds the only slot: x waits for it */
-	assert_str(join(quick.pick({ "x", "y" }, 1, 5000)), "y");
-	assert_str(join(quick.pick({ "x", "y" }, 2, 5000)), "x,y");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,8 +131,6 @@ int main(void)
 		cmocka_unit_test(test_backoff_doubles),
 		cmocka_unit_test(test_backoff_jitter),
 		cmocka_unit_test(test_backoff_reset),
-		cmocka_unit_test(test_slots),
-		cmocka_unit_test(test_no_idle_fallback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
