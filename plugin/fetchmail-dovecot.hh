@@ -28,6 +28,7 @@ extern "C" {
 #include "mail-storage.h"
 #include "mail-storage-hooks.h"
 #include "mailbox-attribute.h"
+#include "master-service-ssl-settings.h"
 }
 
 /* Makes an ioloop current for a scope. Storage calls made while a private

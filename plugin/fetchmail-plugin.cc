@@ -1,5 +1,6 @@
 #include "fetchmail-plugin.hh"
 #include "fetchmail-settings.hh"
+#include "fetchmail-tls-cache.hh"
 
 #ifndef FETCHMAIL_VERSION
 #  define FETCHMAIL_VERSION "0.0.0"
@@ -94,6 +95,9 @@ void fetchmail_plugin_init(struct module *module)
 
 void fetchmail_plugin_deinit(void)
 {
+	/* the kept TLS sessions are OpenSSL objects: freed while Dovecot's
+	   SSL module (unloaded at lib_deinit()) is still there */
+	tls_session_cache_clear();
 	mail_storage_hooks_remove(&fetchmail_mail_storage_hooks);
 	fetchmail_module = nullptr;
 }

@@ -37,8 +37,9 @@ static NetError net_error(TransportError kind)
    from a timeout, never from inside a callback. */
 class AccountRun : public AccountTask, private TransportHandler {
 public:
-	AccountRun(Store &store, const Settings &set, HttpClient &http,
-		   StoredAccount stored, RunMode mode,
+	/* store and http: nullptr for a Check (env says what it needs) */
+	AccountRun(Store *store, const Settings &set, HttpClient *http,
+		   const CheckEnv &env, StoredAccount stored, RunMode mode,
 		   std::function<void()> done);
 	~AccountRun() override;
 	void start();
@@ -75,9 +76,10 @@ private:
 	static void finish_timeout(AccountRun *run);
 	static void deadline_timeout(AccountRun *run);
 
-	Store &store_;
+	Store *store_;                 /* nullptr: a Check without storage */
 	const Settings &set_;
-	HttpClient &http_;             /* the token endpoints, for OAuth2 */
+	HttpClient *http_;             /* the token endpoints, for OAuth2 */
+	CheckEnv env_;
 	StoredAccount stored_;
 	RunMode mode_;
 	std::function<void()> done_;
@@ -102,13 +104,20 @@ private:
 	bool finished_ = false;
 };
 
-AccountRun::AccountRun(Store &store, const Settings &set, HttpClient &http,
-		       StoredAccount stored, RunMode mode,
+AccountRun::AccountRun(Store *store, const Settings &set, HttpClient *http,
+		       const CheckEnv &env, StoredAccount stored, RunMode mode,
 		       std::function<void()> done)
-	: store_(store), set_(set), http_(http), stored_(std::move(stored)),
-	  mode_(mode), done_(std::move(done))
+	: store_(store), set_(set), http_(http), env_(env),
+	  stored_(std::move(stored)), mode_(mode), done_(std::move(done))
 {
 	report_.id = stored_.account.id;
+	if (store_ != nullptr) {
+		struct mail_user *user = store_->user();
+		env_.event_parent = user->event;
+		env_.username = user->username;
+		env_.dns_client_socket = std::string(user->set->base_dir) +
+			"/dns-client";
+	}
 }
 
 AccountRun::~AccountRun()
@@ -158,21 +167,21 @@ RetrievalConfig AccountRun::retrieval_config() const
 int AccountRun::prepare(std::string &error_r)
 {
 	if (mode_ != RunMode::Test && mode_ != RunMode::Check) {
-		int ret = store_.lock_account(stored_.account.id, lock_fd_,
-					      error_r);
+		int ret = store_->lock_account(stored_.account.id, lock_fd_,
+					       error_r);
 		if (ret == 0)
 			error_r = "another run of this account is in progress";
 		if (ret <= 0)
 			return -1;
-		delivery_ = delivery_create(set_, store_.user(), store_.ioloop(),
+		delivery_ = delivery_create(set_, store_->user(),
+					    store_->ioloop(),
 					    stored_.account.mailbox);
 	}
 	/* test mode with fields given: the password is not stored */
 	if (!stored_.password_blob.empty() &&
-	    store_.decrypt_password(stored_, error_r) < 0) {
-		store_failure_ = store_.last_error();
+	    account_decrypt_password(set_.keys, env_.username, stored_,
+				     store_failure_, error_r) < 0)
 		return -1;
-	}
 	return 0;
 }
 
@@ -182,9 +191,9 @@ void AccountRun::start()
 	std::string error;
 
 	ioloop_ = current_ioloop;
-	event_ = event_create(store_.user()->event);
+	event_ = event_create(env_.event_parent);
 	event_set_append_log_prefix(event_, t_strdup_printf(
-		"fetchmail(%s/%s): ", store_.user()->username, a.id.c_str()));
+		"fetchmail(%s/%s): ", env_.username.c_str(), a.id.c_str()));
 	event_add_str(event_, "account_id", a.id.c_str());
 	event_add_str(event_, "protocol", protocol_name(a.protocol));
 	event_add_str(event_, "host", a.host.c_str());
@@ -196,9 +205,9 @@ void AccountRun::start()
 	}
 	Ledger ledger;
 	if (mode_ != RunMode::Test && mode_ != RunMode::Check &&
-	    (store_.load_ledger(a.id, ledger, error) < 0 ||
-	     store_.load_pending(a.id, pending_, error) < 0)) {
-		store_failure_ = store_.last_error();
+	    (store_->load_ledger(a.id, ledger, error) < 0 ||
+	     store_->load_pending(a.id, pending_, error) < 0)) {
+		store_failure_ = store_->last_error();
 		end_early(error);
 		return;
 	}
@@ -338,9 +347,9 @@ void AccountRun::connect()
 	tset.implicit_tls = a.tls == TlsMode::Implicit;
 	tset.verify = a.tls_verify;
 	tset.timeout_msecs = set_.timeout_msecs;
-	tset.user = store_.user();
-	tset.dns_client_socket = std::string(store_.user()->set->base_dir) +
-		"/dns-client";
+	tset.user = store_ == nullptr ? nullptr : store_->user();
+	tset.ssl = env_.ssl;
+	tset.dns_client_socket = env_.dns_client_socket;
 	transport_ = std::make_unique<Transport>(
 		static_cast<TransportHandler &>(*this), tset);
 	transport_->connect();
@@ -353,7 +362,13 @@ void AccountRun::refresh_token(bool force)
 	OAuth2RefreshOptions options;
 
 	options.force = force;
-	refresh_ = std::make_unique<OAuth2Refresh>(store_, set_, http_,
+	if (store_ == nullptr || http_ == nullptr) {
+		/* the service checks password accounts only */
+		retrieval_->token_failed(TokenError::Temporary,
+					 "no OAuth2 token without the storage");
+		return;
+	}
+	refresh_ = std::make_unique<OAuth2Refresh>(*store_, set_, *http_,
 						   stored_.account);
 	refresh_->start(options, [this](const OAuth2RefreshResult &r) {
 		input([&] {
@@ -385,7 +400,7 @@ void AccountRun::reconcile()
 	std::vector<PendingMessage> found;
 	std::string error;
 
-	if (deliver_reconcile(store_.user(), store_.ioloop(), pending_, found,
+	if (deliver_reconcile(store_->user(), store_->ioloop(), pending_, found,
 			      error) < 0) {
 		retrieval_->abort("looking for the messages of an interrupted "
 				  "batch failed: " + error);
@@ -408,7 +423,7 @@ void AccountRun::store_pending()
 		return;
 	}
 	target_known_ = true;
-	if (store_.save_pending(stored_.account, pending_, error) < 0) {
+	if (store_->save_pending(stored_.account, pending_, error) < 0) {
 		retrieval_->pending_store_failed(error);
 		return;
 	}
@@ -453,7 +468,7 @@ void AccountRun::store_ledger()
 	std::string error;
 
 	pending_.messages = retrieval_->pending();
-	if (store_.save_ledger(stored_.account, retrieval_->ledger(),
+	if (store_->save_ledger(stored_.account, retrieval_->ledger(),
 			       &pending_, error) < 0) {
 		retrieval_->ledger_store_failed(error);
 		return;
@@ -472,7 +487,8 @@ std::string AccountRun::tls_description() const
 
 	return info.tls_cipher + ", " + info.tls_subject +
 		(info.tls_verified ? ", verified" :
-		 ", NOT verified: " + info.tls_verify_error);
+		 ", NOT verified: " + info.tls_verify_error) +
+		(info.tls_resumed ? ", resumed" : "");
 }
 
 void AccountRun::transport_connected()
@@ -555,11 +571,11 @@ void AccountRun::write_state()
 	std::string error;
 
 	pending_.messages = retrieval_->pending();
-	if (store_.save_run(stored_.account, retrieval_->status(),
+	if (store_->save_run(stored_.account, retrieval_->status(),
 			    retrieval_->log(),
 			    retrieval_->ledger_dirty() ? &retrieval_->ledger() :
 			    nullptr, &pending_, error) < 0) {
-		if (store_.last_error() == StoreError::Changed)
+		if (store_->last_error() == StoreError::Changed)
 			e_warning(event_, "%s", error.c_str());
 		else
 			e_error(event_, "%s", error.c_str());
@@ -600,10 +616,23 @@ account_task_start(Store &store, const Settings &set, HttpClient &http,
 		   std::function<void(const RunReport &)> done)
 {
 	auto self = std::make_shared<AccountRun *>(nullptr);
-	auto task = std::make_unique<AccountRun>(store, set, http,
-		std::move(stored), mode, [self, done = std::move(done)] {
-			done((*self)->report());
-		});
+	auto task = std::make_unique<AccountRun>(&store, set, &http,
+		CheckEnv(), std::move(stored), mode,
+		[self, done = std::move(done)] { done((*self)->report()); });
+	*self = task.get();
+	task->start();
+	return task;
+}
+
+std::unique_ptr<AccountTask>
+account_check_start(const CheckEnv &env, const Settings &set,
+		    StoredAccount stored,
+		    std::function<void(const RunReport &)> done)
+{
+	auto self = std::make_shared<AccountRun *>(nullptr);
+	auto task = std::make_unique<AccountRun>(nullptr, set, nullptr, env,
+		std::move(stored), RunMode::Check,
+		[self, done = std::move(done)] { done((*self)->report()); });
 	*self = task.get();
 	task->start();
 	return task;
@@ -667,7 +696,8 @@ std::vector<RunReport> run_accounts(Store &store, const Settings &set,
 	auto http = std::make_unique<HttpClient>(http_set);
 	for (StoredAccount &stored : accounts) {
 		queue.runs.push_back(std::make_unique<AccountRun>(
-			store, set, *http, std::move(stored), mode,
+			&store, set, http.get(), CheckEnv(), std::move(stored),
+			mode,
 			[&queue] { queue.done(); }));
 	}
 	if (interrupted) {

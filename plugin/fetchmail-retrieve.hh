@@ -49,6 +49,25 @@ account_task_start(Store &store, const Settings &set, HttpClient &http,
 		   StoredAccount stored, RunMode mode,
 		   std::function<void(const RunReport &)> done);
 
+/* What a Check (RunMode::Check: log in, summarize the remote mailbox, log
+   out) needs when it runs without the user's storage, as the fetch
+   service's cheap polls do: no lock, ledger, delivery or status write. */
+struct CheckEnv {
+	struct event *event_parent = nullptr;
+	std::string username;      /* the log prefix; the password's binding */
+	/* the ssl_client_* settings (CAs) */
+	const struct master_service_ssl_settings *ssl = nullptr;
+	std::string dns_client_socket;   /* base_dir/dns-client */
+};
+
+/* A Check of a password account (stored.password_blob is decrypted with
+   set.keys for env.username); done as for account_task_start(), with
+   report.summary the remote mailbox now. */
+std::unique_ptr<AccountTask>
+account_check_start(const CheckEnv &env, const Settings &set,
+		    StoredAccount stored,
+		    std::function<void(const RunReport &)> done);
+
 /* Run the given accounts of one user concurrently (at most
    set.max_parallel at a time) in a private ioloop, and return a report per
    account, in the order given. interrupted, when given, is asked a few

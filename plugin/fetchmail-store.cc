@@ -218,19 +218,34 @@ void Store::load_oauth2_status(StoredAccount &stored)
 					    tokens.consent_error);
 }
 
+int account_decrypt_password(const KeyRing &keys, const std::string &username,
+			     StoredAccount &stored, StoreError &kind_r,
+			     std::string &error_r)
+{
+	if (keys.empty()) {
+		kind_r = StoreError::Config;
+		error_r = "fetchmail_key is not set: cannot decrypt the "
+			"password of account " + stored.account.id;
+		return -1;
+	}
+	if (secret_decrypt(keys, stored.password_blob,
+			   username + "\n" + stored.account.id,
+			   stored.account.password, error_r) < 0) {
+		kind_r = StoreError::Corrupt;
+		error_r = "account " + stored.account.id + ": password: " +
+			error_r;
+		return -1;
+	}
+	return 0;
+}
+
 int Store::decrypt_password(StoredAccount &stored, std::string &error_r)
 {
-	if (set_.keys.empty()) {
-		return fail(StoreError::Config, error_r,
-			    "fetchmail_key is not set: cannot decrypt the "
-			    "password of account " + stored.account.id);
-	}
-	if (secret_decrypt(set_.keys, stored.password_blob,
-			   aad(stored.account.id), stored.account.password,
-			   error_r) < 0) {
-		return fail(StoreError::Corrupt, error_r, "account " +
-			    stored.account.id + ": password: " + error_r);
-	}
+	StoreError kind;
+
+	if (account_decrypt_password(set_.keys, user_->username, stored, kind,
+				     error_r) < 0)
+		return fail(kind, error_r, error_r);
 	return 0;
 }
 

@@ -65,6 +65,14 @@ struct StoredAccount {
 	PollSummary summary;
 };
 
+/* Decrypt stored.password_blob of user username into
+   stored.account.password with keys (what Store::decrypt_password() does,
+   for the fetch service's cheap polls, which open no storage). -1 with
+   kind_r Config (no key) or Corrupt (does not decrypt) and error_r. */
+int account_decrypt_password(const KeyRing &keys, const std::string &username,
+			     StoredAccount &stored, StoreError &kind_r,
+			     std::string &error_r);
+
 /* What Store::update() changes besides the account record, in the same
    transaction. */
 struct StoreUpdate {

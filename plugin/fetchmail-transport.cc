@@ -14,14 +14,24 @@
    connect(), send(), start_tls() or resume()): what arises there is
    deferred through a zero timeout. The handler may delete the Transport in
    any callback; a Guard on the stack notices that, and the code returns
-   without touching the Impl again. */
+   without touching the Impl again.
+
+   TLS session resumption: tls_wrap() offers the session kept under the
+   connection's key (fetchmail-tls-cache), tls_check() tells a resumed
+   handshake from a full one and checks each as it must be checked, and
+   tls_keep_session() keeps the connection's session once it is resumable:
+   after the handshake (TLS 1.2), after the first read that follows it
+   (TLS 1.3 tickets come after the handshake), and at the close (the newest
+   ticket). */
 
 #include "fetchmail-transport.hh"
 #include "fetchmail-dns.hh"
 #include "fetchmail-ssl-compat.hh"
+#include "fetchmail-tls-cache.hh"
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <memory>
 #include <string>
@@ -96,6 +106,14 @@ struct Transport::Impl {
 	struct ssl_iostream *ssl_io = nullptr;
 
 	bool starttls = false;     /* the handshake in progress is STARTTLS */
+	/* TLS session resumption (fetchmail-tls-cache) */
+	std::string session_key;   /* set by tls_wrap() */
+	bool session_offered = false;
+	bool offered_verified = false;   /* what the offered session had */
+	std::string offered_error;
+	time_t offered_authenticated = 0;
+	bool tls_accepted = false; /* the handshake passed tls_check() */
+	bool session_pending = false; /* none kept from this connection yet */
 	bool in_input = false;     /* inside handler.transport_input() */
 	bool tls_requested = false;/* start_tls() while in_input */
 	bool paused = false;       /* input buffer full: not reading */
@@ -129,6 +147,8 @@ struct Transport::Impl {
 	void connected();
 	/* TLS */
 	bool tls_wrap(std::string &error_r);
+	void tls_offer_session();
+	void tls_keep_session();
 	void tls_begin();
 	void tls_upgrade();
 	void tls_continue();
@@ -367,8 +387,14 @@ bool Transport::Impl::tls_wrap(std::string &error_r)
 		const char *error;
 
 		i_zero(&ssl_set);
+		/* without a user (tools), ssl_options' default: tickets on */
+		ssl_set.tickets = TRUE;
 		if (set.user != nullptr)
 			mail_user_init_ssl_client_settings(set.user, &ssl_set);
+		else if (set.ssl != nullptr) {
+			master_service_ssl_client_settings_to_iostream_set(
+				set.ssl, pool_datastack_create(), &ssl_set);
+		}
 		if (!set.ca_file.empty())
 			ssl_set.ca_file = t_strdup(set.ca_file.c_str());
 		ssl_set.verify_remote_cert = TRUE;
@@ -387,6 +413,8 @@ bool Transport::Impl::tls_wrap(std::string &error_r)
 			ssl_iostream_context_unref(&ctx);
 			ssl_iostream_set_handshake_callback(ssl_io,
 							    handshake_cb, this);
+			session_key = tls_session_key(set.host, set.port,
+						      set.verify, ssl_set);
 			ok = true;
 		}
 	} T_END;
@@ -395,8 +423,54 @@ bool Transport::Impl::tls_wrap(std::string &error_r)
 		o_stream_unref(&plain_output);
 		i_stream_switch_ioloop_to(input, ioloop);
 		o_stream_switch_ioloop_to(output, ioloop);
+		tls_offer_session();
 	}
 	return ok;
+}
+
+/* Offers the session kept under this connection's key, if any, and notes
+   what its connection's checks found (tls_check() needs it when the server
+   resumes it; the cache entry may be replaced meanwhile). */
+void Transport::Impl::tls_offer_session()
+{
+	const TlsCachedSession *kept = tls_session_lookup(session_key);
+
+	session_offered = false;
+	if (kept == nullptr || !ssl_compat_offer_session(ssl_io, *kept->session))
+		return;
+	session_offered = true;
+	offered_verified = kept->verified;
+	offered_error = kept->verify_error;
+	offered_authenticated = kept->authenticated;
+}
+
+/* Keeps the connection's session under its key once the server has made
+   it resumable, with the outcome of this connection's checks. A session
+   that comes from a resumed handshake keeps the time of the full handshake
+   behind it (the cache's age bound counts from there). Losing a session
+   costs only a full handshake: nothing here fails the connection. */
+void Transport::Impl::tls_keep_session()
+{
+	if (!tls_accepted || ssl_io == nullptr)
+		return;
+	try {
+		SslSessionPtr session = ssl_compat_get_session(ssl_io);
+		if (session == nullptr)
+			return;
+		const TransportInfo &info = transport.info_;
+		TlsCachedSession kept;
+		kept.session = std::move(session);
+		kept.verified = info.tls_verified;
+		kept.verify_error = info.tls_verify_error;
+		kept.authenticated = info.tls_resumed ? offered_authenticated :
+			time(nullptr);
+		tls_session_store(session_key, std::move(kept));
+		session_pending = false;
+	} catch (const std::exception &e) {
+		i_error("fetchmail transport: TLS session not kept: %s", e.what());
+	} catch (...) {
+		i_error("fetchmail transport: TLS session not kept");
+	}
 }
 
 /* Implicit TLS: right after the TCP connect. */
@@ -451,6 +525,9 @@ void Transport::Impl::tls_continue()
 		const char *error = ssl_iostream_get_last_error(ssl_io);
 		if (error == nullptr)
 			error = i_stream_get_error(input);
+		/* whatever failed, the next handshake is a full one */
+		if (session_offered)
+			tls_session_forget(session_key);
 		fail(TransportError::Tls, tls_error(error));
 		return;
 	}
@@ -458,21 +535,46 @@ void Transport::Impl::tls_continue()
 		tls_finished();
 }
 
-/* The handshake callback: the certificate chain is already checked for
-   issuer and validity; check it and the host name again as a whole and
-   record the outcome. Fails the handshake only when verify is on. */
+/* The handshake callback. After a full handshake the certificate chain is
+   already checked for issuer and validity; check it and the host name
+   again as a whole and record the outcome.
+
+   A resumed handshake sends no certificate: ssl-iostream's certificate
+   callback did not run, and ssl_iostream_check_cert_validity() would say
+   "SSL certificate not received". Its checks are then the session's own:
+   it was kept under this connection's key (host name as given, port,
+   verify setting, TLS client settings) by a connection whose checks found
+   it verified, and the chain result and certificate it kept still pass
+   (ssl_compat_check_resumed()). Nothing less counts as verified.
+
+   Fails the handshake only when verify is on; then the key's session is
+   dropped, so that the next attempt is a full handshake. */
 int Transport::Impl::tls_check(const char **error_r)
 {
 	const char *error;
 	TransportInfo &info = transport.info_;
 
 	tls_fill_info();
-	info.tls_verified = ssl_iostream_check_cert_validity(
-		ssl_io, set.host.c_str(), &error) == 0;
-	info.tls_verify_error = info.tls_verified ? "" : error;
-	if (info.tls_verified || !set.verify)
+	info.tls_resumed = session_offered && ssl_compat_session_resumed(ssl_io);
+	if (info.tls_resumed) {
+		std::string reason;
+		bool good = ssl_compat_check_resumed(ssl_io, set.host.c_str(),
+						     reason);
+		info.tls_verified = offered_verified && good;
+		info.tls_verify_error = info.tls_verified ? "" :
+			!good ? reason : offered_error;
+	} else {
+		info.tls_verified = ssl_iostream_check_cert_validity(
+			ssl_io, set.host.c_str(), &error) == 0;
+		info.tls_verify_error = info.tls_verified ? "" : error;
+	}
+	if (info.tls_verified || !set.verify) {
+		tls_accepted = true;
 		return 0;
-	*error_r = t_strconcat("certificate verify failed: ", error, nullptr);
+	}
+	tls_session_forget(session_key);
+	*error_r = t_strconcat("certificate verify failed: ",
+			       info.tls_verify_error.c_str(), nullptr);
 	return -1;
 }
 
@@ -493,6 +595,9 @@ void Transport::Impl::tls_finished()
 		" " + (cipher != nullptr ? cipher : "unknown");
 	state = State::Connected;
 	timeout_start();
+	/* TLS 1.2: resumable now; TLS 1.3: once the ticket is read */
+	session_pending = true;
+	tls_keep_session();
 
 	Guard guard(this);
 	if (starttls)
@@ -543,6 +648,8 @@ void Transport::Impl::read_loop(bool offer_first)
 		if (ret > 0) {
 			transport.bytes_in_ += ret;
 			timeout_start();
+			if (session_pending)
+				tls_keep_session();
 			if (!offer())
 				return;
 			continue;
@@ -748,8 +855,12 @@ void Transport::Impl::close_connection()
 {
 	io_remove(&io);
 	timeout_remove(&to);
-	if (ssl_io != nullptr)
+	if (ssl_io != nullptr) {
+		/* the newest ticket, and TLS 1.3 sessions whose ticket
+		   came with no reply read after it */
+		tls_keep_session();
 		ssl_iostream_destroy(&ssl_io);
+	}
 	if (input != nullptr)
 		i_stream_destroy(&input);
 	if (output != nullptr)

@@ -12,6 +12,17 @@
    received. No protocol knowledge: the driver feeds what arrives into a
    protocol session and sends what the session produces.
 
+   TLS sessions are resumed across connections of the process
+   (fetchmail-tls-cache.hh): a handshake offers the session kept for the
+   same host name, port, verify setting and TLS client settings, and once
+   the server has made the new connection's session resumable (TLS 1.3:
+   its ticket arrived, with or before the first reply) that one is kept.
+   A resumed handshake sends no certificate; it is accepted as verified
+   only if the session was kept from a verified connection under the same
+   key, its stored chain verification result is good, and its kept
+   certificate matches the host name and is still valid. With verify on,
+   anything else fails the handshake, as a bad certificate does.
+
    All notifications go to a TransportHandler, from ioloop callbacks. The
    handler may destroy the Transport only outside those callbacks or at
    their very end (after it returns nothing else touches it). */
@@ -31,6 +42,9 @@ struct TransportSettings {
 	bool verify = true;              /* chain and host name */
 	unsigned int timeout_msecs = 60 * 1000;
 	struct mail_user *user = nullptr; /* for ssl_client_ca_* settings */
+	/* without a user: the ssl_client_* settings themselves (the fetch
+	   service's polls, which have no mail user) */
+	const struct master_service_ssl_settings *ssl = nullptr;
 	/* Dovecot's dns-client socket (base_dir/dns-client), for host names
 	   (fetchmail-dns.hh); IP literals need none. */
 	std::string dns_client_socket;
@@ -73,6 +87,11 @@ struct TransportInfo {
 	std::string tls_cipher;    /* e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 	bool tls_verified = false; /* chain and host name checked and good */
 	std::string tls_verify_error; /* why not, when not verified */
+	/* The handshake resumed a session kept from an earlier connection
+	   with the same host, port, verify setting and CAs
+	   (fetchmail-tls-cache.hh); tls_verified then tells what the checks
+	   of a resumed session found (see Transport). */
+	bool tls_resumed = false;
 };
 
 class Transport {

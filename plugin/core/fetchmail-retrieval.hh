@@ -208,7 +208,8 @@ public:
 	/* network */
 	void connected(std::string_view address);
 	/* TLS is up: what the adapter tells about the peer, for the log
-	   and Test's "tls" step ("TLSv1.3 ..., CN=..., verified"). */
+	   and Test's "tls" step ("TLSv1.3 ..., CN=..., verified", and
+	   ", resumed" after a resumed handshake). */
 	void tls_up(std::string_view description);
 	void tls_started();
 	size_t feed(std::string_view bytes);

@@ -4,7 +4,8 @@
 # servers and against small misbehaving servers started here: implicit TLS
 # and STARTTLS, certificate and host name verification, refused and timed
 # out connections, STARTTLS injection, the handler deleting the transport
-# inside its callbacks.
+# inside its callbacks; TLS session resumption across connections of one
+# process (fetchmail-tls-cache) and the checks that still hold with it.
 #
 #   scripts/ns-run bash tests/integration/test-transport.sh
 source "$(dirname "$0")/lib.sh"
@@ -43,18 +44,25 @@ expect_error() {
 	fi
 }
 
-# fake_server MODE [ADDRESS]: starts a misbehaving server on a free port and sets
+# fake_server MODE [ADDRESS [CERT]]: starts a misbehaving server on a free port and sets
 # FAKE_PORT (no command substitution: the server must not hold its pipe and
 # the kill hook must be registered in this shell). Modes: silent (accepts, never speaks), greet-silent (greeting, then
 # silence), inject (POP3 greeting; answers STLS with "+OK" and a second line
 # in the same packet), backlog (never accepts; its queue is full, so
-# connects hang). Killed on exit.
+# connects hang), tls12 (implicit TLS, at most TLS 1.2, with CERT.pem and
+# CERT.key; a POP3 greeting, then silence). Killed on exit.
 fake_server() {
 	local portfile
 	portfile=$(mktemp)
-	"$PYTHON" - "$1" "$portfile" "${2:-127.0.0.1}" >/dev/null 2>&1 <<-'EOF' &
-	import socket, sys, threading, time
-	mode, portfile, address = sys.argv[1], sys.argv[2], sys.argv[3]
+	"$PYTHON" - "$1" "$portfile" "${2:-127.0.0.1}" "${3:-}" >/dev/null 2>&1 <<-'EOF' &
+	import socket, ssl, sys, threading, time
+	mode, portfile, address, cert = sys.argv[1:5]
+	if mode == "tls12":
+	    # one context for every connection: its session cache and ticket
+	    # key let clients resume
+	    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+	    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+	    ctx.load_cert_chain(cert + ".pem", cert + ".key")
 	srv = socket.socket()
 	srv.bind((address, 0))
 	srv.listen(0 if mode == "backlog" else 16)
@@ -73,6 +81,12 @@ fake_server() {
 	with open(portfile, "w") as f:
 	    f.write("%d\n" % port)
 	def serve(c):
+	    if mode == "tls12":
+	        try:
+	            c = ctx.wrap_socket(c, server_side=True)
+	            c.sendall(b"+OK tls12 fake server ready\r\n")
+	        except (OSError, ssl.SSLError):
+	            return
 	    if mode == "greet-silent":
 	        c.sendall(b"+OK fake server ready\r\n")
 	    elif mode == "inject":
@@ -268,6 +282,209 @@ assert_contains "$OUT" "dropped in input" "dropped in input"
 expect_ok "deleted in transport_tls_started" \
 	--host "$EXT_HOST" --port "$EXT_IMAP_PORT" --tls starttls-imap --ca-file "$CA_FILE" --drop-in tls
 assert_contains "$OUT" "dropped in tls" "dropped in tls"
+
+# ------------------------------------------------ TLS session resumption
+
+# summary_of: the probe's last line ("new resumed error ..."), from OUT.
+summary_of() { sed -n 's/^summary: //p' <<<"$OUT"; }
+
+# expect_summary MSG WORDS ARGS...: the probe's connections ended as WORDS
+# (new, resumed, error, ...).
+expect_summary() {
+	local msg=$1 want=$2
+	shift 2
+	probe "$@"
+	assert_eq "$(summary_of)" "$want" "$msg"
+}
+
+check "Dovecot's defaults do not resume: a new login process per connection"
+# Each login process makes its own session ticket key, so a ticket from
+# one is useless to the next: the transport must then not claim to resume.
+expect_summary "POP3S with a new login process each time: no resumption" "new new" \
+	--host "$EXT_HOST" --port "$EXT_POP3S_PORT" --ca-file "$CA_FILE" --repeat 2
+assert_not_contains "$OUT" "tls_resumed: yes" "no connection reported as resumed"
+
+# One long-lived login process per service (Dovecot's "high-performance
+# mode", as providers run it): its ticket key stays, sessions resume.
+reuse_login_processes() {
+	cat >>"$1" <<-EOF
+
+		# test-transport: one reused login process, one ticket key
+		service pop3-login {
+		  service_count = 0
+		  process_min_avail = 1
+		  process_limit = 1
+		}
+		service imap-login {
+		  service_count = 0
+		  process_min_avail = 1
+		  process_limit = 1
+		}
+	EOF
+	doveadm -c "$1" reload
+}
+reuse_login_processes "$EXT_CONF"
+reuse_login_processes "$BADNAME_CONF"
+reuse_login_processes "$UNTRUSTED_CONF"
+# resumes_again PORT [ARGS...]: two connections, the second resumed.
+resumes_again() {
+	local port=$1
+	shift
+	probe --host "$EXT_HOST" --port "$port" --ca-file "$CA_FILE" --repeat 2 --brief "$@"
+	[[ $(summary_of) == "new resumed" ]]
+}
+# Until the reloaded masters' new login processes answer (badname and
+# untrusted resume only with --no-verify: checked below). A timeout here
+# shows in the checks that follow.
+for port in "$EXT_POP3S_PORT" "$EXT_IMAPS_PORT" "$EXT_POP3_PORT" "$EXT_IMAP_PORT"; do
+	case $port in
+	"$EXT_POP3_PORT") wait_until 10 resumes_again "$port" --tls starttls-pop3 || true ;;
+	"$EXT_IMAP_PORT") wait_until 10 resumes_again "$port" --tls starttls-imap || true ;;
+	*) wait_until 10 resumes_again "$port" || true ;;
+	esac
+done
+for port in "$BADNAME_POP3S_PORT" "$BADNAME_IMAPS_PORT" "$UNTRUSTED_POP3S_PORT" "$UNTRUSTED_IMAPS_PORT"; do
+	wait_until 10 resumes_again "$port" --no-verify || true
+done
+
+check "implicit TLS: the second connection to the same server resumes"
+expect_summary "POP3S: new, then resumed twice" "new resumed resumed" \
+	--host "$EXT_HOST" --port "$EXT_POP3S_PORT" --ca-file "$CA_FILE" --repeat 3 --send 'CAPA\r\n' \
+	--quiet-ms 200
+assert_eq "$(grep -c '^  tls_verified: yes' <<<"$OUT")" 3 "POP3S: every connection verified"
+assert_eq "$(grep -c '^  tls_subject: CN=localhost' <<<"$OUT")" 3 "POP3S: the subject is known on resumption too"
+assert_eq "$(grep -c '^S: UIDL' <<<"$OUT")" 3 "POP3S: CAPA read through every connection"
+assert_eq "$(grep '^tls_cache: ' <<<"$OUT" | sort -u)" "tls_cache: 1" "POP3S: one session kept"
+expect_summary "IMAPS by DNS name: new, then resumed" "new resumed" \
+	--host "$EXT_HOSTNAME" --port "$EXT_IMAPS_PORT" --ca-file "$CA_FILE" --repeat 2
+assert_eq "$(grep -c '^  tls_verified: yes' <<<"$OUT")" 2 "IMAPS: every connection verified"
+assert_contains "$OUT" "S: * OK" "IMAPS: greeting read after resumption"
+
+check "STARTTLS: the second upgrade resumes"
+expect_summary "POP3 STLS: new, then resumed" "new resumed" \
+	--host "$EXT_HOST" --port "$EXT_POP3_PORT" --tls starttls-pop3 --ca-file "$CA_FILE" \
+	--send 'CAPA\r\n' --quiet-ms 200 --repeat 2
+assert_eq "$(grep -c '^  tls_resumed: yes' <<<"$OUT")" 1 "POP3 STLS: the second upgrade resumed"
+assert_eq "$(grep -c '^  tls_verified: yes' <<<"$OUT")" 2 "POP3 STLS: every upgrade verified"
+assert_eq "$(grep -c '^S: UIDL' <<<"$OUT")" 2 "POP3 STLS: CAPA after each upgrade"
+expect_summary "IMAP STARTTLS: new, then resumed" "new resumed" \
+	--host "$EXT_HOST" --port "$EXT_IMAP_PORT" --tls starttls-imap --ca-file "$CA_FILE" \
+	--send 'b CAPABILITY\r\n' --quiet-ms 200 --repeat 2
+assert_eq "$(grep -c '^S: b OK' <<<"$OUT")" 2 "IMAP STARTTLS: CAPABILITY after each upgrade"
+assert_eq "$(grep -c '^  tls_verified: yes' <<<"$OUT")" 2 "IMAP STARTTLS: every upgrade verified"
+
+check "TLS 1.2: the session is kept right after the handshake and resumed"
+fake_server tls12 127.0.0.1 "$SANDBOX_DIR/server"
+tls12_port=$FAKE_PORT
+expect_summary "TLS 1.2 server: new, then resumed" "new resumed" \
+	--host "$EXT_HOST" --port "$tls12_port" --ca-file "$CA_FILE" --repeat 2
+assert_eq "$(grep -c '^  tls_cipher: TLSv1.2 ' <<<"$OUT")" 2 "TLS 1.2 negotiated"
+assert_eq "$(grep -c '^  tls_verified: yes' <<<"$OUT")" 2 "TLS 1.2: every connection verified"
+
+check "sessions are not shared between verified and unverified connections"
+expect_summary "--no-verify, then verified: separate sessions" "new resumed new resumed" \
+	--host "$EXT_HOST" --port "$EXT_POP3S_PORT" --ca-file "$CA_FILE" --no-verify --repeat 2 \
+	--next --verify --repeat 2
+assert_contains "$OUT" $'tls_cache: 1\nconnection 3' "one session after the unverified connections"
+assert_contains "$OUT" $'tls_cache: 2\nsummary' "two sessions after both kinds"
+expect_summary "verified, then --no-verify: separate sessions" "new resumed new resumed" \
+	--host "$EXT_HOST" --port "$EXT_POP3S_PORT" --ca-file "$CA_FILE" --repeat 2 \
+	--next --no-verify --repeat 2
+
+check "sessions are not shared between host names of the same server"
+expect_summary "127.0.0.1, then localhost: no resumption across names" "new resumed new resumed" \
+	--host 127.0.0.1 --port "$EXT_POP3S_PORT" --ca-file "$CA_FILE" --repeat 2 \
+	--next --host localhost --repeat 2
+expect_summary "localhost, then 127.0.0.1 (IMAPS)" "new new" \
+	--host localhost --port "$EXT_IMAPS_PORT" --ca-file "$CA_FILE" \
+	--next --host 127.0.0.1
+
+check "sessions are not shared between CA settings"
+# The same server, now checked against another CA: its session must not
+# let the connection skip that check.
+expect_summary "sandbox CA, then the untrusted CA: verification fails" "new resumed error" \
+	--host "$EXT_HOST" --port "$EXT_POP3S_PORT" --ca-file "$CA_FILE" --repeat 2 \
+	--next --ca-file "$UNTRUSTED_CA_FILE"
+assert_contains "$OUT" "error: tls: TLS handshake with 127.0.0.1:$EXT_POP3S_PORT failed: certificate verify failed" \
+	"the other CA's check ran"
+
+check "the checks still hold: another server on the same address does not resume"
+for proto in POP3S IMAPS; do
+	ext_port=EXT_${proto}_PORT bad_port=BADNAME_${proto}_PORT untrusted_port=UNTRUSTED_${proto}_PORT
+	expect_summary "$proto: trusted server's session kept, then badname fails" "new resumed error" \
+		--host "$EXT_HOST" --port "${!ext_port}" --ca-file "$CA_FILE" --repeat 2 \
+		--next --port "${!bad_port}"
+	assert_contains "$OUT" "error: tls: TLS handshake with 127.0.0.1:${!bad_port} failed: certificate verify failed: SSL certificate doesn't match expected host name 127.0.0.1" \
+		"$proto: badname fails the host name check"
+	assert_not_contains "$OUT" "(resumed session)" "$proto: badname's handshake was a full one"
+	expect_summary "$proto: trusted server's session kept, then untrusted fails" "new resumed error" \
+		--host "$EXT_HOST" --port "${!ext_port}" --ca-file "$CA_FILE" --repeat 2 \
+		--next --port "${!untrusted_port}"
+	assert_contains "$OUT" "error: tls: TLS handshake with 127.0.0.1:${!untrusted_port} failed: certificate verify failed" \
+		"$proto: untrusted fails the chain check"
+done
+expect_summary "a failed verification keeps nothing (badname twice)" "error error" \
+	--host "$EXT_HOST" --port "$BADNAME_POP3S_PORT" --ca-file "$CA_FILE" --repeat 2
+assert_eq "$(grep '^tls_cache: ' <<<"$OUT" | sort -u)" "tls_cache: 0" "no session kept from failed handshakes"
+
+check "a resumed session's certificate is checked again"
+# With --no-verify the sessions are kept and resumed; the resumed
+# handshake's own checks (no certificate is sent: the kept one, the kept
+# chain result) must find what the full handshake found.
+expect_summary "badname --no-verify: new, then resumed" "new resumed" \
+	--host "$EXT_HOST" --port "$BADNAME_POP3S_PORT" --ca-file "$CA_FILE" --no-verify --repeat 2
+assert_contains "$OUT" "tls_verify_error: SSL certificate doesn't match expected host name 127.0.0.1: did not match to any IP or DNS fields (resumed session)" \
+	"the host name check ran on the resumed session"
+assert_eq "$(grep -c '^  tls_verified: no' <<<"$OUT")" 2 "badname never reported verified"
+assert_contains "$OUT" "tls_subject: CN=wrong-name.example.net" "subject of the kept certificate"
+expect_summary "untrusted --no-verify: new, then resumed" "new resumed" \
+	--host "$EXT_HOST" --port "$UNTRUSTED_POP3S_PORT" --ca-file "$CA_FILE" --no-verify --repeat 2
+assert_match "$OUT" "tls_verify_error: Received invalid SSL certificate: .* \\(resumed session\\)" \
+	"the chain result kept in the session is checked on resumption"
+assert_eq "$(grep -c '^  tls_verified: no' <<<"$OUT")" 2 "untrusted never reported verified"
+
+check "the cache's bounds"
+# Three keys: POP3S and IMAPS by address, POP3S by name.
+A=(--host 127.0.0.1 --port "$EXT_POP3S_PORT")
+B=(--host 127.0.0.1 --port "$EXT_IMAPS_PORT")
+C=(--host localhost --port "$EXT_POP3S_PORT")
+expect_summary "at most 1: the other key evicts it" "new new new" \
+	--ca-file "$CA_FILE" --tls-cache-max 1 "${A[@]}" --next "${B[@]}" --next "${A[@]}"
+assert_eq "$(grep '^tls_cache: ' <<<"$OUT" | sort -u)" "tls_cache: 1" "never more than 1 kept"
+# A used again after B: C evicts B, the least recently used, not A.
+expect_summary "at most 2: the least recently used goes" "new new resumed new resumed new" \
+	--ca-file "$CA_FILE" --tls-cache-max 2 "${A[@]}" --next "${B[@]}" --next "${A[@]}" \
+	--next "${C[@]}" --next "${A[@]}" --next "${B[@]}"
+assert_eq "$(grep '^tls_cache: ' <<<"$OUT" | tr '\n' ' ')" \
+	"tls_cache: 1 tls_cache: 2 tls_cache: 2 tls_cache: 2 tls_cache: 2 tls_cache: 2 " \
+	"never more than 2 kept"
+expect_summary "0: resumption off" "new new" \
+	--ca-file "$CA_FILE" --tls-cache-max 0 "${A[@]}" --repeat 2
+# Age: counted from the full handshake. The resumed connection gets a new
+# ticket, but at 3 s after the full handshake the session is dropped.
+expect_summary "at most 3 s after the full handshake, also after resumption" "new resumed new" \
+	--ca-file "$CA_FILE" --tls-cache-max-age 3 --pause-ms 1500 "${A[@]}" --repeat 3
+
+check "the run log says when TLS was resumed"
+U=user2@example.org
+ids=()
+for remote in bob carol; do
+	pw=BOB_PASSWORD
+	[[ $remote == carol ]] && pw=CAROL_PASSWORD
+	assert_ok doveadm -c "$LOCAL_CONF" fetchmail add -u "$U" --host 127.0.0.1 \
+		--port "$EXT_POP3S_PORT" --protocol pop3 --remote-user "$remote" \
+		--password "${!pw}" --mailbox "INBOX"
+	ids+=("$OUT")
+done
+# one account after the other: the second finds the first one's session
+assert_ok doveadm -c "$LOCAL_CONF" -o plugin/fetchmail_max_parallel=1 fetchmail run -u "$U"
+logs=
+for id in "${ids[@]}"; do
+	assert_ok doveadm -c "$LOCAL_CONF" fetchmail log -u "$U" "$id"
+	logs+=$(grep -o 'TLS: .*' <<<"$OUT")$'\n'
+done
+assert_eq "$(grep -c 'CN=localhost, verified$' <<<"$logs")" 1 "one run made a full handshake"
+assert_eq "$(grep -c 'CN=localhost, verified, resumed$' <<<"$logs")" 1 "the other resumed: $(tr '\n' '|' <<<"$logs")"
 
 # ------------------------------------------------------- several addresses
 

@@ -2,7 +2,7 @@
    against a real server, outside Dovecot.
 
    fetchmail-transport-probe --host H --port P
-	[--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify]
+	[--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify|--verify]
 	[--ca-file F] [--dns-socket S] [--timeout-ms N] [--send "CAPA\r\n"]
 
    Connects, prints the TransportInfo and the server's greeting; with
@@ -18,10 +18,28 @@
    For tests of the ownership rules, --drop-in connected|input|tls deletes
    the Transport inside that handler callback (then exits 0).
 
+   Several connections in one process, sharing the TLS session cache
+   (fetchmail-tls-cache.hh): --repeat N makes the connection N times, one
+   after the other; --next starts another connection that takes every
+   option given so far (but --repeat) unless given again after it, e.g.
+   "--host A --port 1 --repeat 2 --next --port 2". Each connection is
+   headed "connection N: HOST:PORT" and followed by "tls_cache: N" (the
+   sessions kept); the info shows "tls_resumed: yes|no"; at the end
+   "summary:" lists one word per connection: new or resumed (TLS up),
+   plain (no TLS), error, refused (STARTTLS refused).
+   Process-wide options: --tls-cache-max N and --tls-cache-max-age SECS
+   (the cache's bounds; --tls-cache-max 0 turns resumption off),
+   --pause-ms N between connections, --brief (only errors and the
+   summary), --rusage (the process's CPU time after the first connection
+   and at the end, "cpu: first|end USER SYS" in seconds, for the
+   benchmark).
+
    Exit status: 0 success, 1 transport failure (the error on stderr as
-   "error: KIND: TEXT"), 2 usage, 3 the server refused STARTTLS. */
+   "error: KIND: TEXT"), 2 usage, 3 the server refused STARTTLS; with
+   several connections the first of these that is not 0. */
 
 #include "fetchmail-transport.hh"
+#include "fetchmail-tls-cache.hh"
 
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +47,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 using namespace fetchmail;
 
@@ -43,6 +65,18 @@ struct Options {
 	std::string drop_in;   /* "connected", "input", "tls" or empty */
 	unsigned int quiet_msecs = 500;
 	unsigned int hold_msecs = 0;
+	unsigned int repeat = 1;
+	bool brief = false;
+};
+
+/* The connections to make and what applies to all of them. */
+struct Plan {
+	std::vector<Options> connections;
+	bool cache_limits = false;
+	size_t cache_max = TLS_SESSION_CACHE_MAX;
+	unsigned int cache_max_age = TLS_SESSION_MAX_AGE_SECS;
+	unsigned int pause_msecs = 0;
+	bool rusage = false;
 };
 
 constexpr unsigned int reply_lines_shown = 20;
@@ -104,17 +138,30 @@ public:
 		io_loop_run(current_ioloop);
 		timeout_remove(&to_quiet_);
 		timeout_remove(&to_hold_);
-		if (phase_ == Phase::Reply) {
+		if (phase_ == Phase::Reply && !opt_.brief) {
 			printf("reply: %u lines, %llu bytes, last: %s\n",
 			       reply_lines_, (unsigned long long)reply_bytes_,
 			       last_line_.c_str());
 		}
-		if (transport_) {
+		if (transport_ && !opt_.brief) {
 			printf("bytes_in: %llu\n",
 			       (unsigned long long)transport_->bytes_in());
 		}
 		transport_.reset();
 		return exit_code_;
+	}
+
+	/* One word for the summary line. */
+	const char *result() const
+	{
+		switch (exit_code_) {
+		case 0:
+			return !tls_ ? "plain" : resumed_ ? "resumed" : "new";
+		case 3:
+			return "refused";
+		default:
+			return "error";
+		}
 	}
 
 	void transport_connected() override
@@ -157,6 +204,7 @@ public:
 	void transport_failed(TransportError kind,
 			      const std::string &error) override
 	{
+		fflush(stdout);
 		fprintf(stderr, "error: %s: %s\n", kind_name(kind), error.c_str());
 		finish(1);
 	}
@@ -169,7 +217,8 @@ private:
 	{
 		if (opt_.drop_in != where)
 			return false;
-		printf("dropped in %s\n", where);
+		if (!opt_.brief)
+			printf("dropped in %s\n", where);
 		finish(0);
 		transport_.reset();
 		return true;
@@ -195,8 +244,10 @@ private:
 				return true;
 			}
 		}
-		printf("S: %s\n", printable(line).c_str());
-		fflush(stdout);
+		if (!opt_.brief) {
+			printf("S: %s\n", printable(line).c_str());
+			fflush(stdout);
+		}
 		switch (phase_) {
 		case Phase::Greeting:
 			return greeting();
@@ -218,7 +269,8 @@ private:
 			after_greeting();
 			return true;
 		}
-		printf("C: %s\n", cmd);
+		if (!opt_.brief)
+			printf("C: %s\n", cmd);
 		transport_->send(std::string(cmd) + "\r\n");
 		phase_ = Phase::StartTls;
 		return true;
@@ -234,6 +286,7 @@ private:
 			transport_->start_tls();
 			return false;
 		}
+		fflush(stdout);
 		fprintf(stderr, "error: server refused STARTTLS\n");
 		finish(3);
 		return false;
@@ -245,7 +298,8 @@ private:
 			finish(0);
 			return;
 		}
-		printf("C: %s\n", shown(opt_.send).c_str());
+		if (!opt_.brief)
+			printf("C: %s\n", shown(opt_.send).c_str());
 		transport_->send(opt_.send);
 		phase_ = Phase::Reply;
 		restart_quiet_timer();
@@ -260,7 +314,8 @@ private:
 		auto *probe = static_cast<Probe *>(context);
 
 		timeout_remove(&probe->to_hold_);
-		printf("resume after %u ms\n", probe->opt_.hold_msecs);
+		if (!probe->opt_.brief)
+			printf("resume after %u ms\n", probe->opt_.hold_msecs);
 		probe->restart_quiet_timer();
 		probe->transport_->resume();
 	}
@@ -291,6 +346,10 @@ private:
 	{
 		const TransportInfo &info = transport_->info();
 
+		tls_ = info.tls;
+		resumed_ = info.tls_resumed;
+		if (opt_.brief)
+			return;
 		printf("%s\n", what);
 		printf("  address: %s\n", info.address.c_str());
 		printf("  tls: %s\n", info.tls ? "yes" : "no");
@@ -302,6 +361,7 @@ private:
 				printf("  tls_verify_error: %s\n",
 				       info.tls_verify_error.c_str());
 			}
+			printf("  tls_resumed: %s\n", info.tls_resumed ? "yes" : "no");
 		}
 		fflush(stdout);
 	}
@@ -315,6 +375,8 @@ private:
 	uint64_t reply_bytes_ = 0;
 	std::string last_line_;
 	bool finished_ = false;
+	bool tls_ = false;
+	bool resumed_ = false;
 	int exit_code_ = 1;
 };
 
@@ -322,9 +384,12 @@ private:
 {
 	fprintf(stderr,
 		"usage: fetchmail-transport-probe --host H --port P\n"
-		"       [--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify]\n"
+		"       [--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify|--verify]\n"
 		"       [--ca-file F] [--dns-socket S] [--timeout-ms N] [--send DATA]\n"
-		"       [--quiet-ms N] [--hold-ms N] [--drop-in connected|input|tls]\n");
+		"       [--quiet-ms N] [--hold-ms N] [--drop-in connected|input|tls]\n"
+		"       [--repeat N] [--next CONNECTION-OPTIONS...]\n"
+		"       [--tls-cache-max N] [--tls-cache-max-age SECS] [--pause-ms N]\n"
+		"       [--brief] [--rusage]\n");
 	exit(2);
 }
 
@@ -346,20 +411,58 @@ bool parse_mode(const char *arg, Options &opt)
 	return true;
 }
 
-Options parse_args(int argc, char *argv[])
+unsigned int parse_uint(const char *v)
 {
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || n > 100000000)
+		usage();
+	return static_cast<unsigned int>(n);
+}
+
+Plan parse_args(int argc, char *argv[])
+{
+	Plan plan;
 	Options opt;
 
 	for (int i = 1; i < argc; i++) {
 		std::string_view a = argv[i];
-		if (a == "--no-verify") {
-			opt.set.verify = false;
+		if (a == "--no-verify" || a == "--verify") {
+			opt.set.verify = a == "--verify";
+			continue;
+		}
+		if (a == "--brief") {
+			opt.brief = true;
+			continue;
+		}
+		if (a == "--rusage") {
+			plan.rusage = true;
+			continue;
+		}
+		if (a == "--next") {
+			if (opt.set.host.empty() || opt.set.port == 0)
+				usage();
+			plan.connections.push_back(opt);
+			opt.repeat = 1;
 			continue;
 		}
 		if (i + 1 >= argc)
 			usage();
 		const char *v = argv[++i];
-		if (a == "--host")
+		if (a == "--repeat") {
+			opt.repeat = parse_uint(v);
+			if (opt.repeat == 0)
+				usage();
+		} else if (a == "--tls-cache-max") {
+			plan.cache_limits = true;
+			plan.cache_max = parse_uint(v);
+		} else if (a == "--tls-cache-max-age") {
+			plan.cache_limits = true;
+			plan.cache_max_age = parse_uint(v);
+		} else if (a == "--pause-ms")
+			plan.pause_msecs = parse_uint(v);
+		else if (a == "--host")
 			opt.set.host = v;
 		else if (a == "--port") {
 			unsigned long port = strtoul(v, nullptr, 10);
@@ -388,22 +491,70 @@ Options parse_args(int argc, char *argv[])
 	}
 	if (opt.set.host.empty() || opt.set.port == 0)
 		usage();
-	return opt;
+	plan.connections.push_back(opt);
+	return plan;
+}
+
+void print_cpu(const char *when)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return;
+	printf("cpu: %s %ld.%06ld %ld.%06ld\n", when,
+	       (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec,
+	       (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+}
+
+/* Makes the planned connections one after the other; returns the exit
+   status. */
+int run_plan(const Plan &plan)
+{
+	std::string summary;
+	unsigned int n = 0;
+	int ret = 0;
+
+	if (plan.cache_limits)
+		tls_session_cache_set_limits(plan.cache_max, plan.cache_max_age);
+	for (const Options &opt : plan.connections) {
+		for (unsigned int r = 0; r < opt.repeat; r++) {
+			if (n > 0 && plan.pause_msecs > 0)
+				usleep(plan.pause_msecs * 1000);
+			if (!opt.brief) {
+				printf("connection %u: %s:%u\n", n + 1,
+				       opt.set.host.c_str(), opt.set.port);
+				fflush(stdout);
+			}
+			Probe probe(opt);
+			int code = probe.run();
+			if (ret == 0)
+				ret = code;
+			summary += std::string(n > 0 ? " " : "") + probe.result();
+			if (!opt.brief)
+				printf("tls_cache: %zu\n", tls_session_cache_size());
+			if (n++ == 0 && plan.rusage)
+				print_cpu("first");
+			fflush(stdout);
+		}
+	}
+	if (plan.rusage)
+		print_cpu("end");
+	printf("summary: %s\n", summary.c_str());
+	return ret;
 }
 
 } // namespace
 
 int main(int argc, char *argv[])
 {
-	Options opt = parse_args(argc, argv);
+	Plan plan = parse_args(argc, argv);
 	int ret;
 
 	lib_init();
 	struct ioloop *ioloop = io_loop_create();
-	{
-		Probe probe(opt);
-		ret = probe.run();
-	}
+	ret = run_plan(plan);
+	/* the sessions are OpenSSL objects: before the SSL module goes */
+	tls_session_cache_clear();
 	io_loop_destroy(&ioloop);
 	lib_deinit();
 	return ret;
