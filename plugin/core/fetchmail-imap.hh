@@ -3,8 +3,9 @@
 
 /* The IMAP4rev1 client session (RFC 3501; STARTTLS, LOGINDISABLED,
    SASL-IR RFC 4959, LITERAL+/LITERAL- RFC 7888, UIDPLUS RFC 4315, IDLE
-   RFC 2177) as a pure state machine: no I/O, no Dovecot types. See fetchmail-proto.hh for
-   the feed() / take_output() / next_event() loop. Tags are "a1", "a2", ...
+   RFC 2177) as a pure state machine: no I/O, no Dovecot types. See
+   fetchmail-proto.hh for the feed() / take_output() / next_event() loop.
+   Tags are "a1", "a2", ...
 
    What the session does on its own:
 
@@ -133,9 +134,9 @@
    consumes nothing, actions are ignored.
 
    Run log: a Log event for every command sent (outgoing = true, DONE
-   included) and every response line received (outgoing = false, "+
-   idling" included), without CRLF. Secrets are
-   replaced: LOGIN "bob" ***, AUTHENTICATE PLAIN ***, SASL responses ***.
+   included) and every response line received (outgoing = false, the
+   "+" to IDLE included), without CRLF. Secrets are replaced:
+   LOGIN "bob" ***, AUTHENTICATE PLAIN ***, SASL responses ***.
    Literal contents are never logged: a body FETCH is summarized as
    "* 12 FETCH (UID 5 BODY[] {4096} ...)", listing FETCH lines only as a
    count. All event text goes through the session's one redaction rule

@@ -14,9 +14,9 @@
 
    The driver answers events with actions (tls_started(), fetch(), remove(),
    select_folder(), idle(), idle_done(), quit()), each of which queues
-   output. Everything that
-   comes from the server is untrusted: lines and literals are bounded, and
-   anything malformed ends the session with an Error event, never a crash.
+   output. Everything that comes from the server is untrusted: lines and
+   literals are bounded, and anything malformed ends the session with an
+   Error event, never a crash.
 
    Body bytes are handed out as string_views into the buffer given to feed():
    drain all events of one feed() before reusing or freeing that buffer. */
