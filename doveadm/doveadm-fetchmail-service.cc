@@ -59,8 +59,9 @@ using namespace fetchmail;
 
 namespace {
 
-/* how often the registry is written when something changed */
-const unsigned int SERVICE_FLUSH_MSECS = 30 * 1000;
+/* how long after a change the registry is written (changes meanwhile go
+   into the same write) */
+const unsigned int SERVICE_FLUSH_MSECS = 5 * 1000;
 /* the longest the service sleeps without looking at the plan */
 const unsigned int SERVICE_MAX_SLEEP_MSECS = 60 * 1000;
 /* how long stopping workers get before SIGKILL */
@@ -315,9 +316,14 @@ void Service::update_pushes(int64_t now)
 	}
 }
 
+void service_flush_cb(Service *s);
+
 void Service::mark_dirty(const std::string &user)
 {
 	dirty.insert(user);
+	if (to_flush == nullptr && !stopping)
+		to_flush = fetchmail_timeout_add(SERVICE_FLUSH_MSECS,
+						 service_flush_cb, this);
 }
 
 void Service::flush()
@@ -336,6 +342,7 @@ void Service::flush()
 
 void service_flush_cb(Service *s)
 {
+	timeout_remove(&s->to_flush);
 	try {
 		s->flush();
 	} catch (const std::exception &e) {
@@ -991,8 +998,6 @@ int Service::init(std::string &error_r)
 	child_wait_init();
 	wait = (child_wait_new_with_pid)((pid_t)-1,
 		(child_wait_callback_t *)service_child_cb, this);
-	to_flush = fetchmail_timeout_add(SERVICE_FLUSH_MSECS,
-					 service_flush_cb, this);
 	return 0;
 }
 
