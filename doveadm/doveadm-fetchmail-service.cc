@@ -523,7 +523,9 @@ Worker *Service::spawn_worker()
 {
 	int fds[2];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) {
+	/* close-on-exec: no worker may hold another's line (or its own
+	   service end, which would hide the service's exit from it) */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
 		i_error("fetchmail service: socketpair() failed: %m");
 		return nullptr;
 	}
@@ -550,7 +552,6 @@ Worker *Service::spawn_worker()
 		i_fatal("execv(%s) failed: %m", doveadm_path.c_str());
 	}
 	i_close_fd(&fds[1]);
-	fd_close_on_exec(fds[0], TRUE);
 	net_set_nonblock(fds[0], TRUE);
 
 	auto w = std::make_unique<Worker>();
@@ -646,6 +647,9 @@ void Service::worker_line(Worker *w, const char *line)
 			plan.set_user(msg.user, msg.uid, msg.gid,
 				      std::move(msg.accounts));
 			mark_dirty(msg.user);
+			/* what the worker is, as it found it */
+			w->adopted = true;
+			w->ident = Ident(msg.uid, msg.gid);
 		}
 	} else if (msg.verb == "done") {
 		std::string key = task_key(msg.user, msg.id);

@@ -364,7 +364,8 @@ std::string worker_message_encode(bool request, const WorkerMessage &msg)
 			root["error"] = msg.error;
 		if (msg.nouser)
 			root["nouser"] = true;
-		if (msg.verb == "loaded" && msg.error.empty()) {
+		if ((msg.verb == "loaded" || msg.verb == "resolved") &&
+		    msg.error.empty()) {
 			root["uid"] = msg.uid;
 			root["gid"] = msg.gid;
 		}

@@ -275,6 +275,24 @@ void test_worker_messages(void **)
 	assert_int_equal(back.gid, 2002);
 	assert_int_equal(back.accounts.size(), 2);
 
+	/* a lookup's answer carries the ids the user's mail is written with */
+	WorkerMessage resolved;
+	resolved.verb = "resolved";
+	resolved.user = "u";
+	resolved.uid = 2003;
+	resolved.gid = 2004;
+	assert_int_equal(worker_message_decode(
+		worker_message_encode(false, resolved), back, error), 0);
+	assert_str(back.verb, "resolved");
+	assert_int_equal(back.uid, 2003);
+	assert_int_equal(back.gid, 2004);
+	resolved.error = "no such user";
+	resolved.nouser = true;
+	assert_int_equal(worker_message_decode(
+		worker_message_encode(false, resolved), back, error), 0);
+	assert_true(back.nouser);
+	assert_int_equal(back.uid, 0);
+
 	assert_int_equal(worker_message_decode("{}", back, error), -1);
 	assert_int_equal(worker_message_decode("{\"do\":7}", back, error), -1);
 	assert_int_equal(worker_message_decode("not json", back, error), -1);
