@@ -942,6 +942,7 @@ int Service::init(std::string &error_r)
 	limits.max_push = set.max_push;
 	limits.look_age_secs = set.look_age_secs;
 	limits.look_interval_secs = std::max(set.look_age_secs, 10u);
+	limits.notify_after_secs = set.notify_after_secs;
 	plan = ServicePlan(limits);
 
 	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);

@@ -594,6 +594,36 @@ int fetchmail_cmd_check_mailbox(struct fetchmail_cmd_context *fctx,
 	return 0;
 }
 
+/* STATUS blocks the command: never for long */
+static const unsigned int FETCHMAIL_STATUS_TIMEOUT_MSECS = 2000;
+
+LiveStatuses fetchmail_cmd_live_statuses(Store &store)
+{
+	struct mail_user *user = store.user();
+	LiveStatuses live;
+	std::string error;
+
+	if (service_status(user->set->base_dir, user->username,
+			   FETCHMAIL_STATUS_TIMEOUT_MSECS, live, error) < 0) {
+		/* what the attributes say is still right, only older */
+		i_warning("fetchmail: the fetch service's status of %s: %s",
+			  user->username, error.c_str());
+		live.clear();
+	}
+	return live;
+}
+
+void fetchmail_cmd_live_merge(const LiveStatuses &live, StoredAccount &stored)
+{
+	auto it = live.find(stored.account.id);
+	if (it == live.end())
+		return;
+	if (it->second.status.last_run > stored.status.last_run)
+		stored.status = it->second.status;
+	if (it->second.running)
+		stored.status.last_status = RunStatus::Running;
+}
+
 void fetchmail_cmd_notify_changed(Store &store)
 {
 	struct mail_user *user = store.user();

@@ -18,9 +18,11 @@
 #include "fetchmail-http.hh"
 #include "fetchmail-oauth2-refresh.hh"
 #include "fetchmail-retrieval.hh"
+#include "fetchmail-service.hh"
 #include "fetchmail-settings.hh"
 #include "fetchmail-store.hh"
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -260,6 +262,16 @@ int fetchmail_cmd_device_poll(struct fetchmail_cmd_context *fctx,
 			      fetchmail::Store &store, const std::string &key,
 			      fetchmail::OAuth2ConsentState &state,
 			      const std::string &secret_blob);
+
+/* The fetch service's view of the user's accounts (the status of its
+   latest polls, which it keeps when nothing changed, and whether a run is
+   in progress), empty when no service runs. Merged into a stored account
+   where it is newer than the stored status; a running account shows
+   last-status running. */
+using LiveStatuses = std::map<std::string, fetchmail::ServiceLiveStatus>;
+LiveStatuses fetchmail_cmd_live_statuses(fetchmail::Store &store);
+void fetchmail_cmd_live_merge(const LiveStatuses &live,
+			      fetchmail::StoredAccount &stored);
 
 /* Tell the fetch service that the user's accounts changed (it re-reads
    them and updates the registry); a failure is logged (registry rebuild

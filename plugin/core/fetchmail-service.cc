@@ -1,6 +1,7 @@
 #include "fetchmail-service.hh"
 
 #include "fetchmail-json.hh"
+#include "fetchmail-notice.hh"
 #include "fetchmail-record.hh"
 #include "fetchmail-schedule.hh"
 
@@ -85,6 +86,17 @@ ServiceTask::Kind ServicePlan::task_kind(const ServiceAccount &a)
 	return ServiceTask::Kind::Run;
 }
 
+/* When an account is due: its next run; for an account held for the
+   user's OAuth2 consent, which is not polled, when its failure notice
+   becomes due (the run that delivers it finds consent still needed). */
+int64_t ServicePlan::due_time(const ServiceAccount &a) const
+{
+	int64_t t = account_due_time(a.account, a.status);
+	if (t == 0 && a.account.active && a.status.held)
+		t = notice_due_time(a.status, limits_.notify_after_secs);
+	return t;
+}
+
 size_t ServicePlan::busy_count() const
 {
 	size_t n = 0;
@@ -116,10 +128,10 @@ std::vector<ServiceTask> ServicePlan::next_tasks(int64_t now)
 
 	for (const auto &[name, u] : users_) {
 		for (const auto &[id, e] : u.accounts) {
-			if (e.busy || !account_due(e.a.account, e.a.status, now))
+			int64_t t = e.busy ? 0 : due_time(e.a);
+			if (t == 0 || t > now)
 				continue;
-			due.emplace_back(account_due_time(e.a.account, e.a.status),
-					 u.order, name, id);
+			due.emplace_back(t, u.order, name, id);
 		}
 	}
 	std::sort(due.begin(), due.end());
@@ -187,7 +199,7 @@ int64_t ServicePlan::next_due() const
 		for (const auto &[id, e] : u.accounts) {
 			if (e.busy)
 				continue;
-			int64_t t = account_due_time(e.a.account, e.a.status);
+			int64_t t = due_time(e.a);
 			if (t > 0)
 				due = due == 0 ? t : std::min(due, t);
 		}

@@ -61,6 +61,9 @@ struct ServiceLimits {
 	uint32_t look_age_secs = 60;
 	uint32_t look_interval_secs = 60;
 	uint32_t no_idle_retry_secs = 24 * 60 * 60;
+	/* fetchmail_notify_after: held accounts run once when their failure
+	   notice is due (fetchmail-notice.hh) */
+	uint32_t notify_after_secs = 24 * 60 * 60;
 };
 
 /* One account as a worker read it. */
@@ -218,6 +221,7 @@ private:
 	};
 
 	bool slot_free(int64_t now) const;
+	int64_t due_time(const ServiceAccount &a) const;
 	static ServiceTask::Kind task_kind(const ServiceAccount &a);
 
 	ServiceLimits limits_;

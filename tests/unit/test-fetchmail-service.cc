@@ -89,6 +89,37 @@ void test_kinds(void **)
 	assert_str(names(plan.next_tasks(20)), "u/f:run,u/k:check,u/o:run");
 }
 
+/* A held account (consent needed) is not polled, but runs once when its
+   failure notice is due, so that the run delivers it. */
+void test_held_notice(void **)
+{
+	ServiceLimits lim;
+	lim.notify_after_secs = 1000;
+	ServicePlan plan(lim);
+	ServiceAccount held = acct("h", 0, true);
+	held.account.auth = AuthMethod::OAuth2;
+	held.account.oauth2_provider = "google";
+	held.status.held = true;
+	held.status.last_status = RunStatus::Error;
+	held.status.failing_since = 5000;
+	plan.set_user("u", 1000, 100, { held });
+	assert_int_equal(plan.next_due(), 6000);
+	assert_str(names(plan.next_tasks(5999)), "");
+	auto tasks = plan.next_tasks(6000);
+	assert_str(names(tasks), "u/h:run");
+	/* the run delivered the notice: nothing is due any more */
+	AccountStatus st = held.status;
+	st.notified = true;
+	plan.task_done(tasks[0], st, PollSummary(), 6001);
+	assert_int_equal(plan.next_due(), 0);
+	assert_str(names(plan.next_tasks(100000)), "");
+	/* notices off: never */
+	lim.notify_after_secs = 0;
+	ServicePlan off(lim);
+	off.set_user("u", 1000, 100, { held });
+	assert_int_equal(off.next_due(), 0);
+}
+
 void test_set_user_keeps_what_it_learnt(void **)
 {
 	ServicePlan plan(ServiceLimits{});
@@ -310,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_kinds),
 		cmocka_unit_test(test_set_user_keeps_what_it_learnt),
 		cmocka_unit_test(test_wake),
+		cmocka_unit_test(test_held_notice),
 		cmocka_unit_test(test_look),
 		cmocka_unit_test(test_push),
 		cmocka_unit_test(test_snapshot),
