@@ -43,7 +43,7 @@ static int fetchmail_add(struct fetchmail_cmd_context *fctx, const Settings &set
 	if (store.create(stored, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	doveadm_print(stored.account.id.c_str());
-	fetchmail_cmd_registry_update(store);
+	fetchmail_cmd_notify_changed(store);
 	return 0;
 }
 

@@ -128,7 +128,7 @@ static int fetchmail_edit(struct fetchmail_cmd_context *fctx,
 	also.status = edit_hold(before, stored, also.forget_tokens);
 	if (store.update(stored, password_set, also, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
-	fetchmail_cmd_registry_update(store);
+	fetchmail_cmd_notify_changed(store);
 	return 0;
 }
 

@@ -321,7 +321,7 @@ int fetchmail_import(struct fetchmail_cmd_context *fctx, const Settings &set,
 		import_print_notes(imp.notes, label);
 	}
 	if (created)
-		fetchmail_cmd_registry_update(store);
+		fetchmail_cmd_notify_changed(store);
 	return 0;
 }
 

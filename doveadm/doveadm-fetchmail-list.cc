@@ -116,6 +116,7 @@ static int fetchmail_list(struct fetchmail_cmd_context *fctx, const Settings &,
 
 	if (store.list_ids(ids, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
+	LiveStatuses live = fetchmail_cmd_live_statuses(store);
 	for (const std::string &id : ids) {
 		StoredAccount stored;
 		if (store.load(id, stored, error) < 0) {
@@ -125,6 +126,7 @@ static int fetchmail_list(struct fetchmail_cmd_context *fctx, const Settings &,
 				list_print_corrupt(fctx, id, error);
 			continue;
 		}
+		fetchmail_cmd_live_merge(live, stored);
 		if (fctx->status != nullptr &&
 		    strcmp(fctx->status,
 			   run_status_name(stored.status.last_status)) != 0)

@@ -57,7 +57,7 @@ static int device_store(struct fetchmail_cmd_context *fctx, Store &store,
 	if (ret < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	/* released: due again */
-	fetchmail_cmd_registry_update(store);
+	fetchmail_cmd_notify_changed(store);
 	return 0;
 }
 

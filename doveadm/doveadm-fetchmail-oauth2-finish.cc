@@ -145,7 +145,7 @@ static int finish_code(struct fetchmail_cmd_context *fctx, const Settings &set,
 	doveadm_print(rec.account_id.c_str());
 	doveadm_print("connected");
 	/* released: due again */
-	fetchmail_cmd_registry_update(store);
+	fetchmail_cmd_notify_changed(store);
 	return 0;
 }
 

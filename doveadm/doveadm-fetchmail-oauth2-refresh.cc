@@ -118,7 +118,7 @@ static int fetchmail_oauth2_refresh(struct fetchmail_cmd_context *fctx,
 							 id + ": " + r.error);
 	}
 	/* a consent that is gone holds its account */
-	fetchmail_cmd_registry_update(store);
+	fetchmail_cmd_notify_changed(store);
 	return ret;
 }
 

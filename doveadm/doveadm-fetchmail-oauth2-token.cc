@@ -146,7 +146,7 @@ static int fetchmail_oauth2_token(struct fetchmail_cmd_context *fctx,
 	doveadm_print(stored.account.id.c_str());
 	doveadm_print("connected");
 	/* released: due again */
-	fetchmail_cmd_registry_update(store);
+	fetchmail_cmd_notify_changed(store);
 	return 0;
 }
 

@@ -1,24 +1,28 @@
 #include "doveadm-fetchmail.hh"
-#include "fetchmail-registry.hh"
+#include "fetchmail-notify.hh"
 
 using namespace fetchmail;
 
-/* `doveadm fetchmail registry rebuild -u USER|-A`: recompute the users'
-   registry entries from their stored accounts, for when the registry dict
-   was lost or is out of step. Users without active accounts are removed
-   from it. */
+/* `doveadm fetchmail registry rebuild -u USER|-A`: have the fetch service
+   read the users' accounts again from their attributes, for when the
+   registry dict was lost or is out of step. The service writes the
+   registry (users without accounts leave it); this only tells it. */
 
 static int fetchmail_registry_rebuild(struct fetchmail_cmd_context *fctx,
 				      const Settings &, Store &store)
 {
+	struct mail_user *user = store.user();
 	std::string error;
-	int ret = registry_update_user(store, error);
+	int ret = service_notify(user->set->base_dir, "CHANGED",
+				 user->username, error);
 
 	if (ret < 0)
 		return fetchmail_cmd_fail(fctx, EX_TEMPFAIL, error);
 	if (ret == 0) {
-		return fetchmail_cmd_fail(fctx, EX_CONFIG,
-					  "fetchmail_registry is not set");
+		return fetchmail_cmd_fail(fctx, EX_TEMPFAIL, std::string(
+			"the fetch service is not running (no ") +
+			user->set->base_dir + "/" + SERVICE_SOCKET_NAME +
+			"): see service fetchmail in 90-fetchmail.conf");
 	}
 	return 0;
 }

@@ -23,7 +23,7 @@ static int fetchmail_remove(struct fetchmail_cmd_context *fctx, const Settings &
 		return fetchmail_cmd_fail_store(fctx, store, error);
 	if (store.remove(fctx->id, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
-	fetchmail_cmd_registry_update(store);
+	fetchmail_cmd_notify_changed(store);
 	return 0;
 }
 

@@ -1,5 +1,5 @@
 #include "doveadm-fetchmail.hh"
-#include "fetchmail-registry.hh"
+#include "fetchmail-notify.hh"
 #include "fetchmail-retrieve.hh"
 #include "fetchmail-schedule.hh"
 
@@ -9,8 +9,9 @@ using namespace fetchmail;
    now"), ignoring any backoff, and print per account what happened.
    Without an id every active account of the user runs, concurrently up to
    fetchmail_max_parallel. With --due only the accounts whose next-run has
-   come (what the scheduler starts). Afterwards the user's registry entry
-   is brought up to date. */
+   come. Afterwards the fetch service is told, so that it knows the new
+   status. While the service runs an account, run waits for nothing: it
+   reports "another run of this account is in progress". */
 
 static const char *const run_columns[] = {
 	"id", "status", "fetched", "skipped", "deleted", "error",
@@ -80,7 +81,7 @@ static int fetchmail_run(struct fetchmail_cmd_context *fctx, const Settings &set
 		if (!r.ok)
 			ret = fetchmail_cmd_fail_run(fctx, r);
 	}
-	fetchmail_cmd_registry_update(store);
+	fetchmail_cmd_notify_changed(store);
 	return ret;
 }
 

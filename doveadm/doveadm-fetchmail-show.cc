@@ -23,6 +23,7 @@ static int fetchmail_show(struct fetchmail_cmd_context *fctx, const Settings &,
 
 	if (store.load(fctx->id, stored, error) < 0)
 		return fetchmail_cmd_fail_store(fctx, store, error);
+	fetchmail_cmd_live_merge(fetchmail_cmd_live_statuses(store), stored);
 	for (const auto &[name, value] :
 	     account_show_fields(stored.account, stored.status, stored.oauth2))
 		doveadm_print(value.c_str());

@@ -1,9 +1,16 @@
 #include "doveadm-fetchmail.hh"
 #include "fetchmail-deliver.hh"
 #include "fetchmail-plugin.hh"
-#include "fetchmail-registry.hh"
+#include "fetchmail-notify.hh"
 
 #include <memory>
+
+extern "C" {
+#include "doveadm-settings.h"
+#include "master-interface.h"
+}
+
+#include <unistd.h>
 
 using namespace fetchmail;
 
@@ -34,7 +41,8 @@ static struct doveadm_cmd_ver2 *const doveadm_fetchmail_commands[] = {
 /* Commands for the command line and Dovecot's master only: long-running
    services that must never start inside doveadm-server (the HTTP API). */
 static struct doveadm_cmd_ver2 *const doveadm_fetchmail_cli_commands[] = {
-	&doveadm_cmd_fetchmail_scheduler,
+	&doveadm_cmd_fetchmail_service,
+	&doveadm_cmd_fetchmail_worker,
 };
 
 void doveadm_fetchmail_plugin_init(struct module *module ATTR_UNUSED)
@@ -586,14 +594,48 @@ int fetchmail_cmd_check_mailbox(struct fetchmail_cmd_context *fctx,
 	return 0;
 }
 
-void fetchmail_cmd_registry_update(Store &store)
+/* STATUS blocks the command: never for long */
+static const unsigned int FETCHMAIL_STATUS_TIMEOUT_MSECS = 2000;
+
+LiveStatuses fetchmail_cmd_live_statuses(Store &store)
 {
+	struct mail_user *user = store.user();
+	LiveStatuses live;
 	std::string error;
 
-	if (registry_update_user(store, error) < 0) {
-		i_error("fetchmail: registry update for %s failed "
-			"(doveadm fetchmail registry rebuild repairs it): %s",
-			store.user()->username, error.c_str());
+	if (service_status(user->set->base_dir, user->username,
+			   FETCHMAIL_STATUS_TIMEOUT_MSECS, live, error) < 0) {
+		/* what the attributes say is still right, only older */
+		i_warning("fetchmail: the fetch service's status of %s: %s",
+			  user->username, error.c_str());
+		live.clear();
+	}
+	return live;
+}
+
+void fetchmail_cmd_live_merge(const LiveStatuses &live, StoredAccount &stored)
+{
+	auto it = live.find(stored.account.id);
+	if (it == live.end())
+		return;
+	if (it->second.status.last_run > stored.status.last_run)
+		stored.status = it->second.status;
+	if (it->second.running)
+		stored.status.last_status = RunStatus::Running;
+}
+
+void fetchmail_cmd_notify_changed(Store &store)
+{
+	struct mail_user *user = store.user();
+	std::string error;
+
+	/* no service listening: nothing schedules (tests, tools); the
+	   service reads every user of the registry when it starts */
+	if (service_notify(user->set->base_dir, "CHANGED", user->username,
+			   error) < 0) {
+		i_warning("fetchmail: telling the fetch service about %s "
+			  "failed (doveadm fetchmail registry rebuild repeats "
+			  "it): %s", user->username, error.c_str());
 	}
 }
 
@@ -645,4 +687,33 @@ int fetchmail_cmd_apply_fields(struct fetchmail_cmd_context *fctx,
 	if (!errors.empty())
 		return fetchmail_cmd_fail(fctx, EX_USAGE, errors.front().second);
 	return count;
+}
+
+std::string fetchmail_plugin_setting(const char *name)
+{
+	const char *const *envs;
+	unsigned int i, count;
+
+	envs = array_get(&doveadm_settings->plugin_envs, &count);
+	for (i = 0; i + 1 < count; i += 2) {
+		if (strcmp(envs[i], name) == 0)
+			return envs[i + 1];
+	}
+	return "";
+}
+
+void fetchmail_notify_master(void)
+{
+	const char *uid = getenv(MASTER_UID_ENV);
+	struct master_status status;
+
+	if (uid == nullptr || getenv(MASTER_SERVICE_ENV) == nullptr)
+		return;
+	i_zero(&status);
+	status.pid = getpid();
+	if (str_to_uint(uid, &status.uid) < 0)
+		return;
+	status.available_count = 1;
+	if (write(MASTER_STATUS_FD, &status, sizeof(status)) != sizeof(status))
+		i_error("fetchmail: write(master status) failed: %m");
 }

@@ -18,9 +18,11 @@
 #include "fetchmail-http.hh"
 #include "fetchmail-oauth2-refresh.hh"
 #include "fetchmail-retrieval.hh"
+#include "fetchmail-service.hh"
 #include "fetchmail-settings.hh"
 #include "fetchmail-store.hh"
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -261,9 +263,20 @@ int fetchmail_cmd_device_poll(struct fetchmail_cmd_context *fctx,
 			      fetchmail::OAuth2ConsentState &state,
 			      const std::string &secret_blob);
 
-/* Bring the user's registry entry up to date after a change; a failure
-   is logged (the registry can be rebuilt) but does not fail the command. */
-void fetchmail_cmd_registry_update(fetchmail::Store &store);
+/* The fetch service's view of the user's accounts (the status of its
+   latest polls, which it keeps when nothing changed, and whether a run is
+   in progress), empty when no service runs. Merged into a stored account
+   where it is newer than the stored status; a running account shows
+   last-status running. */
+using LiveStatuses = std::map<std::string, fetchmail::ServiceLiveStatus>;
+LiveStatuses fetchmail_cmd_live_statuses(fetchmail::Store &store);
+void fetchmail_cmd_live_merge(const LiveStatuses &live,
+			      fetchmail::StoredAccount &stored);
+
+/* Tell the fetch service that the user's accounts changed (it re-reads
+   them and updates the registry); a failure is logged (registry rebuild
+   repeats it) but does not fail the command. */
+void fetchmail_cmd_notify_changed(fetchmail::Store &store);
 
 /* Errors to exit codes, in one place. Each logs the error and returns -1.
    A temporary failure (EX_TEMPFAIL) overrides any other exit code, as in
@@ -308,6 +321,14 @@ int fetchmail_cmd_guard(struct fetchmail_cmd_context *fctx, F &&body)
 	}
 }
 
+/* For the fetch service and its workers, which have no mail user: a
+   plugin { } setting as doveadm read it ("" when unset), and the status
+   line a process started by Dovecot's master owes it (doveadm runs
+   standalone, so it does not send one by itself; without it the master
+   kills the process after a while). */
+std::string fetchmail_plugin_setting(const char *name);
+void fetchmail_notify_master(void);
+
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_version;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_add;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_edit;
@@ -321,7 +342,8 @@ extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_validate;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_role;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_import;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_registry_rebuild;
-extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_scheduler;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_service;
+extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_worker;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_start;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_finish;
 extern struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_oauth2_device;

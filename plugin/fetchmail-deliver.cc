@@ -226,6 +226,26 @@ int StorageDelivery::commit(std::string &error_r)
 	return 0;
 }
 
+int deliver_notice(struct mail_user *user, struct ioloop *storage_ioloop,
+		   std::string_view message, std::string &error_r)
+{
+	StorageDelivery delivery(user, storage_ioloop, "INBOX");
+	std::string error;
+
+	delivery.open([&error](const std::string &e) { error = e; });
+	if (error.empty()) {
+		delivery.begin();
+		delivery.data(message);
+		delivery.save(MessageMeta(),
+			      [&error](const std::string &e) { error = e; });
+	}
+	if (!error.empty()) {
+		error_r = error;
+		return -1;
+	}
+	return delivery.commit(error_r);
+}
+
 static int box_state(struct mailbox *box, PendingBatch &batch_r,
 		     std::string &error_r)
 {

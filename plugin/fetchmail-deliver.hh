@@ -136,6 +136,12 @@ int deliver_reconcile(struct mail_user *user, struct ioloop *storage_ioloop,
 		      std::vector<PendingMessage> &found_r,
 		      std::string &error_r);
 
+/* Save one complete message (a failure notice, fetchmail-notice.hh) into
+   the user's INBOX through lib-storage, and commit it. Not through LMTP:
+   a notice about the fetching is not mail to filter. */
+int deliver_notice(struct mail_user *user, struct ioloop *storage_ioloop,
+		   std::string_view message, std::string &error_r);
+
 /* The delivery method of fetchmail_delivery: StorageDelivery into mailbox
    (storage) or LmtpDelivery to the user (lmtp, where mailbox is not used:
    see fetchmail-deliver-lmtp.hh). Call open() next. */

@@ -1,4 +1,5 @@
 #include "fetchmail-plugin.hh"
+#include "fetchmail-notify.hh"
 #include "fetchmail-settings.hh"
 #include "fetchmail-tls-cache.hh"
 
@@ -11,12 +12,18 @@ using namespace fetchmail;
 const char *fetchmail_plugin_version = DOVECOT_ABI_VERSION;
 const char *fetchmail_plugin_dependencies[] = { nullptr };
 
-/* What the plugin keeps per mail user: the settings, parsed once. Pool
-   memory: a plain struct that owns a C++ object, freed in deinit. */
+/* What the plugin keeps per mail user: the settings, parsed once, and
+   when the user last told the fetch service it opened INBOX. Pool memory:
+   a plain struct that owns a C++ object, freed in deinit. */
 struct fetchmail_user {
 	union mail_user_module_context module_ctx;
 	Settings *set;
+	time_t last_look;
 };
+
+/* a session tells the service at most this often that INBOX was opened
+   (the service has its own, per-user limit: fetchmail_look_age) */
+static const time_t FETCHMAIL_LOOK_MIN_SECS = 10;
 
 #define FETCHMAIL_USER_CONTEXT(obj) \
 	static_cast<struct fetchmail_user *>( \
@@ -75,6 +82,37 @@ const Settings *fetchmail::settings_of(struct mail_user *user)
 	return fuser == nullptr ? nullptr : fuser->set;
 }
 
+/* Fetch when the user looks: an IMAP or POP3 session that opens INBOX
+   tells the fetch service (fetchmail-notify.hh), which polls the user's
+   accounts whose last poll is older than fetchmail_look_age. Never
+   blocks, never fails the open. */
+static void fetchmail_mailbox_opened(struct mailbox *box)
+{
+	struct mail_namespace *ns = mailbox_get_namespace(box);
+	struct mail_user *user = ns->user;
+	struct fetchmail_user *fuser = FETCHMAIL_USER_CONTEXT(user);
+	std::string error;
+
+	if (fuser == nullptr || fuser->set == nullptr ||
+	    fuser->set->look_age_secs == 0 ||
+	    (ns->flags & NAMESPACE_FLAG_INBOX_USER) == 0 ||
+	    strcmp(mailbox_get_vname(box), "INBOX") != 0 ||
+	    user->service == nullptr ||
+	    (strcmp(user->service, "imap") != 0 &&
+	     strcmp(user->service, "pop3") != 0) ||
+	    (fuser->last_look != 0 &&
+	     ioloop_time - fuser->last_look < FETCHMAIL_LOOK_MIN_SECS))
+		return;
+	fuser->last_look = ioloop_time;
+	try {
+		if (service_notify(user->set->base_dir, "LOOK", user->username,
+				   error) < 0)
+			e_debug(user->event, "fetchmail: LOOK: %s", error.c_str());
+	} catch (const std::exception &e) {
+		e_error(user->event, "fetchmail: internal error: %s", e.what());
+	}
+}
+
 static struct mail_storage_hooks fetchmail_mail_storage_hooks = {
 	.mail_user_created = fetchmail_mail_user_created,
 	.mail_namespace_storage_added = nullptr,
@@ -83,7 +121,7 @@ static struct mail_storage_hooks fetchmail_mail_storage_hooks = {
 	.mail_storage_created = nullptr,
 	.mailbox_list_created = nullptr,
 	.mailbox_allocated = nullptr,
-	.mailbox_opened = nullptr,
+	.mailbox_opened = fetchmail_mailbox_opened,
 	.mail_allocated = nullptr,
 };
 

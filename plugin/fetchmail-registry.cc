@@ -1,15 +1,14 @@
 #include "fetchmail-registry.hh"
-#include "fetchmail-schedule.hh"
 
 extern "C" {
 #include "dict.h"
 }
 
-#include <algorithm>
-
 namespace fetchmail {
 
-#define REGISTRY_PREFIX DICT_PATH_SHARED "fetchmail/due/"
+#define REGISTRY_USER_PREFIX DICT_PATH_SHARED "fetchmail/user/"
+/* the first release's keys */
+#define REGISTRY_DUE_PREFIX DICT_PATH_SHARED "fetchmail/due/"
 
 Registry::~Registry()
 {
@@ -32,54 +31,23 @@ int Registry::open_uri(const std::string &uri, const char *base_dir,
 	return 1;
 }
 
-int Registry::open(struct mail_user *user, std::string &error_r)
-{
-	const Settings *set = settings_of(user);
-
-	if (set == nullptr || set->registry.empty())
-		return 0;
-	return open_uri(set->registry, user->set->base_dir, error_r);
-}
-
-int Registry::set_due(const std::string &username, int64_t due,
-		      std::string &error_r)
-{
-	struct dict_op_settings op;
-	struct dict_transaction_context *t;
-	std::string key = REGISTRY_PREFIX + username;
-	const char *error;
-
-	i_zero(&op);
-	t = dict_transaction_begin(dict_, &op);
-	if (due == 0)
-		dict_unset(t, key.c_str());
-	else
-		dict_set(t, key.c_str(), dec2str(due));
-	if (dict_transaction_commit(&t, &error) < 0) {
-		error_r = std::string("registry: dict commit failed: ") + error;
-		return -1;
-	}
-	return 0;
-}
-
-int Registry::list(std::vector<std::pair<std::string, int64_t>> &entries_r,
-		   std::string &error_r)
+static int registry_iterate(struct dict *dict, const char *prefix,
+			    std::map<std::string, std::string> &users_r,
+			    bool values, std::string &error_r)
 {
 	struct dict_op_settings op;
 	struct dict_iterate_context *iter;
 	const char *key, *value, *error;
-	const size_t prefix_len = strlen(REGISTRY_PREFIX);
+	const size_t prefix_len = strlen(prefix);
 
 	i_zero(&op);
-	entries_r.clear();
-	iter = dict_iterate_init(dict_, &op, REGISTRY_PREFIX,
-				 DICT_ITERATE_FLAG_RECURSE);
+	iter = dict_iterate_init(dict, &op, prefix, DICT_ITERATE_FLAG_RECURSE);
 	while (dict_iterate(iter, &key, &value)) {
-		int64_t due;
-		if (strncmp(key, REGISTRY_PREFIX, prefix_len) != 0 ||
-		    str_to_int64(value, &due) < 0)
+		if (strncmp(key, prefix, prefix_len) != 0 ||
+		    key[prefix_len] == '\0')
 			continue;
-		entries_r.emplace_back(key + prefix_len, due);
+		/* a snapshot wins over a first-release key */
+		users_r.emplace(key + prefix_len, values ? value : "");
 	}
 	if (dict_iterate_deinit(&iter, &error) < 0) {
 		error_r = std::string("registry: dict iterate failed: ") + error;
@@ -88,35 +56,44 @@ int Registry::list(std::vector<std::pair<std::string, int64_t>> &entries_r,
 	return 0;
 }
 
-int64_t registry_user_due(const std::vector<StoredAccount> &accounts)
+int Registry::load(std::map<std::string, std::string> &users_r,
+		   std::string &error_r)
 {
-	std::vector<std::pair<Account, AccountStatus>> list;
+	std::map<std::string, std::string> users;
 
-	for (const StoredAccount &s : accounts)
-		list.emplace_back(s.account, s.status);
-	return user_due_time(list);
+	if (registry_iterate(dict_, REGISTRY_USER_PREFIX, users, true,
+			     error_r) < 0 ||
+	    registry_iterate(dict_, REGISTRY_DUE_PREFIX, users, false,
+			     error_r) < 0)
+		return -1;
+	users_r = std::move(users);
+	return 0;
 }
 
-int registry_update_user(Store &store, std::string &error_r)
+int Registry::store(const std::map<std::string, std::string> &changes,
+		    std::string &error_r)
 {
-	Registry registry;
-	std::vector<std::string> ids;
-	std::vector<StoredAccount> accounts;
-	int ret;
+	struct dict_op_settings op;
+	struct dict_transaction_context *t;
+	const char *error;
 
-	if ((ret = registry.open(store.user(), error_r)) <= 0)
-		return ret;
-	if (store.list_ids(ids, error_r) < 0)
-		return -1;
-	for (const std::string &id : ids) {
-		StoredAccount stored;
-		if (store.load(id, stored, error_r) == 0)
-			accounts.push_back(std::move(stored));
+	if (changes.empty())
+		return 0;
+	i_zero(&op);
+	t = dict_transaction_begin(dict_, &op);
+	for (const auto &[user, snapshot] : changes) {
+		std::string key = REGISTRY_USER_PREFIX + user;
+		if (snapshot.empty())
+			dict_unset(t, key.c_str());
+		else
+			dict_set(t, key.c_str(), snapshot.c_str());
+		dict_unset(t, (REGISTRY_DUE_PREFIX + user).c_str());
 	}
-	if (registry.set_due(store.user()->username,
-			     registry_user_due(accounts), error_r) < 0)
+	if (dict_transaction_commit(&t, &error) < 0) {
+		error_r = std::string("registry: dict commit failed: ") + error;
 		return -1;
-	return 1;
+	}
+	return 0;
 }
 
 } // namespace fetchmail

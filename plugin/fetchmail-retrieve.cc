@@ -1,8 +1,14 @@
 #include "fetchmail-retrieve.hh"
 #include "fetchmail-deliver.hh"
 #include "fetchmail-failpoint.hh"
+#include "fetchmail-notice.hh"
 #include "fetchmail-oauth2-refresh.hh"
 #include "fetchmail-transport.hh"
+
+extern "C" {
+#include "hostpid.h"
+#include "time-util.h"
+}
 
 #include <memory>
 
@@ -70,6 +76,7 @@ private:
 	void store_ledger();
 	void finish();
 	void write_state();
+	void send_notice(AccountStatus &status);
 	void emit_finished();
 	void end_early(const std::string &error);
 	std::string tls_description() const;
@@ -566,12 +573,46 @@ void AccountRun::finish()
 		(timeout_callback_t *)finish_timeout, this);
 }
 
+/* Failure notices (fetchmail-notice.hh): delivered before the status
+   that marks them sent is stored, so a crash between the two delivers the
+   notice again rather than never. */
+void AccountRun::send_notice(AccountStatus &status)
+{
+	struct mail_user *user = store_->user();
+	NoticeContext ctx;
+	std::string error;
+	const char *hostname = my_hostname;
+
+	if (mode_ != RunMode::Fetch ||
+	    !notice_due(status, ioloop_time, set_.notify_after_secs))
+		return;
+	ctx.user = user->username;
+	ctx.hostname = hostname == nullptr ? "" : hostname;
+	ctx.from = set_.notify_from;
+	ctx.url = set_.notify_url;
+	ctx.now = ioloop_time;
+	ctx.random = (static_cast<uint64_t>(i_rand()) << 32) | i_rand();
+	std::string message = notice_message(stored_.account, status, ctx);
+	if (deliver_notice(user, store_->ioloop(), message, error) < 0) {
+		/* due again after the next run */
+		e_error(event_, "delivering the failure notice failed: %s",
+			error.c_str());
+		return;
+	}
+	notice_sent(status);
+	report_.status = status;
+	e_info(event_, "failure notice delivered to INBOX (failing since %s)",
+	       t_strflocaltime("%Y-%m-%d %H:%M", status.failing_since));
+}
+
 void AccountRun::write_state()
 {
 	std::string error;
+	AccountStatus status = retrieval_->status();
 
+	send_notice(status);
 	pending_.messages = retrieval_->pending();
-	if (store_->save_run(stored_.account, retrieval_->status(),
+	if (store_->save_run(stored_.account, status,
 			    retrieval_->log(),
 			    retrieval_->ledger_dirty() ? &retrieval_->ledger() :
 			    nullptr, &pending_, error) < 0) {

@@ -121,7 +121,11 @@ int settings_parse(const SettingLookup &lookup, Settings &set_r,
 	    setting_uint(lookup, "fetchmail_max_parallel", 1,
 			 set_r.max_parallel, error_r) < 0 ||
 	    setting_uint(lookup, "fetchmail_max_messages", 1,
-			 set_r.max_messages, error_r) < 0)
+			 set_r.max_messages, error_r) < 0 ||
+	    setting_uint(lookup, "fetchmail_max_push", 0,
+			 set_r.max_push, error_r) < 0 ||
+	    setting_time(lookup, "fetchmail_look_age", settings_get_time,
+			 set_r.look_age_secs, error_r) < 0)
 		return -1;
 	set_r.run_timeout_secs = run_timeout_msecs / 1000;
 	if (set_r.run_timeout_secs == 0) {

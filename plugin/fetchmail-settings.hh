@@ -35,6 +35,13 @@ struct Settings {
 	DeliveryMethod delivery = DeliveryMethod::Storage;
 	size_t max_log_size = 64 * 1024;
 	RolePolicy roles;
+	/* the fetch service: IMAP IDLE connections held at most
+	   (fetchmail_max_push, 0 = no push), and fetch-on-look: a user who
+	   opens INBOX has accounts polled whose last poll is older than this
+	   (fetchmail_look_age, 0 = off; also the least time between two
+	   such polls of a user) */
+	unsigned int max_push = 100;
+	unsigned int look_age_secs = 60;
 	/* the registry dict URI (fetchmail_registry), "" for none */
 	std::string registry;
 	/* fetchmail_oauth2_providers and each provider's settings; a

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace fetchmail {
 
@@ -234,10 +235,25 @@ void ImapSession::remove(const std::vector<std::string> &uids)
 	run_jobs();
 }
 
+void ImapSession::idle()
+{
+	if (finished())
+		return;
+	enqueue(JobKind::Idle);
+	run_jobs();
+}
+
+void ImapSession::idle_done()
+{
+	if (!finished())
+		end_idle(false);
+}
+
 void ImapSession::quit()
 {
 	if (finished() || logout_sent_)
 		return;
+	end_idle(true);
 	if (phase_ == Phase::Ready || !jobs_.empty()) {
 		enqueue(JobKind::Quit);
 		run_jobs();
@@ -362,6 +378,11 @@ void ImapSession::handle_continuation(std::string_view line)
 		literal_parts_.pop_front();
 	} else if (!mech_.empty()) {
 		sasl_continue();
+	} else if (current_job(JobKind::Idle) != nullptr && !idle_plus_) {
+		idle_plus_ = true;
+		emit(EventType::Idling);
+		if (current_job(JobKind::Idle)->flag)
+			send_done();
 	} else {
 		fail(ErrorKind::Protocol, "unexpected continuation request");
 	}
@@ -381,10 +402,16 @@ void ImapSession::handle_tagged(std::string_view line)
 		log(false, "(" + std::to_string(listing_lines_) +
 		    " FETCH lines not logged)");
 	log(false, line);
+	if (found == nullptr && stray_done_ && ascii_iequals(tag, "DONE")) {
+		/* the server had ended the IDLE when our DONE came */
+		stray_done_ = false;
+		return;
+	}
 	if (found == nullptr) {
 		fail(ErrorKind::Protocol, "unexpected tag: " + std::string(line));
 		return;
 	}
+	stray_done_ = false;
 	Status st = ascii_iequals(word, "OK") ? Status::Ok :
 		ascii_iequals(word, "NO") ? Status::No : Status::Bad;
 	if (st == Status::Bad && !ascii_iequals(word, "BAD")) {
@@ -419,6 +446,7 @@ void ImapSession::dispatch(const Command &cmd, Status st,
 	case Cmd::Fetch: on_fetch_done(cmd, st, rest); break;
 	case Cmd::Store: on_store_done(st, rest); break;
 	case Cmd::Expunge: on_expunge_done(st, rest); break;
+	case Cmd::Idle: on_idle_done(st, rest); break;
 	case Cmd::Logout: done(); break;
 	}
 }
@@ -457,12 +485,18 @@ void ImapSession::handle_numbered(uint32_t num, std::string_view rest,
 		return;
 	}
 	log(false, line);
-	if (ascii_iequals(word, "EXISTS"))
-		exists_ = num;
-	else if (ascii_iequals(word, "EXPUNGE"))
+	if (ascii_iequals(word, "EXISTS")) {
+		if (std::exchange(exists_, num) != num)
+			mailbox_changed("EXISTS");
+	} else if (ascii_iequals(word, "RECENT")) {
+		if (std::exchange(recent_, num) != num)
+			mailbox_changed("RECENT");
+	} else if (ascii_iequals(word, "EXPUNGE")) {
 		exists_ -= exists_ > 0 ? 1 : 0;
-	else if (!ascii_iequals(word, "RECENT"))
+		mailbox_changed("EXPUNGE");
+	} else {
 		begin_data(Response::Other, num, rest, line);
+	}
 }
 
 /* ---- responses with data ---- */
@@ -673,6 +707,7 @@ void ImapSession::on_fetch()
 		on_quoted_body(items);
 	else
 		log(false, response_line_);
+	mailbox_changed("FETCH");
 }
 
 void ImapSession::on_listing_fetch(const FetchItems &items)
@@ -932,6 +967,20 @@ void ImapSession::on_expunge_done(Status st, std::string_view text)
 	job_done();
 }
 
+void ImapSession::on_idle_done(Status st, std::string_view text)
+{
+	Job *job = current_job(JobKind::Idle);
+	/* DONE went out: a server that had ended the IDLE meanwhile answers
+	   it as a command */
+	stray_done_ = job != nullptr && job->flag && idle_plus_;
+	idle_plus_ = false;
+	if (st == Status::Ok)
+		emit(EventType::IdleDone);
+	else
+		idle_failed(ErrorKind::Server, "IDLE failed: " + std::string(text));
+	job_done();
+}
+
 /* ---- handshake ---- */
 
 /* The next step before LoggedIn, unless a reply is awaited. */
@@ -1058,6 +1107,7 @@ void ImapSession::start_job(Job &job)
 	case JobKind::List: start_list(job); break;
 	case JobKind::Fetch: start_fetch(job); break;
 	case JobKind::Remove: start_remove(job); break;
+	case JobKind::Idle: start_idle(job); break;
 	case JobKind::Quit: send_logout(); break;
 	}
 }
@@ -1075,6 +1125,7 @@ void ImapSession::start_select(Job &job)
 	select_verb_ = job.flag ? "EXAMINE" : "SELECT";
 	selected_ = false;
 	exists_ = 0;
+	recent_ = 0;
 	uidvalidity_ = 0;
 	uidnext_ = 0;
 	std::string wire;
@@ -1180,6 +1231,44 @@ void ImapSession::send_expunge(Job &job)
 	}
 }
 
+void ImapSession::start_idle(Job &job)
+{
+	if (has_cap("IDLE") && selected_ && !job.flag) {
+		idle_plus_ = false;
+		send(Cmd::Idle, "IDLE", "");
+		return;
+	}
+	if (!has_cap("IDLE"))
+		idle_failed(ErrorKind::Unsupported, "server does not offer IDLE");
+	else if (!selected_)
+		idle_failed(ErrorKind::Server, "no folder selected");
+	else
+		emit(EventType::IdleDone);   /* ended before it was sent */
+	job_done();
+}
+
+/* Ends the oldest IDLE not yet ended (every one with all): DONE now when
+   the server is idling, else when its "+" comes; one not yet sent will
+   not be. */
+void ImapSession::end_idle(bool all)
+{
+	for (Job &job : jobs_) {
+		if (job.kind != JobKind::Idle || job.flag)
+			continue;
+		job.flag = true;
+		if (&job == current_job(JobKind::Idle) && idle_plus_)
+			send_done();
+		if (!all)
+			return;
+	}
+}
+
+void ImapSession::send_done()
+{
+	write("DONE\r\n");
+	log(true, "DONE");
+}
+
 void ImapSession::send_logout()
 {
 	send(Cmd::Logout, "LOGOUT", "");
@@ -1256,6 +1345,21 @@ void ImapSession::message_failed(uint32_t uid, std::string_view text)
 void ImapSession::folder_failed(std::string_view text)
 {
 	emit_text(EventType::FolderFailed, text).folder = folder_;
+}
+
+void ImapSession::idle_failed(ErrorKind kind, std::string_view text)
+{
+	emit_text(EventType::IdleFailed, text).error_kind = kind;
+}
+
+/* An untagged response changed the folder: news while idling, unless
+   idle_done() was called. */
+void ImapSession::mailbox_changed(const char *what)
+{
+	Job *job = current_job(JobKind::Idle);
+	if (finished() || job == nullptr || job->flag)
+		return;
+	emit_text(EventType::MailboxChanged, what).count = exists_;
 }
 
 /* The session has ended. */

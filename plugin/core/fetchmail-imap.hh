@@ -2,9 +2,10 @@
 #define FETCHMAIL_IMAP_HH
 
 /* The IMAP4rev1 client session (RFC 3501; STARTTLS, LOGINDISABLED,
-   SASL-IR RFC 4959, LITERAL+/LITERAL- RFC 7888, UIDPLUS RFC 4315) as a
-   pure state machine: no I/O, no Dovecot types. See fetchmail-proto.hh for
-   the feed() / take_output() / next_event() loop. Tags are "a1", "a2", ...
+   SASL-IR RFC 4959, LITERAL+/LITERAL- RFC 7888, UIDPLUS RFC 4315, IDLE
+   RFC 2177) as a pure state machine: no I/O, no Dovecot types. See
+   fetchmail-proto.hh for the feed() / take_output() / next_event() loop.
+   Tags are "a1", "a2", ...
 
    What the session does on its own:
 
@@ -81,17 +82,42 @@
        then, when all succeeded, UID EXPUNGE <set> with UIDPLUS, else
        EXPUNGE. -> Removed(uids, the valid ones in ascending order) or
        FolderFailed(folder, text) when any of them failed.
-     quit(): LOGOUT -> Done on its tagged OK, or when the server closes the
-       connection after it. Before LoggedIn, quit() sends LOGOUT at once
-       (or, in the middle of an exchange, emits Done at once: the driver
-       just closes).
+     idle(): IDLE in the selected folder. Without IDLE among the
+       capabilities -> IdleFailed(Unsupported, "server does not offer
+       IDLE") at once, nothing sent; with no folder selected ->
+       IdleFailed(Server, "no folder selected"). Else IDLE is sent, and
+       the server's "+" -> Idling. From sending IDLE until idle_done(),
+       every untagged response that changes the folder ->
+       MailboxChanged(text = EXISTS, RECENT, EXPUNGE or FETCH, count =
+       EXISTS after it): an EXISTS with a count other than the current
+       one (repeating it is no change), a RECENT with a count other than
+       the last, any EXPUNGE, any FETCH (flags). One event per such
+       response, not per feed(), so that events do not depend on how the
+       input is split (Dovecot announces a new message with EXISTS and
+       RECENT: two events). The IDLE's tagged OK -> IdleDone, after our
+       DONE or when the server ends the IDLE by itself; NO/BAD ->
+       IdleFailed(Server, "IDLE failed: " + resp-text). Either way the
+       session stays usable. Actions called meanwhile wait until the
+       IDLE has ended, except quit().
+     idle_done(): ends the oldest IDLE not yet ended, running or queued
+       (nothing without one): DONE (untagged) once the server's "+" has
+       come; an IDLE not yet sent is not sent at all and its turn gives
+       IdleDone at once (after the checks above). Then the next action
+       runs: another idle(), list(), quit(), ... A tagged reply with the
+       tag DONE right after the IDLE's (a server that ended the IDLE just
+       before our DONE arrived reads DONE as a command) is ignored.
+     quit(): ends every IDLE first (idle_done()), then LOGOUT -> Done on
+       its tagged OK, or when the server closes the connection after it.
+       Before LoggedIn, quit() sends LOGOUT at once (or, in the middle of
+       an exchange, emits Done at once: the driver just closes).
 
    Untagged data is tracked throughout: EXISTS, RECENT, EXPUNGE, FLAGS,
    OK [UIDVALIDITY n] / [UIDNEXT n] / [CAPABILITY ...], CAPABILITY,
-   unsolicited FETCH (flag updates: ignored; a body nobody asked for is
-   read and dropped), anything else is parsed and ignored. BYE is
-   Error(Closed) unless LOGOUT was sent; a tag the session did not send,
-   an unexpected "+" or a malformed response is Error(Protocol).
+   unsolicited FETCH (flag updates: ignored but while idling; a body
+   nobody asked for is read and dropped), anything else is parsed and
+   ignored. BYE is Error(Closed) unless LOGOUT was sent; a tag the
+   session did not send, an unexpected "+" or a malformed response is
+   Error(Protocol).
 
    Untrusted input: a line longer than config.max_line, a response whose
    lines and (non-body) literals together exceed config.max_line, a
@@ -107,9 +133,10 @@
    MessageEnd). After Done or an Error the session is finished: feed()
    consumes nothing, actions are ignored.
 
-   Run log: a Log event for every command sent (outgoing = true) and every
-   response line received (outgoing = false), without CRLF. Secrets are
-   replaced: LOGIN "bob" ***, AUTHENTICATE PLAIN ***, SASL responses ***.
+   Run log: a Log event for every command sent (outgoing = true, DONE
+   included) and every response line received (outgoing = false, the
+   "+" to IDLE included), without CRLF. Secrets are replaced:
+   LOGIN "bob" ***, AUTHENTICATE PLAIN ***, SASL responses ***.
    Literal contents are never logged: a body FETCH is summarized as
    "* 12 FETCH (UID 5 BODY[] {4096} ...)", listing FETCH lines only as a
    count. All event text goes through the session's one redaction rule
@@ -146,6 +173,8 @@ public:
 	void list(uint32_t first_uid, bool with_fingerprints);
 	void fetch(const std::vector<RemoteMessage> &messages);
 	void remove(const std::vector<std::string> &uids);
+	void idle();
+	void idle_done();
 	void quit();
 
 private:
@@ -153,10 +182,10 @@ private:
 			   Finished };
 	enum class Reader { Line, Literal, Body };
 	enum class Cmd { Capability, StartTls, Login, Authenticate, Select,
-			 List, Fetch, Store, Expunge, Logout };
+			 List, Fetch, Store, Expunge, Idle, Logout };
 	enum class Status { Ok, No, Bad };
 	enum class Response { Fetch, Other };
-	enum class JobKind { Select, List, Fetch, Remove, Quit };
+	enum class JobKind { Select, List, Fetch, Remove, Idle, Quit };
 
 	struct Command {
 		uint32_t tag = 0;
@@ -170,7 +199,9 @@ private:
 	struct Job {
 		JobKind kind = JobKind::Quit;
 		std::string folder;          /* Select */
-		bool flag = false;           /* Select: read_only; List: fingerprints */
+		bool flag = false;           /* Select: read_only; List:
+						fingerprints; Idle: ended by
+						idle_done() */
 		uint32_t first_uid = 0;      /* List */
 		std::vector<uint32_t> uids;  /* Fetch, Remove (sorted, unique) */
 		std::vector<std::string> sets; /* Remove: UID sets */
@@ -237,6 +268,7 @@ private:
 			   std::string_view text);
 	void on_store_done(Status st, std::string_view text);
 	void on_expunge_done(Status st, std::string_view text);
+	void on_idle_done(Status st, std::string_view text);
 	Job *remove_reply(Status st, const char *what, std::string_view text);
 
 	/* handshake */
@@ -261,6 +293,9 @@ private:
 	void fill_fetch_window(Job &job);
 	void start_remove(Job &job);
 	void send_expunge(Job &job);
+	void start_idle(Job &job);
+	void end_idle(bool all);
+	void send_done();
 	void send_logout();
 	Job *current_job(JobKind kind);
 	Command *find_fetch(uint32_t uid, bool any);
@@ -271,6 +306,8 @@ private:
 	Event &emit_message(EventType type, uint32_t uid, uint64_t size);
 	void message_failed(uint32_t uid, std::string_view text);
 	void folder_failed(std::string_view text);
+	void idle_failed(ErrorKind kind, std::string_view text);
+	void mailbox_changed(const char *what);
 	void stopped() override;
 	bool has_cap(std::string_view name) const;
 
@@ -314,11 +351,14 @@ private:
 	bool selecting_ = false;
 	bool selected_ = false;
 	uint32_t exists_ = 0;
+	uint32_t recent_ = 0;
 	uint32_t uidvalidity_ = 0;
 	uint32_t uidnext_ = 0;
 	std::vector<RemoteMessage> listing_;
 	size_t listing_lines_ = 0;
 	bool logout_sent_ = false;
+	bool idle_plus_ = false;     /* the running IDLE got its "+" */
+	bool stray_done_ = false;    /* a DONE went out with the last IDLE */
 };
 
 } // namespace fetchmail

@@ -13,9 +13,10 @@
      - next_event() pops the events that feeding produced.
 
    The driver answers events with actions (tls_started(), fetch(), remove(),
-   select_folder(), quit()), each of which queues output. Everything that
-   comes from the server is untrusted: lines and literals are bounded, and
-   anything malformed ends the session with an Error event, never a crash.
+   select_folder(), idle(), idle_done(), quit()), each of which queues
+   output. Everything that comes from the server is untrusted: lines and
+   literals are bounded, and anything malformed ends the session with an
+   Error event, never a crash.
 
    Body bytes are handed out as string_views into the buffer given to feed():
    drain all events of one feed() before reusing or freeing that buffer. */
@@ -45,6 +46,8 @@ enum class ErrorKind {
 	TlsUnavailable,  /* STARTTLS/STLS required but not offered or refused */
 	Server,          /* a command failed with -ERR / NO / BAD */
 	Closed,          /* the server said BYE or the stream ended early */
+	Unsupported,     /* IdleFailed only: the server lacks the extension
+	                    (IMAP IDLE); nothing was sent */
 };
 
 enum class EventType {
@@ -65,6 +68,12 @@ enum class EventType {
 	FolderFailed,    /* IMAP: folder, text: the folder could not be selected,
 	                    listed or expunged (NO/BAD, no UIDVALIDITY); the
 	                    session goes on, e.g. with the next folder */
+	Idling,          /* IMAP: the server accepted IDLE ("+") */
+	MailboxChanged,  /* IMAP, while idling: text (EXISTS, RECENT, EXPUNGE
+	                    or FETCH), count (EXISTS after it) */
+	IdleDone,        /* IMAP: the IDLE ended with its tagged OK */
+	IdleFailed,      /* IMAP: error_kind (Unsupported, Server), text: no
+	                    IDLE; the session goes on */
 };
 
 struct Event {

@@ -403,6 +403,12 @@ void Retrieval::on_event(Event &ev)
 	case EventType::Error:
 		on_session_error(ev);
 		break;
+	case EventType::Idling:
+	case EventType::MailboxChanged:
+	case EventType::IdleDone:
+	case EventType::IdleFailed:
+		/* push only: a run never calls idle() */
+		break;
 	}
 }
 

@@ -10,8 +10,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,28 +53,6 @@ int64_t first_run(int64_t now, uint32_t interval_secs,
 int64_t account_due_time(const Account &account, const AccountStatus &status);
 bool account_due(const Account &account, const AccountStatus &status,
 		 int64_t now);
-/* The earliest due time of a user's accounts (what the registry holds),
-   0 when none is polled. */
-int64_t user_due_time(
-	const std::vector<std::pair<Account, AccountStatus>> &accounts);
-
-/* The scheduler's pick: the registry gives (user, due) pairs; users whose
-   due time has come are started, earliest first, at most `slots` at a
-   time, never a user that is already running or that is held back
-   (after a failed start). */
-struct ScheduleState {
-	std::set<std::string> running;
-	/* user -> unix seconds before which it is not started again */
-	std::map<std::string, int64_t> not_before;
-};
-
-std::vector<std::string>
-schedule_pick(const std::vector<std::pair<std::string, int64_t>> &registry,
-	      int64_t now, const ScheduleState &state, size_t slots);
-
-/* The scheduler's tick: a tenth of the interval, from 1 to 10 seconds. */
-unsigned int schedule_tick_secs(unsigned int interval_secs);
-
 } // namespace fetchmail
 
 #endif

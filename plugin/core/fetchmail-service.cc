@@ -1,6 +1,7 @@
 #include "fetchmail-service.hh"
 
 #include "fetchmail-json.hh"
+#include "fetchmail-notice.hh"
 #include "fetchmail-record.hh"
 #include "fetchmail-schedule.hh"
 
@@ -17,13 +18,14 @@ const int64_t LOST_RETRY_SECS = 60;
 } // namespace
 
 void ServicePlan::set_user(const std::string &user, uint32_t uid,
-			   std::vector<ServiceAccount> accounts)
+			   uint32_t gid, std::vector<ServiceAccount> accounts)
 {
 	auto [it, added] = users_.try_emplace(user);
 	User &u = it->second;
 	if (added)
 		u.order = next_order_++;
 	u.uid = uid;
+	u.gid = gid;
 
 	std::map<std::string, Entry> fresh;
 	for (ServiceAccount &a : accounts) {
@@ -32,6 +34,7 @@ void ServicePlan::set_user(const std::string &user, uint32_t uid,
 		auto old = u.accounts.find(id);
 		if (old != u.accounts.end()) {
 			e.busy = old->second.busy;
+			e.again = old->second.again;
 			e.busy_since = old->second.busy_since;
 			e.no_idle_until = old->second.no_idle_until;
 			/* the same record: what the service learnt since the
@@ -56,10 +59,15 @@ bool ServicePlan::has_user(const std::string &user) const
 	return users_.count(user) > 0;
 }
 
-int64_t ServicePlan::user_uid(const std::string &user) const
+bool ServicePlan::user_ids(const std::string &user, uint32_t &uid_r,
+			   uint32_t &gid_r) const
 {
 	auto it = users_.find(user);
-	return it == users_.end() ? int64_t(-1) : int64_t(it->second.uid);
+	if (it == users_.end())
+		return false;
+	uid_r = it->second.uid;
+	gid_r = it->second.gid;
+	return true;
 }
 
 std::vector<std::string> ServicePlan::users() const
@@ -76,6 +84,17 @@ ServiceTask::Kind ServicePlan::task_kind(const ServiceAccount &a)
 	    a.status.last_status == RunStatus::Ok)
 		return ServiceTask::Kind::Check;
 	return ServiceTask::Kind::Run;
+}
+
+/* When an account is due: its next run; for an account held for the
+   user's OAuth2 consent, which is not polled, when its failure notice
+   becomes due (the run that delivers it finds consent still needed). */
+int64_t ServicePlan::due_time(const ServiceAccount &a) const
+{
+	int64_t t = account_due_time(a.account, a.status);
+	if (t == 0 && a.account.active && a.status.held)
+		t = notice_due_time(a.status, limits_.notify_after_secs);
+	return t;
 }
 
 size_t ServicePlan::busy_count() const
@@ -109,10 +128,10 @@ std::vector<ServiceTask> ServicePlan::next_tasks(int64_t now)
 
 	for (const auto &[name, u] : users_) {
 		for (const auto &[id, e] : u.accounts) {
-			if (e.busy || !account_due(e.a.account, e.a.status, now))
+			int64_t t = e.busy ? 0 : due_time(e.a);
+			if (t == 0 || t > now)
 				continue;
-			due.emplace_back(account_due_time(e.a.account, e.a.status),
-					 u.order, name, id);
+			due.emplace_back(t, u.order, name, id);
 		}
 	}
 	std::sort(due.begin(), due.end());
@@ -141,7 +160,21 @@ void ServicePlan::task_done(const ServiceTask &task,
 	e.busy = false;
 	e.a.status = status;
 	e.a.summary = summary;
-	(void)now;
+	if (e.again) {
+		e.again = false;
+		if (e.a.account.active && !e.a.status.held)
+			e.a.status.next_run = now;
+	}
+}
+
+void ServicePlan::task_unstarted(const ServiceTask &task)
+{
+	auto u = users_.find(task.user);
+	if (u == users_.end())
+		return;
+	auto it = u->second.accounts.find(task.id);
+	if (it != u->second.accounts.end())
+		it->second.busy = false;
 }
 
 void ServicePlan::task_lost(const ServiceTask &task, int64_t now)
@@ -166,7 +199,7 @@ int64_t ServicePlan::next_due() const
 		for (const auto &[id, e] : u.accounts) {
 			if (e.busy)
 				continue;
-			int64_t t = account_due_time(e.a.account, e.a.status);
+			int64_t t = due_time(e.a);
 			if (t > 0)
 				due = due == 0 ? t : std::min(due, t);
 		}
@@ -195,6 +228,22 @@ bool ServicePlan::look(const std::string &user, int64_t now)
 	if (any)
 		u.last_look = now;
 	return any;
+}
+
+void ServicePlan::wake(const std::string &user, const std::string &id,
+		       int64_t now)
+{
+	auto u = users_.find(user);
+	if (u == users_.end())
+		return;
+	auto it = u->second.accounts.find(id);
+	if (it == u->second.accounts.end())
+		return;
+	Entry &e = it->second;
+	if (e.busy)
+		e.again = true;
+	else if (e.a.account.active && !e.a.status.held)
+		e.a.status.next_run = now;
 }
 
 std::vector<std::pair<std::string, std::string>>
@@ -327,8 +376,11 @@ std::string worker_message_encode(bool request, const WorkerMessage &msg)
 			root["error"] = msg.error;
 		if (msg.nouser)
 			root["nouser"] = true;
-		if (msg.verb == "loaded" && msg.error.empty())
+		if ((msg.verb == "loaded" || msg.verb == "resolved") &&
+		    msg.error.empty()) {
 			root["uid"] = msg.uid;
+			root["gid"] = msg.gid;
+		}
 		if (msg.verb == "done") {
 			root["ok"] = msg.ok;
 			root["fetched"] = Json::UInt64(msg.fetched);
@@ -366,6 +418,7 @@ static int worker_message_read(std::string_view line, WorkerMessage &m,
 	    json_get(root, "error", m.error, error_r) < 0 ||
 	    json_get(root, "nouser", m.nouser, error_r) < 0 ||
 	    json_get(root, "uid", m.uid, error_r) < 0 ||
+	    json_get(root, "gid", m.gid, error_r) < 0 ||
 	    json_get(root, "ok", m.ok, error_r) < 0 ||
 	    json_get(root, "fetched", m.fetched, error_r) < 0)
 		return -1;
@@ -407,6 +460,58 @@ int worker_message_decode(std::string_view line, WorkerMessage &msg_r,
 	return 0;
 }
 
+/* ---- STATUS ---- */
+
+std::string service_status_encode(
+	const std::map<std::string, ServiceLiveStatus> &statuses)
+{
+	try {
+		Json::Value root(Json::objectValue);
+		for (const auto &[id, live] : statuses) {
+			Json::Value &v = root[id] = Json::objectValue;
+			v["status"] = status_record_encode(live.status);
+			v["running"] = live.running;
+			if (!live.push.empty())
+				v["push"] = live.push;
+		}
+		return json_write(root);
+	} catch (const std::exception &) {
+		return "";
+	}
+}
+
+int service_status_decode(std::string_view json,
+			  std::map<std::string, ServiceLiveStatus> &statuses_r,
+			  std::string &error_r)
+{
+	try {
+		Json::Value root;
+		std::map<std::string, ServiceLiveStatus> statuses;
+
+		if (json_read_object(json, root, error_r) < 0)
+			return -1;
+		for (const std::string &id : root.getMemberNames()) {
+			const Json::Value &v = root[id];
+			ServiceLiveStatus live;
+			std::string status;
+			if (!v.isObject())
+				return json_type_error(error_r, id, "an object");
+			if (json_get(v, "status", status, error_r) < 0 ||
+			    json_get(v, "running", live.running, error_r) < 0 ||
+			    json_get(v, "push", live.push, error_r) < 0 ||
+			    status_record_decode(status, live.status,
+						 error_r) < 0)
+				return -1;
+			statuses.emplace(id, std::move(live));
+		}
+		statuses_r = std::move(statuses);
+	} catch (const std::exception &e) {
+		error_r = e.what();
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the snapshot on disk ---- */
 
 std::string ServicePlan::encode_user(const std::string &user) const
@@ -418,6 +523,7 @@ std::string ServicePlan::encode_user(const std::string &user) const
 		Json::Value root(Json::objectValue);
 		root["v"] = SNAPSHOT_VERSION;
 		root["uid"] = it->second.uid;
+		root["gid"] = it->second.gid;
 		Json::Value &list = root["accounts"] = Json::arrayValue;
 		for (const auto &[id, e] : it->second.accounts)
 			list.append(account_to_json(e.a));
@@ -433,17 +539,18 @@ int ServicePlan::decode_user(const std::string &user, std::string_view json,
 	try {
 		Json::Value root;
 		int version;
-		uint32_t uid = 0;
+		uint32_t uid = 0, gid = 0;
 		std::vector<ServiceAccount> accounts;
 
 		if (json_read_object(json, root, error_r) < 0 ||
 		    json_version(root, SNAPSHOT_VERSION, "v", "a version number",
 				 version, error_r) < 0 ||
-		    json_get(root, "uid", uid, error_r) < 0)
+		    json_get(root, "uid", uid, error_r) < 0 ||
+		    json_get(root, "gid", gid, error_r) < 0)
 			return -1;
 		if (accounts_from_json(root["accounts"], accounts, error_r) < 0)
 			return -1;
-		set_user(user, uid, std::move(accounts));
+		set_user(user, uid, gid, std::move(accounts));
 	} catch (const std::exception &e) {
 		error_r = e.what();
 		return -1;

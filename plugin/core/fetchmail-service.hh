@@ -61,6 +61,9 @@ struct ServiceLimits {
 	uint32_t look_age_secs = 60;
 	uint32_t look_interval_secs = 60;
 	uint32_t no_idle_retry_secs = 24 * 60 * 60;
+	/* fetchmail_notify_after: held accounts run once when their failure
+	   notice is due (fetchmail-notice.hh) */
+	uint32_t notify_after_secs = 24 * 60 * 60;
 };
 
 /* One account as a worker read it. */
@@ -87,7 +90,8 @@ struct ServiceTask {
                        {"do":"push","user":U,"id":I}
                        {"do":"unpush","user":U,"id":I}
                        {"do":"stop"}
-   worker -> service   {"ev":"loaded","user":U,"uid":N,"accounts":[{...}]}
+   worker -> service   {"ev":"loaded","user":U,"uid":N,"gid":G,
+                        "accounts":[{...}]}
                        {"ev":"loaded","user":U,"error":E[,"nouser":true]}
                        {"ev":"done","user":U,"id":I,"ok":B,"fetched":N,
                         "error":E,"status":{...},"summary":{...}}
@@ -105,7 +109,7 @@ struct WorkerMessage {
 	std::string error;
 	bool ok = false;
 	bool nouser = false;
-	uint32_t uid = 0;
+	uint32_t uid = 0, gid = 0;
 	uint64_t fetched = 0;
 	std::vector<ServiceAccount> accounts;  /* loaded; task: one */
 	AccountStatus status;    /* done */
@@ -121,6 +125,24 @@ std::string worker_message_encode(bool request, const WorkerMessage &msg);
 int worker_message_decode(std::string_view line, WorkerMessage &msg_r,
 			  std::string &error_r);
 
+/* What the service tells a client of an account (STATUS, see
+   fetchmail-notify.hh): the status as the service knows it, whether a
+   task runs now, and the push state ("" for accounts without push). */
+struct ServiceLiveStatus {
+	AccountStatus status;
+	bool running = false;
+	std::string push;
+};
+
+/* The STATUS reply's JSON: {"<id>":{"status":"<status record>",
+   "running":bool,"push":"<state>"},...}. decode: -1 with error_r on
+   anything malformed. */
+std::string service_status_encode(
+	const std::map<std::string, ServiceLiveStatus> &statuses);
+int service_status_decode(std::string_view json,
+			  std::map<std::string, ServiceLiveStatus> &statuses_r,
+			  std::string &error_r);
+
 class ServicePlan {
 public:
 	explicit ServicePlan(ServiceLimits limits) : limits_(limits) {}
@@ -129,12 +151,14 @@ public:
 	   mail is written with). Accounts that are gone are dropped (a task
 	   in flight for one is forgotten when it ends); the summary of an
 	   account whose record did not change (same revision) is kept. */
-	void set_user(const std::string &user, uint32_t uid,
+	void set_user(const std::string &user, uint32_t uid, uint32_t gid,
 		      std::vector<ServiceAccount> accounts);
 	void remove_user(const std::string &user);
 	bool has_user(const std::string &user) const;
-	/* The uid of a user, or -1 when no worker has read it yet. */
-	int64_t user_uid(const std::string &user) const;
+	/* The uid and gid a user's mail is written with (the worker that
+	   serves it): false when no worker has read the user yet. */
+	bool user_ids(const std::string &user, uint32_t &uid_r,
+		      uint32_t &gid_r) const;
 	std::vector<std::string> users() const;
 
 	/* Tasks to start now, earliest due first, within the limits; each is
@@ -144,6 +168,9 @@ public:
 	   worker). A task whose account is gone is ignored. */
 	void task_done(const ServiceTask &task, const AccountStatus &status,
 		       const PollSummary &summary, int64_t now);
+	/* A task the caller could not start after all (no worker for it
+	   now): it is due as before, and picked again by next_tasks(). */
+	void task_unstarted(const ServiceTask &task);
 	/* A task could not be carried out (its worker died): the account is
 	   tried again after a while and its summary forgotten. */
 	void task_lost(const ServiceTask &task, int64_t now);
@@ -152,6 +179,9 @@ public:
 
 	/* Fetch-on-look; true when it made accounts due. */
 	bool look(const std::string &user, int64_t now);
+	/* New mail in a pushed account: due now, or right after the task
+	   that runs now (mail that came during a run is fetched too). */
+	void wake(const std::string &user, const std::string &id, int64_t now);
 
 	/* Push accounts that should hold an IDLE connection now. */
 	std::vector<std::pair<std::string, std::string>> push_wanted(
@@ -179,17 +209,19 @@ private:
 	struct Entry {
 		ServiceAccount a;
 		bool busy = false;
+		bool again = false;            /* woken while busy */
 		int64_t busy_since = 0;
 		int64_t no_idle_until = 0;
 	};
 	struct User {
-		uint32_t uid = 0;
+		uint32_t uid = 0, gid = 0;
 		uint64_t order = 0;            /* when the service learnt it */
 		int64_t last_look = 0;
 		std::map<std::string, Entry> accounts;
 	};
 
 	bool slot_free(int64_t now) const;
+	int64_t due_time(const ServiceAccount &a) const;
 	static ServiceTask::Kind task_kind(const ServiceAccount &a);
 
 	ServiceLimits limits_;

@@ -4,16 +4,23 @@
    exchange takes the session before the fuzzed bytes (greeting, login,
    SELECT, listing; after the listing the driver fetches, or removes the
    messages at once, or logs out); byte 1
-   seeds the chunk sizes; the rest is what the server sends. The driver
-   answers events like the retrieval driver: SELECT/EXAMINE (an ASCII or a
-   UTF-8 folder name), list with or without fingerprints, fetch every
-   message or every other one, remove what was fetched, LOGOUT.
+   seeds the chunk sizes and, with bit 0x80, picks push mode; the rest is
+   what the server sends. The driver answers events like the retrieval
+   driver: SELECT/EXAMINE (an ASCII or a UTF-8 folder name), list with or
+   without fingerprints, fetch every message or every other one, remove
+   what was fetched, LOGOUT; in push mode (and in state 7: idling after
+   the select) IDLE after the select and after each fetch, idle_done()
+   (or, with bit 0x40 of byte 1, quit()) on MailboxChanged, list() after
+   the IDLE ended.
 
    Checked, besides what fuzz-session.hh checks for both sessions: a
    message's data adds up to the size its MessageBegin announced, a
    Listing is sorted by UID with number = UID and never lists a UID below
    the one asked for, and Removed names only UIDs that were asked for, in
-   ascending order. */
+   ascending order; Idling, MailboxChanged (EXISTS, RECENT, EXPUNGE or
+   FETCH) and IdleDone/IdleFailed come only for an idle() and never from
+   bytes fed after idle_done(); the client sends DONE only after the
+   server's "+" and an idle_done() or quit(). */
 
 #include "fuzz-session.hh"
 
@@ -28,9 +35,11 @@ namespace {
 
 class ImapDriver : public fuzz_session::SessionDriver<ImapSession> {
 public:
-	ImapDriver(const SessionConfig &config, uint8_t mode, unsigned state)
+	ImapDriver(const SessionConfig &config, uint8_t mode, unsigned state,
+		   uint8_t choices)
 		: SessionDriver(config), mode_(mode), state_(state),
-		  fingerprints_((mode & 1) != 0) {}
+		  choices_(choices), fingerprints_((mode & 1) != 0),
+		  push_(state == 7 || (choices & 0x80) != 0) {}
 
 private:
 	void react(const Event &ev) override
@@ -45,14 +54,28 @@ private:
 			break;
 		case EventType::FolderSelected:
 			first_uid_ = ev.uidvalidity % 3;
+			if (push_)
+				idle();
+			else
+				s.list(first_uid_, fingerprints_);
+			break;
+		case EventType::MailboxChanged:
+			if (choices_ & 0x40)
+				quit();
+			else
+				end_idle();
+			break;
+		case EventType::IdleDone:
+			first_uid_ = 1 + ended_.size() % 3;
 			s.list(first_uid_, fingerprints_);
 			break;
+		case EventType::IdleFailed:
 		case EventType::FolderFailed:
-			s.quit();
+			quit();
 			break;
 		case EventType::Listing: {
 			if (state_ == 6) {
-				s.quit();
+				quit();
 				break;
 			}
 			std::vector<RemoteMessage> msgs;
@@ -68,8 +91,10 @@ private:
 				break;
 			}
 			fetch(msgs);
-			if (msgs.empty())
-				s.quit();
+			if (push_)
+				idle();
+			else if (msgs.empty())
+				quit();
 			break;
 		}
 		case EventType::MessageEnd:
@@ -78,11 +103,33 @@ private:
 				remove_uids(ended_);
 			break;
 		case EventType::Removed:
-			s.quit();
+			quit();
 			break;
 		default:
 			break;
 		}
+	}
+
+	void idle()
+	{
+		if (idle_sent_)
+			return;
+		idle_sent_ = true;
+		s.idle();
+	}
+
+	void end_idle()
+	{
+		if (idle_sent_ && !idle_ending_)
+			endings_++;
+		idle_ending_ = idle_sent_;
+		s.idle_done();
+	}
+
+	void quit()
+	{
+		end_idle();
+		s.quit();
 	}
 
 	void remove_uids(const std::vector<uint32_t> &uids)
@@ -118,6 +165,26 @@ private:
 					   ev.messages[i - 1].number < m.number);
 			}
 			break;
+		case EventType::Idling:
+			FUZZ_CHECK(idle_sent_ && !idling_);
+			idling_ = true;
+			idlings_++;
+			break;
+		case EventType::MailboxChanged:
+			/* reactions come between feeds: an ending before this
+			   event's feed means bytes after idle_done() changed it */
+			FUZZ_CHECK(idle_sent_ && !idle_ending_);
+			FUZZ_CHECK(ev.text == "EXISTS" || ev.text == "RECENT" ||
+				   ev.text == "EXPUNGE" || ev.text == "FETCH");
+			break;
+		case EventType::IdleDone:
+		case EventType::IdleFailed:
+			FUZZ_CHECK(idle_sent_);
+			FUZZ_CHECK(ev.type == EventType::IdleDone ||
+				   ev.error_kind == ErrorKind::Server ||
+				   ev.error_kind == ErrorKind::Unsupported);
+			idle_sent_ = idling_ = idle_ending_ = false;
+			break;
 		case EventType::Removed:
 			for (size_t i = 0; i < ev.uids.size(); i++) {
 				uint32_t uid = std::stoul(ev.uids[i]);
@@ -133,9 +200,29 @@ private:
 		}
 	}
 
+	/* DONE only after a "+" to IDLE and an idle_done() or quit() */
+	void check_sent(std::string_view out) override
+	{
+		for (size_t pos = 0; pos < out.size();) {
+			size_t eol = out.find("\r\n", pos);
+			if (eol == out.npos)
+				break;
+			dones_ += out.substr(pos, eol - pos) == "DONE";
+			pos = eol + 2;
+		}
+		FUZZ_CHECK(dones_ <= idlings_ && dones_ <= endings_);
+	}
+
 	uint8_t mode_;
 	unsigned state_;
+	uint8_t choices_;
 	bool fingerprints_;
+	bool push_;
+	/* push mode: at most one idle() outstanding */
+	bool idle_sent_ = false;     /* idle() called, not yet ended */
+	bool idling_ = false;        /* Idling came for it */
+	bool idle_ending_ = false;   /* idle_done() or quit() called */
+	unsigned idlings_ = 0, endings_ = 0, dones_ = 0;
 	uint32_t first_uid_ = 0;
 	uint64_t body_size_ = 0, body_data_ = 0;
 	std::vector<uint32_t> ended_, removing_;
@@ -179,16 +266,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* how far the canned exchange goes: only a plain LOGIN over
 	   implicit TLS follows it past the greeting */
-	unsigned state = (mode & 7) % 7;
+	unsigned state = mode & 7;
 	bool plain = config.tls == SessionConfig::Tls::Implicit &&
 		config.sasl_mech.empty();
 	if (!plain)
 		state = std::min(state, 1u);
 	std::string server;
 	for (unsigned i = 0; i < state && i < 4; i++)
-		server += canned[i];
+		server += state == 7 && i == 3 ? "+ idling\r\n" : canned[i];
 	server += in.rest();
 
-	fuzz_session::run_both<ImapDriver>(server, chunk, config, mode, state);
+	fuzz_session::run_both<ImapDriver>(server, chunk, config, mode, state,
+					   chunk);
 	return 0;
 }

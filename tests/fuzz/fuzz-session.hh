@@ -136,6 +136,8 @@ protected:
 	/* Protocol-specific promises about an event and message data. */
 	virtual void check_event(const Event &) {}
 	virtual void check_data(std::string_view, const char *, size_t) {}
+	/* What the session sent (CRLF-terminated lines). */
+	virtual void check_sent(std::string_view) {}
 
 	/* Actions made by react(), recorded for the checks. */
 	void fetch(const std::vector<RemoteMessage> &messages)
@@ -201,6 +203,7 @@ private:
 		std::string out = s.take_output();
 		if (!out.empty()) {
 			check_output(out);
+			check_sent(out);
 			output += out;
 		}
 		Event ev;

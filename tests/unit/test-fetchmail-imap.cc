@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,11 +65,15 @@ struct Transcript {
 const char *const type_names[] = {
 	"NeedTls", "LoggedIn", "FolderSelected", "Listing", "Begin", "Data",
 	"End", "Removed", "Done", "Error", "Log", "Failed", "FolderFailed",
+	"Idling", "MailboxChanged", "IdleDone", "IdleFailed",
 };
+static_assert(std::size(type_names) == (size_t)EventType::IdleFailed + 1);
 
 const char *const kind_names[] = {
 	"None", "Protocol", "Auth", "TlsUnavailable", "Server", "Closed",
+	"Unsupported",
 };
+static_assert(std::size(kind_names) == (size_t)ErrorKind::Unsupported + 1);
 
 std::string join(const std::vector<std::string> &list)
 {
@@ -86,7 +91,8 @@ std::string describe(const Event &ev)
 	case EventType::FolderSelected:
 		return out + " " + ev.folder + " " +
 			std::to_string(ev.uidvalidity) + " " +
-			std::to_string(ev.count);
+			std::to_string(ev.count) + " next=" +
+			std::to_string(ev.uidnext);
 	case EventType::FolderFailed:
 		return out + " " + ev.folder + ": " + ev.text;
 	case EventType::Listing:
@@ -105,7 +111,10 @@ std::string describe(const Event &ev)
 		return out + " " + msg.uid + ": " + ev.text;
 	case EventType::Removed:
 		return out + (ev.uids.empty() ? "" : " " + join(ev.uids));
+	case EventType::MailboxChanged:
+		return out + " " + ev.text + " " + std::to_string(ev.count);
 	case EventType::Error:
+	case EventType::IdleFailed:
 		return out + " " + kind_names[(int)ev.error_kind] + ": " + ev.text;
 	case EventType::Log:
 		return (ev.outgoing ? "C: " : "S: ") + ev.text;
@@ -304,7 +313,8 @@ std::vector<Step> logged_in_selected(uint32_t exists)
 const std::string prefix_output =
 	"a1 LOGIN \"bob\" \"hunter2pass\"\r\n|a2 SELECT \"INBOX\"\r\n";
 
-std::vector<Step> operator+(std::vector<Step> a, const std::vector<Step> &b)
+template <typename T>
+std::vector<T> operator+(std::vector<T> a, const std::vector<T> &b)
 {
 	a.insert(a.end(), b.begin(), b.end());
 	return a;
@@ -364,7 +374,7 @@ void test_full_session(void **)
 		"|a9 LOGOUT\r\n");
 	expect_events(t, {
 		"LoggedIn",
-		"FolderSelected INBOX 1700000000 3",
+		"FolderSelected INBOX 1700000000 3 next=4",
 		"Listing 1:" + std::to_string(body1.size()) + " 2:" +
 			std::to_string(body2.size()) + " 3:0",
 		"Begin 1 " + std::to_string(body1.size()) +
@@ -680,11 +690,11 @@ void test_examine(void **)
 		      "|a3 SELECT \"Sent\"\r\na4 EXAMINE \"&IKzYNN0e-\"\r\n");
 	expect_events(t, {
 		"LoggedIn",
-		"FolderSelected Entw\xc3\xbcrfe & \xe2\x82\xac 1700000000 0",
-		"FolderSelected Sent 1700000000 2",
+		"FolderSelected Entw\xc3\xbcrfe & \xe2\x82\xac 1700000000 0 next=4",
+		"FolderSelected Sent 1700000000 2 next=4",
 		"FolderFailed bad \xff: invalid folder name",
 		"FolderFailed : invalid folder name",
-		"FolderSelected \xe2\x82\xac\xf0\x9d\x84\x9e 1700000000 1",
+		"FolderSelected \xe2\x82\xac\xf0\x9d\x84\x9e 1700000000 1 next=4",
 	});
 }
 
@@ -726,7 +736,7 @@ void test_listing_fingerprints(void **)
 		"|a5 UID FETCH 1:* (UID RFC822.SIZE)\r\n");
 	expect_events(t, {
 		"LoggedIn",
-		"FolderSelected INBOX 1700000000 3",
+		"FolderSelected INBOX 1700000000 3 next=4",
 		"Listing 2:120:17-Jul-2023 02:44:25 +0200:<two@example.com> "
 		"3:4000:18-Jul-2023 02:44:25 +0200:<three@example.com> "
 		"4:5:19-Jul-2023 02:44:25 +0200:",
@@ -745,7 +755,7 @@ void test_empty_folder(void **)
 		S("a3 OK Logout completed.\r\n"),
 	});
 	expect_output(t, prefix_output + "|a3 LOGOUT\r\n");
-	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 0",
+	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 0 next=4",
 			   "Listing", "Done" });
 }
 
@@ -768,7 +778,7 @@ void test_expunge_without_uidplus(void **)
 		      "|a2 SELECT \"INBOX\"\r\n"
 		      "a3 UID STORE 5:7,9,11:12 +FLAGS.SILENT (\\Deleted)\r\n"
 		      "a4 EXPUNGE\r\n");
-	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 12",
+	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 12 next=4",
 			   "Removed 5,6,7,9,11,12", "Removed" });
 }
 
@@ -786,7 +796,7 @@ void test_remove_failures(void **)
 		"a4 UID STORE 3 +FLAGS.SILENT (\\Deleted)\r\n"
 		"a5 UID EXPUNGE 3\r\n");
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"FolderFailed INBOX: UID STORE failed: [NOPERM] Permission denied",
 		"FolderFailed INBOX: EXPUNGE failed: [EXPUNGEISSUED] Some "
 		"messages were also expunged",
@@ -857,7 +867,7 @@ void test_missing_folder(void **)
 		"FolderFailed Nope: no folder selected",
 		"Failed 4: no folder selected",
 		"FolderFailed Nope: no folder selected",
-		"FolderSelected INBOX 1700000000 3",
+		"FolderSelected INBOX 1700000000 3 next=4",
 	});
 
 	/* a SELECT without UIDVALIDITY cannot be tracked */
@@ -904,7 +914,7 @@ void test_fetch_vanished_and_unsolicited(void **)
 		"a4 UID FETCH 2 (BODY.PEEK[] INTERNALDATE FLAGS)\r\n"
 		"a5 UID FETCH 3 (BODY.PEEK[] INTERNALDATE FLAGS)\r\n");
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"Failed bogus: invalid IMAP UID",
 		"Failed 1: message not returned by the server (expunged?)",
 		"Begin 2 " + std::to_string(body.size()) + " [] []",
@@ -971,7 +981,7 @@ void test_body_uid_after_literal(void **)
 		"* 2 FETCH (FLAGS () BODY[] \"hi \\\"there\\\"\" UID 8)\r\n"
 		"a3 OK done\r\na4 OK done\r\n"));
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"Begin 7 5 [] []", "Data 7 hello", "End 7 5 [] []",
 		"Begin 8 10 [] []", "Data 8 hi \"there\"", "End 8 10 [] []",
 	});
@@ -979,7 +989,7 @@ void test_body_uid_after_literal(void **)
 	t = check_splits(config(), steps(
 		"* 1 FETCH (BODY[] {5}\r\nhello UID 8)\r\na3 OK done\r\n"));
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"Begin 7 5 [] []", "Data 7 hello",
 		"Error Protocol: FETCH response for UID 8 while expecting UID 7",
 	});
@@ -989,7 +999,7 @@ void test_body_uid_after_literal(void **)
 		"* 1 FETCH (UID 7 BODY[] NIL)\r\n"
 		"a3 OK done\r\na4 BAD Error in IMAP command\r\n"));
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"Failed 7: message not returned by the server (expunged?)",
 		"Failed 8: UID FETCH failed: Error in IMAP command",
 	});
@@ -1011,7 +1021,7 @@ void test_bye_mid_session(void **)
 			s.select_folder("x", true);
 		}),
 	});
-	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 3",
+	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 			   "Error Closed: server closed the connection: "
 			   "Server shutting down." });
 	expect_output(t, prefix_output + "|a3 UID FETCH 1:* (UID RFC822.SIZE)\r\n|");
@@ -1111,7 +1121,7 @@ void test_unknown_responses(void **)
 		S("* 1 FETCH (UID 1 RFC822.SIZE 5)\r\na4 OK done\r\n"),
 	});
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"FolderFailed INBOX: UID FETCH failed: [SERVERBUG] Internal error",
 		"Listing 1:5",
 	});
@@ -1189,7 +1199,7 @@ void test_uint32_overflow(void **)
 		  "a2 OK done\r\n"),
 	});
 	expect_events(t, { "LoggedIn",
-			   "FolderSelected INBOX 4294967295 4294967295" });
+			   "FolderSelected INBOX 4294967295 4294967295 next=0" });
 }
 
 void test_eof_in_literal(void **)
@@ -1199,7 +1209,7 @@ void test_eof_in_literal(void **)
 	steps.push_back(A([](ImapSession &s) { s.eof(); }));
 	Transcript t = check_splits(config(), steps);
 	expect_events(t, {
-		"LoggedIn", "FolderSelected INBOX 1700000000 3",
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
 		"Begin 1 100 [] []", "Data 1 Subject: partial\r\n",
 		"Error Closed: connection closed in the middle of a message",
 	});
@@ -1244,7 +1254,7 @@ void test_actions_before_login(void **)
 	expect_output(t, "|a1 LOGIN \"bob\" \"hunter2pass\"\r\n"
 		      "a2 EXAMINE \"INBOX\"\r\na3 UID FETCH 1:* (UID RFC822.SIZE)\r\n"
 		      "a4 LOGOUT\r\n");
-	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 1",
+	expect_events(t, { "LoggedIn", "FolderSelected INBOX 1700000000 1 next=4",
 			   "Listing 1:10", "Done" });
 }
 
@@ -1321,6 +1331,323 @@ void test_listing_many(void **)
 	assert_true(logs < 30);
 }
 
+/* ---- IDLE ---- */
+
+/* Logged in, INBOX selected with 3 messages, idling: tags a1 to a3. */
+std::vector<Step> idling(const std::string &plus = "+ idling\r\n")
+{
+	return logged_in_selected(3) + std::vector<Step>{
+		A([](ImapSession &s) { s.idle(); }),
+		S(plus),
+	};
+}
+
+const std::string idle_output = prefix_output + "|a3 IDLE\r\n";
+const std::vector<std::string> idle_events = {
+	"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4", "Idling",
+};
+
+void test_idle_changes(void **)
+{
+	Transcript t = check_splits(config(), idling(
+		"+ idling\r\n"
+		"* 4 EXISTS\r\n* 1 RECENT\r\n"
+		"* 4 EXISTS\r\n* 1 RECENT\r\n"
+		"* OK Still here\r\n"
+		"* 2 FETCH (FLAGS (\\Seen))\r\n"
+		"* 1 EXPUNGE\r\n") + std::vector<Step>{
+		A([](ImapSession &s) { s.idle_done(); s.idle_done(); }),
+		/* after DONE the changes are the next listing's business */
+		S("* 5 EXISTS\r\n* 2 FETCH (FLAGS ())\r\n"
+		  "a3 OK Idle completed (0.001 + 12.000 + 11.999 secs).\r\n"),
+	});
+	expect_output(t, idle_output + "|DONE\r\n");
+	expect_events(t, idle_events + std::vector<std::string>{
+		"MailboxChanged EXISTS 4",
+		"MailboxChanged RECENT 4",
+		"MailboxChanged FETCH 4",
+		"MailboxChanged EXPUNGE 3",
+		"IdleDone",
+	});
+	assert_true(has_event(t, "C: a3 IDLE"));
+	assert_true(has_event(t, "S: + idling"));
+	assert_true(has_event(t, "C: DONE"));
+	assert_true(has_event(t, "S: * OK Still here"));
+	assert_true(has_event(t, "S: * 2 FETCH (FLAGS (\\Seen))"));
+	assert_true(has_event(t, "S: a3 OK Idle completed "
+			      "(0.001 + 12.000 + 11.999 secs)."));
+
+	/* changes before the "+" count too */
+	t = check_splits(config(), idling("* 3 EXPUNGE\r\n+ idling\r\n"));
+	expect_events(t, { "LoggedIn",
+			   "FolderSelected INBOX 1700000000 3 next=4",
+			   "MailboxChanged EXPUNGE 2", "Idling" });
+}
+
+void test_idle_then_list(void **)
+{
+	const std::string body = "Subject: new\r\n\r\nhi\r\n";
+	Transcript t = check_splits(config(), idling(
+		"+ idling\r\n* 4 EXISTS\r\n") + std::vector<Step>{
+		/* queued behind the IDLE: waits for it to end */
+		A([](ImapSession &s) { s.list(4, false); }),
+		S("* 1 RECENT\r\n"),
+		A([](ImapSession &s) { s.idle_done(); }),
+		S("a3 OK Idle completed.\r\n"
+		  "* 4 FETCH (UID 4 RFC822.SIZE " + std::to_string(body.size()) +
+		  ")\r\na4 OK Fetch completed.\r\n"),
+		A([](ImapSession &s) {
+			std::vector<RemoteMessage> msgs(1);
+			msgs[0].number = 4;
+			s.fetch(msgs);
+			s.idle();
+		}),
+		S("* 4 FETCH (UID 4 BODY[] " + lit(body) + ")\r\n"
+		  "a5 OK Fetch completed.\r\n+ idling\r\n* 5 EXISTS\r\n"),
+		A([](ImapSession &s) { s.idle_done(); }),
+		S("a6 OK Idle completed.\r\n"),
+	});
+	expect_output(t, idle_output + "||DONE\r\n"
+		      "a4 UID FETCH 4:* (UID RFC822.SIZE)\r\n"
+		      "|a5 UID FETCH 4 (BODY.PEEK[] INTERNALDATE FLAGS)\r\n"
+		      "a6 IDLE\r\n|DONE\r\n");
+	expect_events(t, idle_events + std::vector<std::string>{
+		"MailboxChanged EXISTS 4",
+		"MailboxChanged RECENT 4",
+		"IdleDone",
+		"Listing 4:" + std::to_string(body.size()),
+		"Begin 4 " + std::to_string(body.size()) + " [] []",
+		"Data 4 " + body,
+		"End 4 " + std::to_string(body.size()) + " [] []",
+		"Idling",
+		"MailboxChanged EXISTS 5",
+		"IdleDone",
+	});
+}
+
+void test_idle_refused(void **)
+{
+	Transcript t = check_splits(config(), logged_in_selected(3) +
+				    std::vector<Step>{
+		A([](ImapSession &s) { s.idle(); s.list(3, false); }),
+		S("a3 NO [LIMIT] Too many IDLE connections\r\n"
+		  "* 3 FETCH (UID 3 RFC822.SIZE 5)\r\na4 OK done\r\n"),
+		A([](ImapSession &s) { s.idle(); }),
+		S("a5 BAD Unknown command\r\n"),
+	});
+	expect_output(t, prefix_output + "|a3 IDLE\r\n"
+		      "a4 UID FETCH 3:* (UID RFC822.SIZE)\r\n|a5 IDLE\r\n");
+	expect_events(t, {
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
+		"IdleFailed Server: IDLE failed: [LIMIT] Too many IDLE connections",
+		"Listing 3:5",
+		"IdleFailed Server: IDLE failed: Unknown command",
+	});
+}
+
+void test_idle_unavailable(void **)
+{
+	/* no IDLE capability: nothing sent, the session goes on */
+	Transcript t = check_splits(config(), {
+		S("* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"
+		  "a1 OK [CAPABILITY IMAP4rev1 UIDPLUS] Logged in\r\n"),
+		A([](ImapSession &s) { s.select_folder("INBOX", false); }),
+		S(select_reply("a2", 0)),
+		A([](ImapSession &s) { s.idle(); s.idle_done(); s.list(1, false); }),
+	});
+	expect_output(t, prefix_output + "|");
+	expect_events(t, {
+		"LoggedIn", "FolderSelected INBOX 1700000000 0 next=4",
+		"IdleFailed Unsupported: server does not offer IDLE",
+		"Listing",
+	});
+
+	/* no folder selected (it failed) */
+	t = check_splits(config(), {
+		S(greeting + login_ok),
+		A([](ImapSession &s) {
+			s.select_folder("Nope", false);
+			s.idle();
+		}),
+		S("a2 NO [NONEXISTENT] Mailbox doesn't exist: Nope\r\n"),
+	});
+	expect_output(t, "a1 LOGIN \"bob\" \"hunter2pass\"\r\n"
+		      "|a2 SELECT \"Nope\"\r\n");
+	expect_events(t, {
+		"LoggedIn",
+		"FolderFailed Nope: SELECT failed: [NONEXISTENT] Mailbox "
+		"doesn't exist: Nope",
+		"IdleFailed Server: no folder selected",
+	});
+}
+
+void test_idle_done_early(void **)
+{
+	/* idle_done() before the "+": DONE follows it */
+	Transcript t = check_splits(config(), logged_in_selected(3) +
+				    std::vector<Step>{
+		A([](ImapSession &s) { s.idle(); s.idle_done(); s.idle(); }),
+		S("+ idling\r\n* 4 EXISTS\r\n"),
+		S("a3 OK Idle completed.\r\n+ idling\r\n* 5 EXISTS\r\n"),
+	});
+	expect_output(t, prefix_output + "|a3 IDLE\r\nDONE\r\na4 IDLE\r\n");
+	expect_events(t, idle_events + std::vector<std::string>{
+		"IdleDone", "Idling", "MailboxChanged EXISTS 5",
+	});
+
+	/* an IDLE ended before its turn is never sent; idle_done()
+	   without an IDLE does nothing, else it ends the oldest */
+	t = check_splits(config(), {
+		A([](ImapSession &s) {
+			s.idle_done();
+			s.select_folder("INBOX", false);
+			s.idle();
+			s.idle();
+			s.idle_done();
+		}),
+		S(greeting + login_ok),
+		S(select_reply("a2", 3)),
+		S("+ idling\r\n"),
+		A([](ImapSession &s) { s.idle_done(); }),
+		S("a3 OK Idle completed.\r\n"),
+		A([](ImapSession &s) { s.idle_done(); }),
+	});
+	expect_output(t, "|a1 LOGIN \"bob\" \"hunter2pass\"\r\n"
+		      "a2 SELECT \"INBOX\"\r\na3 IDLE\r\n|DONE\r\n|");
+	expect_events(t, {
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
+		"IdleDone", "Idling", "IdleDone",
+	});
+}
+
+void test_idle_quit(void **)
+{
+	Transcript t = check_splits(config(), idling() + std::vector<Step>{
+		A([](ImapSession &s) { s.quit(); }),
+		S("a3 OK Idle completed.\r\n"),
+		S("* BYE Logging out\r\na4 OK Logout completed.\r\n"),
+	});
+	expect_output(t, idle_output + "|DONE\r\na4 LOGOUT\r\n");
+	expect_events(t, idle_events + std::vector<std::string>{
+		"IdleDone", "Done" });
+
+	/* before the "+": DONE when it comes; a queued IDLE is dropped */
+	t = check_splits(config(), logged_in_selected(3) + std::vector<Step>{
+		A([](ImapSession &s) { s.idle(); s.idle(); s.quit(); }),
+		S("+ idling\r\na3 OK Idle completed.\r\n"),
+		S("a4 OK Logout completed.\r\n"),
+	});
+	expect_output(t, prefix_output + "|a3 IDLE\r\nDONE\r\na4 LOGOUT\r\n");
+	expect_events(t, {
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
+		"Idling", "IdleDone", "IdleDone", "Done",
+	});
+}
+
+void test_idle_bye(void **)
+{
+	Transcript t = check_splits(config(), idling(
+		"+ idling\r\n* 4 EXISTS\r\n"
+		"* BYE Disconnected for inactivity.\r\n"));
+	expect_events(t, idle_events + std::vector<std::string>{
+		"MailboxChanged EXISTS 4",
+		"Error Closed: server closed the connection: "
+		"Disconnected for inactivity.",
+	});
+	t = check_splits(config(), idling() + std::vector<Step>{
+		A([](ImapSession &s) { s.eof(); s.idle_done(); }),
+	});
+	expect_output(t, idle_output + "|");
+	expect_events(t, idle_events + std::vector<std::string>{
+		"Error Closed: connection closed unexpectedly" });
+}
+
+void test_idle_ended_by_server(void **)
+{
+	/* a tagged OK without DONE: IdleDone, and idle() again */
+	Transcript t = check_splits(config(), idling(
+		"+ idling\r\n* 4 EXISTS\r\n"
+		"a3 OK IDLE terminated (timeout)\r\n") + std::vector<Step>{
+		A([](ImapSession &s) { s.idle(); }),
+		S("+ idling\r\n"),
+	});
+	expect_output(t, idle_output + "|a4 IDLE\r\n");
+	expect_events(t, idle_events + std::vector<std::string>{
+		"MailboxChanged EXISTS 4", "IdleDone", "Idling" });
+
+	/* it ended while our DONE was on its way: the server answers DONE
+	   as a command, which is ignored once */
+	const std::string stray = "DONE BAD Error in IMAP command "
+		"received by server.\r\n";
+	t = check_splits(config(), idling() + std::vector<Step>{
+		A([](ImapSession &s) { s.idle_done(); s.list(1, false); }),
+		S("a3 OK IDLE terminated (timeout)\r\n" + stray +
+		  "* 1 FETCH (UID 1 RFC822.SIZE 5)\r\na4 OK done\r\n"),
+	});
+	expect_output(t, idle_output + "|DONE\r\n"
+		      "a4 UID FETCH 1:* (UID RFC822.SIZE)\r\n");
+	expect_events(t, idle_events + std::vector<std::string>{
+		"IdleDone", "Listing 1:5" });
+	assert_true(has_event(t, "S: DONE BAD Error in IMAP command "
+			      "received by server."));
+
+	/* but only right after an IDLE that DONE went out for */
+	expect_protocol_error(idling() + std::vector<Step>{
+		A([](ImapSession &s) { s.idle_done(); s.list(1, false); }),
+		S("a3 OK done\r\n* 1 FETCH (UID 1 RFC822.SIZE 5)\r\n"
+		  "a4 OK done\r\n" + stray) },
+		"unexpected tag: DONE BAD Error in IMAP command received by "
+		"server.");
+	expect_protocol_error(idling("+ idling\r\na3 OK timeout\r\n" + stray),
+		"unexpected tag: DONE BAD Error in IMAP command received by "
+		"server.");
+}
+
+void test_idle_garbage(void **)
+{
+	expect_protocol_error(idling("+ idling\r\nhello world\r\n"),
+			      "unexpected tag: hello world");
+	expect_protocol_error(idling("+ idling\r\n+ idling\r\n"),
+			      "unexpected continuation request");
+	expect_protocol_error(idling("+ idling\r\n* 99999999999 EXISTS\r\n"),
+			      "invalid number: * 99999999999 EXISTS");
+	expect_protocol_error(idling("+ idling\r\n* 1 FETCH (FLAGS \\Seen)\r\n"),
+			      "invalid FLAGS in FETCH");
+	SessionConfig cfg = config();
+	cfg.max_line = 1000;
+	expect_protocol_error(idling("+ idling\r\n* OK " +
+				     std::string(1000, 'x') + "\r\n"),
+			      "line too long", cfg);
+	/* the garbage ends the session: no DONE after it */
+	Transcript t = check_splits(config(), idling(
+		"+ idling\r\n\x01\r\n") + std::vector<Step>{
+		A([](ImapSession &s) { s.idle_done(); s.quit(); }),
+	});
+	expect_output(t, idle_output + "|");
+}
+
+void test_folder_selected_uidnext(void **)
+{
+	Transcript t = check_splits(config(), {
+		S(greeting + login_ok + "* OK [UIDNEXT 77] early\r\n"),
+		A([](ImapSession &s) {
+			s.select_folder("INBOX", false);
+			s.select_folder("Other", true);
+			s.select_folder("Third", true);
+		}),
+		S(select_reply("a2", 3)),
+		S("* 0 EXISTS\r\n* OK [UIDVALIDITY 9] x\r\n"
+		  "a3 OK [READ-ONLY] done\r\n"),
+		S("* 2 EXISTS\r\n* OK [UIDNEXT 4294967295] x\r\n"
+		  "* OK [UIDVALIDITY 10] x\r\na4 OK done\r\n"),
+	});
+	expect_events(t, {
+		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
+		"FolderSelected Other 9 0 next=0",
+		"FolderSelected Third 10 2 next=4294967295",
+	});
+}
+
 } // namespace
 
 int main(void)
@@ -1360,6 +1687,16 @@ int main(void)
 		cmocka_unit_test(test_actions_before_login),
 		cmocka_unit_test(test_big_literal_streams),
 		cmocka_unit_test(test_listing_many),
+		cmocka_unit_test(test_idle_changes),
+		cmocka_unit_test(test_idle_then_list),
+		cmocka_unit_test(test_idle_refused),
+		cmocka_unit_test(test_idle_unavailable),
+		cmocka_unit_test(test_idle_done_early),
+		cmocka_unit_test(test_idle_quit),
+		cmocka_unit_test(test_idle_bye),
+		cmocka_unit_test(test_idle_ended_by_server),
+		cmocka_unit_test(test_idle_garbage),
+		cmocka_unit_test(test_folder_selected_uidnext),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,6 +93,7 @@ const char *kind_name(ErrorKind kind)
 	case ErrorKind::TlsUnavailable: return "TlsUnavailable";
 	case ErrorKind::Server: return "Server";
 	case ErrorKind::Closed: return "Closed";
+	case ErrorKind::Unsupported: return "Unsupported";
 	}
 	return "?";
 }

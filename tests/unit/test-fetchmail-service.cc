@@ -45,8 +45,8 @@ void test_due_and_limits(void **)
 	lim.max_parallel = 2;
 	lim.slow_after_secs = 30;
 	ServicePlan plan(lim);
-	plan.set_user("u1", 1000, { acct("a", 100, true), acct("b", 50) });
-	plan.set_user("u2", 1001, { acct("c", 70, true), acct("d", 500) });
+	plan.set_user("u1", 1000, 100, { acct("a", 100, true), acct("b", 50) });
+	plan.set_user("u2", 1001, 100, { acct("c", 70, true), acct("d", 500) });
 
 	assert_str(names(plan.next_tasks(40)), "");
 	/* earliest first, at most two at once; Check when the summary is
@@ -64,7 +64,7 @@ void test_due_and_limits(void **)
 		       PollSummary(), 210);
 	assert_str(names(plan.next_tasks(210)), "u1/a:check");
 	/* slow tasks stop counting: stuck servers do not starve others */
-	plan.set_user("u3", 1002, { acct("e", 220) });
+	plan.set_user("u3", 1002, 100, { acct("e", 220) });
 	assert_str(names(plan.next_tasks(225)), "");
 	assert_str(names(plan.next_tasks(231)), "u3/e:run");   /* c is slow */
 	assert_true(plan.busy("u2", "c"));
@@ -83,16 +83,47 @@ void test_kinds(void **)
 	held.status.held = true;
 	ServiceAccount inactive = acct("i", 10, true);
 	inactive.account.active = false;
-	plan.set_user("u", 1000, { failed, oauth, held, inactive,
+	plan.set_user("u", 1000, 100, { failed, oauth, held, inactive,
 				   acct("k", 10, true) });
 	/* a failed last run, OAuth2: a full run; held or inactive: nothing */
 	assert_str(names(plan.next_tasks(20)), "u/f:run,u/k:check,u/o:run");
 }
 
+/* A held account (consent needed) is not polled, but runs once when its
+   failure notice is due, so that the run delivers it. */
+void test_held_notice(void **)
+{
+	ServiceLimits lim;
+	lim.notify_after_secs = 1000;
+	ServicePlan plan(lim);
+	ServiceAccount held = acct("h", 0, true);
+	held.account.auth = AuthMethod::OAuth2;
+	held.account.oauth2_provider = "google";
+	held.status.held = true;
+	held.status.last_status = RunStatus::Error;
+	held.status.failing_since = 5000;
+	plan.set_user("u", 1000, 100, { held });
+	assert_int_equal(plan.next_due(), 6000);
+	assert_str(names(plan.next_tasks(5999)), "");
+	auto tasks = plan.next_tasks(6000);
+	assert_str(names(tasks), "u/h:run");
+	/* the run delivered the notice: nothing is due any more */
+	AccountStatus st = held.status;
+	st.notified = true;
+	plan.task_done(tasks[0], st, PollSummary(), 6001);
+	assert_int_equal(plan.next_due(), 0);
+	assert_str(names(plan.next_tasks(100000)), "");
+	/* notices off: never */
+	lim.notify_after_secs = 0;
+	ServicePlan off(lim);
+	off.set_user("u", 1000, 100, { held });
+	assert_int_equal(off.next_due(), 0);
+}
+
 void test_set_user_keeps_what_it_learnt(void **)
 {
 	ServicePlan plan(ServiceLimits{});
-	plan.set_user("u", 1000, { acct("a", 10), acct("b", 10) });
+	plan.set_user("u", 1000, 100, { acct("a", 10), acct("b", 10) });
 	assert_str(names(plan.next_tasks(20)), "u/a:run,u/b:run");
 	PollSummary s;
 	s.known = true;
@@ -107,17 +138,20 @@ void test_set_user_keeps_what_it_learnt(void **)
 	   summary, b is gone (its task's end is ignored), c is new */
 	ServiceAccount a2 = acct("a", 100);
 	ServiceAccount c = acct("c", 10);
-	plan.set_user("u", 1000, { a2, c });
+	plan.set_user("u", 1000, 100, { a2, c });
 	assert_true(plan.find("u", "a")->summary.known);
 	assert_null(plan.find("u", "b"));
 	plan.task_done(ServiceTask{ ServiceTask::Kind::Run, "u", "b" }, st, s, 30);
 	assert_null(plan.find("u", "b"));
 	/* another revision: the summary is forgotten */
 	a2.account.revision = 2;
-	plan.set_user("u", 1000, { a2, c });
+	plan.set_user("u", 1000, 100, { a2, c });
 	assert_false(plan.find("u", "a")->summary.known);
-	assert_int_equal(plan.user_uid("u"), 1000);
-	assert_true(plan.user_uid("nobody") == -1);
+	uint32_t uid = 0, gid = 0;
+	assert_true(plan.user_ids("u", uid, gid));
+	assert_int_equal(uid, 1000);
+	assert_int_equal(gid, 100);
+	assert_false(plan.user_ids("nobody", uid, gid));
 
 	/* a worker died: tried again later, the summary is forgotten */
 	plan.task_lost(ServiceTask{ ServiceTask::Kind::Run, "u", "c" }, 500);
@@ -134,7 +168,7 @@ void test_look(void **)
 	recent.status.last_run = 950;
 	ServiceAccount old = acct("o", 1000);
 	old.status.last_run = 800;
-	plan.set_user("u", 1000, { recent, old });
+	plan.set_user("u", 1000, 100, { recent, old });
 	assert_false(plan.look("nobody", 960));
 	assert_true(plan.look("u", 960));
 	assert_int_equal(plan.find("u", "o")->status.next_run, 960);
@@ -145,14 +179,38 @@ void test_look(void **)
 	assert_int_equal(plan.find("u", "r")->status.next_run, 1021);
 }
 
+void test_wake(void **)
+{
+	ServicePlan plan(ServiceLimits{});
+	plan.set_user("u", 1000, 100, { acct("a", 1000, false, true),
+				       acct("b", 1000, false, true) });
+	plan.wake("u", "a", 500);
+	plan.wake("u", "nope", 500);
+	plan.wake("nobody", "a", 500);
+	assert_int_equal(plan.find("u", "a")->status.next_run, 500);
+	assert_int_equal(plan.find("u", "b")->status.next_run, 1000);
+	auto tasks = plan.next_tasks(500);
+	assert_int_equal(tasks.size(), 1);
+	/* new mail while a runs: due again as soon as the run ends */
+	plan.wake("u", "a", 510);
+	AccountStatus st = plan.find("u", "a")->status;
+	st.next_run = 800;
+	plan.task_done(tasks[0], st, PollSummary(), 520);
+	assert_int_equal(plan.find("u", "a")->status.next_run, 520);
+	tasks = plan.next_tasks(520);
+	assert_int_equal(tasks.size(), 1);
+	plan.task_done(tasks[0], st, PollSummary(), 530);
+	assert_int_equal(plan.find("u", "a")->status.next_run, 800);
+}
+
 void test_push(void **)
 {
 	ServiceLimits lim;
 	lim.max_push = 2;
 	ServicePlan plan(lim);
-	plan.set_user("first", 1000, { acct("p1", 10, false, true),
+	plan.set_user("first", 1000, 100, { acct("p1", 10, false, true),
 				       acct("n", 10) });
-	plan.set_user("second", 1000, { acct("p2", 10, false, true),
+	plan.set_user("second", 1000, 100, { acct("p2", 10, false, true),
 					acct("p3", 10, false, true) });
 	auto wanted = plan.push_wanted(0);
 	assert_int_equal(wanted.size(), 2);
@@ -175,13 +233,16 @@ void test_snapshot(void **)
 	a.summary.known = true;
 	a.summary.folders = { FolderSummary{ "INBOX", 7, 9, 3 } };
 	a.status.failures = 2;
-	plan.set_user("u@example.org", 2001, { a, acct("b", 5) });
+	plan.set_user("u@example.org", 2001, 2002, { a, acct("b", 5) });
 	std::string json = plan.encode_user("u@example.org");
 
 	ServicePlan back(ServiceLimits{});
 	std::string error;
 	assert_int_equal(back.decode_user("u@example.org", json, error), 0);
-	assert_int_equal(back.user_uid("u@example.org"), 2001);
+	uint32_t uid = 0, gid = 0;
+	assert_true(back.user_ids("u@example.org", uid, gid));
+	assert_int_equal(uid, 2001);
+	assert_int_equal(gid, 2002);
 	const ServiceAccount *b = back.find("u@example.org", "a");
 	assert_non_null(b);
 	assert_str(b->secret, "v1:00:blob");
@@ -237,11 +298,31 @@ void test_worker_messages(void **)
 	loaded.verb = "loaded";
 	loaded.user = "u";
 	loaded.uid = 2001;
+	loaded.gid = 2002;
 	loaded.accounts = { acct("a", 1), acct("b", 2) };
 	assert_int_equal(worker_message_decode(
 		worker_message_encode(false, loaded), back, error), 0);
 	assert_int_equal(back.uid, 2001);
+	assert_int_equal(back.gid, 2002);
 	assert_int_equal(back.accounts.size(), 2);
+
+	/* a lookup's answer carries the ids the user's mail is written with */
+	WorkerMessage resolved;
+	resolved.verb = "resolved";
+	resolved.user = "u";
+	resolved.uid = 2003;
+	resolved.gid = 2004;
+	assert_int_equal(worker_message_decode(
+		worker_message_encode(false, resolved), back, error), 0);
+	assert_str(back.verb, "resolved");
+	assert_int_equal(back.uid, 2003);
+	assert_int_equal(back.gid, 2004);
+	resolved.error = "no such user";
+	resolved.nouser = true;
+	assert_int_equal(worker_message_decode(
+		worker_message_encode(false, resolved), back, error), 0);
+	assert_true(back.nouser);
+	assert_int_equal(back.uid, 0);
 
 	assert_int_equal(worker_message_decode("{}", back, error), -1);
 	assert_int_equal(worker_message_decode("{\"do\":7}", back, error), -1);
@@ -259,6 +340,8 @@ int main(void)
 		cmocka_unit_test(test_due_and_limits),
 		cmocka_unit_test(test_kinds),
 		cmocka_unit_test(test_set_user_keeps_what_it_learnt),
+		cmocka_unit_test(test_wake),
+		cmocka_unit_test(test_held_notice),
 		cmocka_unit_test(test_look),
 		cmocka_unit_test(test_push),
 		cmocka_unit_test(test_snapshot),

@@ -93,6 +93,7 @@ inline const char *error_kind_name(ErrorKind kind)
 {
 	static const char *const names[] = {
 		"None", "Protocol", "Auth", "TlsUnavailable", "Server", "Closed",
+		"Unsupported",
 	};
 	return names[static_cast<int>(kind)];
 }

@@ -1,0 +1,722 @@
+#include "doveadm-fetchmail.hh"
+#include "fetchmail-http.hh"
+#include "fetchmail-retrieve.hh"
+#include "fetchmail-service.hh"
+
+extern "C" {
+#include "connection.h"
+#include "doveadm-settings.h"
+#include "ipwd.h"
+#include "mail-storage-service.h"
+#include "mail-storage-settings.h"
+#include "master-service.h"
+}
+
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+
+using namespace fetchmail;
+
+/* `doveadm fetchmail worker`: a worker process of the fetch service (see
+   doveadm-fetchmail-service.cc), started by it with its line to the
+   service on stdin. Not for people.
+
+   It starts as root and drops to the uid and gid of the first user it
+   opens, for good; afterwards it serves only users of that uid and gid
+   (the service routes them so, and every user opened is checked). Many
+   accounts run at once in its one ioloop:
+
+     check  an account the service sent (record and encrypted password): a
+            cheap poll without the user's storage (RunMode::Check); when
+            the remote mailbox changed, or the poll failed, the account is
+            run at once (a failed poll's status is stored by the run)
+     run    a full run of an account as read from the user's storage now
+     load   the user's accounts, from the attributes
+     resolve  only the user's uid and gid (a userdb lookup)
+
+   A user's storage is opened for a load or a run and closed shortly after
+   the last of them ended. On "stop", or when the service's line closes,
+   every run is ended safely (what is committed stays, nothing more is
+   deleted) and the process exits. */
+
+namespace {
+
+/* a user's storage stays open this long after its last task */
+const unsigned int WORKER_USER_LINGER_MSECS = 5 * 1000;
+/* the longest line the service sends (a check's account) */
+const size_t WORKER_MAX_LINE = 1024 * 1024;
+
+class Worker;
+
+struct WorkerConn {
+	struct connection conn;
+	Worker *worker;
+};
+
+/* A user whose storage is open. */
+struct OpenUser {
+	Worker *worker = nullptr;
+	std::string name;
+	struct mail_storage_service_user *suser = nullptr;
+	struct mail_user *user = nullptr;
+	std::unique_ptr<Store> store;
+	std::unique_ptr<HttpClient> http;
+	unsigned int refs = 0;
+	struct timeout *to_close = nullptr;
+};
+
+/* A check or run in progress. */
+struct Task {
+	std::string user, id, kind;
+	std::unique_ptr<AccountTask> run;
+	OpenUser *open = nullptr;      /* runs: the user it holds open */
+};
+
+class Worker {
+public:
+	int init(std::string &error_r);
+	void deinit();
+	void line(const char *line);
+	void service_gone();
+	void close_user(OpenUser *open);
+	bool busy() const { return !tasks_.empty(); }
+
+	/* the line closed or "stop": end everything */
+	bool stopping = false;
+
+private:
+	void reply(const WorkerMessage &msg);
+	int lookup(const std::string &user,
+		   struct mail_storage_service_user **suser_r,
+		   uid_t &uid_r, gid_t &gid_r, bool &nouser_r,
+		   std::string &error_r);
+	OpenUser *open_user(const std::string &user, bool &nouser_r,
+			    std::string &error_r);
+	void release_user(OpenUser *open);
+
+	void do_resolve(const WorkerMessage &msg);
+	void do_load(const WorkerMessage &msg);
+	void do_task(WorkerMessage &msg);
+	void start_check(Task &task, ServiceAccount account);
+	void start_run(Task &task);
+	void task_done(const std::string &key, const RunReport *report);
+	void maybe_exit();
+	void bury(std::unique_ptr<AccountTask> run);
+	friend void worker_reap_cb(Worker *w);
+
+	struct mail_storage_service_ctx *storage_ = nullptr;
+	struct connection_list *list_ = nullptr;
+	WorkerConn *wc_ = nullptr;
+	struct event *event_ = nullptr;
+	Settings set_;
+	std::string base_dir_;
+
+	bool adopted_ = false;
+	uid_t uid_ = (uid_t)-1;
+	gid_t gid_ = (gid_t)-1;
+	/* the first user's lookup: its ssl_client_* settings serve checks */
+	struct mail_storage_service_user *anchor_ = nullptr;
+
+	std::map<std::string, std::unique_ptr<OpenUser>> users_;
+	std::map<std::string, std::unique_ptr<Task>> tasks_;
+	/* runs that ended, destroyed from the ioloop (not inside their own
+	   done callback, whose captures they own) */
+	std::vector<std::unique_ptr<AccountTask>> ended_;
+	struct timeout *to_reap_ = nullptr;
+	struct timeout *to_exit_ = nullptr;
+};
+
+std::string task_key(const std::string &user, const std::string &id)
+{
+	return user + '\n' + id;
+}
+
+/* ---- the line to the service ---- */
+
+void worker_conn_destroy(struct connection *conn)
+{
+	Worker *w = reinterpret_cast<WorkerConn *>(conn)->worker;
+	try {
+		w->service_gone();
+	} catch (const std::exception &e) {
+		i_error("fetchmail worker: internal error: %s", e.what());
+	}
+}
+
+int worker_conn_input_line(struct connection *conn, const char *line)
+{
+	Worker *w = reinterpret_cast<WorkerConn *>(conn)->worker;
+	try {
+		w->line(line);
+	} catch (const std::exception &e) {
+		i_error("fetchmail worker: internal error: %s", e.what());
+	}
+	return w->stopping ? 0 : 1;
+}
+
+const struct connection_settings worker_conn_set = {
+	.service_name_in = nullptr,
+	.service_name_out = nullptr,
+	.major_version = 0,
+	.minor_version = 0,
+	.client_connect_timeout_msecs = 0,
+	.input_idle_timeout_secs = 0,
+	.input_max_size = WORKER_MAX_LINE,
+	.output_max_size = SIZE_MAX,
+	.input_full_behavior = CONNECTION_BEHAVIOR_DESTROY,
+	.client = false,
+	.dont_send_version = true,
+	.allow_empty_args_input = false,
+	.delayed_unix_client_connected_callback = false,
+	.log_connection_id = false,
+	.unix_client_connect_msecs = 0,
+	.debug = false,
+};
+
+const struct connection_vfuncs worker_conn_vfuncs = {
+	.destroy = worker_conn_destroy,
+	.client_connected = nullptr,
+	.input = nullptr,
+	.input_line = worker_conn_input_line,
+	.input_args = nullptr,
+	.handshake = nullptr,
+	.handshake_line = nullptr,
+	.handshake_args = nullptr,
+	.handshake_ready = nullptr,
+	.idle_timeout = nullptr,
+	.connect_timeout = nullptr,
+};
+
+int Worker::init(std::string &error_r)
+{
+	if (settings_parse(fetchmail_plugin_setting, set_, error_r) < 0)
+		return -1;
+	base_dir_ = doveadm_settings->base_dir;
+	storage_ = mail_storage_service_init(master_service, nullptr,
+		static_cast<enum mail_storage_service_flags>(
+			MAIL_STORAGE_SERVICE_FLAG_USERDB_LOOKUP |
+			MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT));
+	event_ = event_create(nullptr);
+	list_ = connection_list_init(&worker_conn_set, &worker_conn_vfuncs);
+	wc_ = i_new(WorkerConn, 1);
+	wc_->worker = this;
+	net_set_nonblock(STDIN_FILENO, TRUE);
+	connection_init_server(list_, &wc_->conn, "service", STDIN_FILENO,
+			       STDIN_FILENO);
+	return 0;
+}
+
+void Worker::deinit()
+{
+	tasks_.clear();
+	ended_.clear();
+	if (to_reap_ != nullptr)
+		timeout_remove(&to_reap_);
+	while (!users_.empty())
+		close_user(users_.begin()->second.get());
+	if (anchor_ != nullptr)
+		mail_storage_service_user_unref(&anchor_);
+	if (to_exit_ != nullptr)
+		timeout_remove(&to_exit_);
+	if (wc_ != nullptr) {
+		connection_deinit(&wc_->conn);
+		i_free(wc_);
+	}
+	connection_list_deinit(&list_);
+	event_unref(&event_);
+	mail_storage_service_deinit(&storage_);
+}
+
+void Worker::reply(const WorkerMessage &msg)
+{
+	if (wc_ == nullptr)
+		return;
+	std::string line = worker_message_encode(false, msg);
+	if (line.empty()) {
+		i_error("fetchmail worker: cannot encode a %s for %s",
+			msg.verb.c_str(), msg.user.c_str());
+		return;
+	}
+	line += '\n';
+	o_stream_nsend(wc_->conn.output, line.data(), line.size());
+}
+
+void Worker::line(const char *line)
+{
+	WorkerMessage msg;
+	std::string error;
+
+	if (worker_message_decode(line, msg, error) < 0) {
+		i_error("fetchmail worker: bad message from the service: %s",
+			error.c_str());
+		return;
+	}
+	if (msg.verb == "resolve")
+		do_resolve(msg);
+	else if (msg.verb == "load")
+		do_load(msg);
+	else if (msg.verb == "task")
+		do_task(msg);
+	else if (msg.verb == "stop")
+		service_gone();
+	else if (msg.verb == "push" || msg.verb == "unpush")
+		;  /* see the push connections (fetchmail-push-conn.hh) */
+	else
+		i_error("fetchmail worker: unknown message %s", msg.verb.c_str());
+}
+
+void worker_reap_cb(Worker *w);
+
+void worker_exit_cb(Worker *w)
+{
+	(void)w;
+	io_loop_stop(current_ioloop);
+}
+
+void Worker::maybe_exit()
+{
+	if (stopping && tasks_.empty() && to_exit_ == nullptr)
+		to_exit_ = fetchmail_timeout_add(0, worker_exit_cb, this);
+}
+
+/* The service stopped us or went away: end every run safely. */
+void Worker::service_gone()
+{
+	if (!stopping) {
+		stopping = true;
+		for (auto &[key, task] : tasks_) {
+			if (task->run != nullptr)
+				task->run->interrupt();
+		}
+	}
+	if (wc_ != nullptr && wc_->conn.disconnected) {
+		/* nobody to report to */
+		connection_deinit(&wc_->conn);
+		i_free(wc_);
+	}
+	maybe_exit();
+}
+
+/* ---- users ---- */
+
+static bool worker_parse_id(const char *value, bool group, uint32_t &id_r)
+{
+	if (str_to_uint32(value, &id_r) == 0)
+		return true;
+	if (group) {
+		struct group gr;
+		if (i_getgrnam(value, &gr) <= 0)
+			return false;
+		id_r = gr.gr_gid;
+		return true;
+	}
+	struct passwd pw;
+	if (i_getpwnam(value, &pw) <= 0)
+		return false;
+	id_r = pw.pw_uid;
+	return true;
+}
+
+/* 1 found, 0 no such user, -1 error */
+int Worker::lookup(const std::string &user,
+		   struct mail_storage_service_user **suser_r,
+		   uid_t &uid_r, gid_t &gid_r, bool &nouser_r,
+		   std::string &error_r)
+{
+	struct mail_storage_service_input input;
+	const char *error;
+	uint32_t uid, gid;
+
+	nouser_r = false;
+	i_zero(&input);
+	input.module = "mail";
+	input.service = "doveadm";
+	input.username = user.c_str();
+	if (adopted_) {
+		/* privileges were dropped for good: the user must be ours */
+		input.flags_override_add =
+			MAIL_STORAGE_SERVICE_FLAG_NO_RESTRICT_ACCESS;
+	}
+	int ret = mail_storage_service_lookup(storage_, &input, suser_r,
+					      &error);
+	if (ret <= 0) {
+		nouser_r = ret == 0;
+		error_r = ret == 0 ? "no such user" :
+			std::string("userdb lookup failed: ") + error;
+		return ret;
+	}
+	const struct mail_user_settings *user_set =
+		static_cast<const struct mail_user_settings *>(
+			mail_storage_service_user_get_set(*suser_r)[0]);
+	if (!worker_parse_id(user_set->mail_uid, false, uid) ||
+	    !worker_parse_id(user_set->mail_gid, true, gid)) {
+		error_r = std::string("no usable uid/gid (mail_uid '") +
+			user_set->mail_uid + "', mail_gid '" +
+			user_set->mail_gid + "')";
+		mail_storage_service_user_unref(suser_r);
+		return -1;
+	}
+	uid_r = uid;
+	gid_r = gid;
+	return 1;
+}
+
+OpenUser *Worker::open_user(const std::string &user, bool &nouser_r,
+			    std::string &error_r)
+{
+	auto it = users_.find(user);
+	if (it != users_.end()) {
+		OpenUser *open = it->second.get();
+		if (open->to_close != nullptr)
+			timeout_remove(&open->to_close);
+		open->refs++;
+		return open;
+	}
+
+	struct mail_storage_service_user *suser;
+	uid_t uid;
+	gid_t gid;
+	const char *error;
+
+	if (lookup(user, &suser, uid, gid, nouser_r, error_r) <= 0)
+		return nullptr;
+	if (adopted_ && (uid != uid_ || gid != gid_)) {
+		error_r = "uid " + std::to_string(uid) + "/gid " +
+			std::to_string(gid) + " is not this worker's (" +
+			std::to_string(uid_) + "/" + std::to_string(gid_) + ")";
+		mail_storage_service_user_unref(&suser);
+		return nullptr;
+	}
+	auto open = std::make_unique<OpenUser>();
+	open->worker = this;
+	open->name = user;
+	open->suser = suser;
+	if (mail_storage_service_next(storage_, suser, &open->user,
+				      &error) < 0) {
+		error_r = std::string("opening the user failed: ") + error;
+		mail_storage_service_user_unref(&open->suser);
+		return nullptr;
+	}
+	/* lib-storage's timeouts keep the user's log context; ours carry
+	   their own prefixes */
+	mail_storage_service_io_deactivate_user(suser);
+	if (!adopted_) {
+		/* restrict_access() dropped to the user's uid for good */
+		adopted_ = true;
+		uid_ = uid;
+		gid_ = gid;
+		anchor_ = suser;
+		mail_storage_service_user_ref(anchor_);
+		i_info("fetchmail worker: serving uid %ld gid %ld", (long)uid,
+		       (long)gid);
+	}
+	const Settings *set = settings_of(open->user);
+	if (set == nullptr || open->user->error != nullptr) {
+		error_r = open->user->error != nullptr ? open->user->error :
+			"the fetchmail plugin is not in mail_plugins";
+		close_user(open.get());
+		return nullptr;
+	}
+	open->store = std::make_unique<Store>(open->user, *set);
+	if (open->store->open(error_r) < 0) {
+		close_user(open.get());
+		return nullptr;
+	}
+	HttpSettings http_set;
+	http_set.timeout_msecs = set->timeout_msecs;
+	http_set.user = open->user;
+	open->http = std::make_unique<HttpClient>(http_set);
+	open->refs = 1;
+	OpenUser *ret = open.get();
+	users_[user] = std::move(open);
+	return ret;
+}
+
+void worker_user_close_cb(OpenUser *open)
+{
+	try {
+		open->worker->close_user(open);
+	} catch (const std::exception &e) {
+		i_error("fetchmail worker: internal error: %s", e.what());
+	}
+}
+
+void Worker::release_user(OpenUser *open)
+{
+	i_assert(open->refs > 0);
+	if (--open->refs > 0)
+		return;
+	if (stopping) {
+		close_user(open);
+		return;
+	}
+	open->to_close = fetchmail_timeout_add(WORKER_USER_LINGER_MSECS,
+					       worker_user_close_cb, open);
+}
+
+void Worker::close_user(OpenUser *open)
+{
+	struct ioloop_context *ctx = io_loop_get_current_context(current_ioloop);
+
+	if (open->to_close != nullptr)
+		timeout_remove(&open->to_close);
+	open->http.reset();
+	open->store.reset();
+	if (ctx != nullptr)
+		io_loop_context_deactivate(ctx);
+	if (open->user != nullptr)
+		mail_user_deinit(&open->user);
+	if (open->suser != nullptr)
+		mail_storage_service_user_unref(&open->suser);
+	users_.erase(open->name);
+}
+
+/* ---- requests ---- */
+
+void Worker::do_resolve(const WorkerMessage &msg)
+{
+	struct mail_storage_service_user *suser;
+	WorkerMessage out;
+	uid_t uid;
+	gid_t gid;
+
+	out.verb = "resolved";
+	out.user = msg.user;
+	if (lookup(msg.user, &suser, uid, gid, out.nouser, out.error) > 0) {
+		out.uid = uid;
+		out.gid = gid;
+		mail_storage_service_user_unref(&suser);
+	}
+	reply(out);
+}
+
+void Worker::do_load(const WorkerMessage &msg)
+{
+	WorkerMessage out;
+	std::vector<std::string> ids;
+	OpenUser *open;
+
+	out.verb = "loaded";
+	out.user = msg.user;
+	if ((open = open_user(msg.user, out.nouser, out.error)) == nullptr) {
+		reply(out);
+		return;
+	}
+	if (open->store->list_ids(ids, out.error) < 0) {
+		release_user(open);
+		reply(out);
+		return;
+	}
+	for (const std::string &id : ids) {
+		StoredAccount stored;
+		std::string error;
+		if (open->store->load(id, stored, error) < 0) {
+			i_error("fetchmail worker: %s: %s", msg.user.c_str(),
+				error.c_str());
+			continue;
+		}
+		ServiceAccount a;
+		a.account = std::move(stored.account);
+		a.secret = std::move(stored.password_blob);
+		a.status = stored.status;
+		out.accounts.push_back(std::move(a));
+	}
+	out.uid = uid_;
+	out.gid = gid_;
+	release_user(open);
+	reply(out);
+}
+
+void Worker::do_task(WorkerMessage &msg)
+{
+	std::string key = task_key(msg.user, msg.id);
+
+	if (stopping || tasks_.count(key) > 0) {
+		/* one task per account; the service never sends two */
+		WorkerMessage out;
+		out.verb = "done";
+		out.user = msg.user;
+		out.id = msg.id;
+		out.error = stopping ? "stopping" : "already running";
+		reply(out);
+		return;
+	}
+	auto task = std::make_unique<Task>();
+	task->user = msg.user;
+	task->id = msg.id;
+	task->kind = msg.kind;
+	Task &t = *task;
+	tasks_[key] = std::move(task);
+	if (msg.kind == "check" && !adopted_) {
+		/* the first user: drop to its uid before any remote byte */
+		bool nouser;
+		std::string error;
+		OpenUser *open = open_user(msg.user, nouser, error);
+		if (open != nullptr)
+			release_user(open);
+	}
+	if (msg.kind == "check" && msg.accounts.size() == 1 && adopted_)
+		start_check(t, std::move(msg.accounts[0]));
+	else
+		start_run(t);
+}
+
+void Worker::start_check(Task &task, ServiceAccount account)
+{
+	CheckEnv env;
+	StoredAccount stored;
+	std::string key = task_key(task.user, task.id);
+
+	env.event_parent = event_;
+	env.username = task.user;
+	env.ssl = mail_storage_service_user_get_ssl_settings(anchor_);
+	env.dns_client_socket = base_dir_ + "/dns-client";
+	stored.account = std::move(account.account);
+	stored.password_blob = std::move(account.secret);
+	stored.status = account.status;
+	stored.summary = account.summary;
+	task.run = account_check_start(env, set_, std::move(stored),
+		[this, key](const RunReport &report) {
+			auto it = tasks_.find(key);
+			if (it == tasks_.end())
+				return;
+			Task &t = *it->second;
+			if (report.ok && !report.changed) {
+				task_done(key, &report);
+				return;
+			}
+			/* new mail, or a failure whose status the run stores */
+			bury(std::move(t.run));
+			if (stopping) {
+				task_done(key, nullptr);
+				return;
+			}
+			start_run(t);
+		});
+}
+
+void Worker::start_run(Task &task)
+{
+	std::string key = task_key(task.user, task.id), error;
+	bool nouser;
+	StoredAccount stored;
+
+	task.kind = "run";
+	task.open = open_user(task.user, nouser, error);
+	if (task.open == nullptr) {
+		i_error("fetchmail worker: %s: %s", task.user.c_str(),
+			error.c_str());
+		task_done(key, nullptr);
+		return;
+	}
+	if (task.open->store->load(task.id, stored, error) < 0) {
+		/* removed meanwhile: the service reads the user again */
+		i_warning("fetchmail worker: %s: %s", task.user.c_str(),
+			  error.c_str());
+		task_done(key, nullptr);
+		return;
+	}
+	OpenUser *open = task.open;
+	task.run = account_task_start(*open->store, *settings_of(open->user),
+		*open->http, std::move(stored), RunMode::Fetch,
+		[this, key](const RunReport &report) {
+			task_done(key, &report);
+		});
+}
+
+/* Report and forget a task; report == nullptr: it did not run. Called
+   from the run's done callback too, which may destroy the run (see
+   account_task_start()): key and report are not used after that. */
+void Worker::task_done(const std::string &key_ref, const RunReport *report)
+{
+	const std::string key = key_ref;
+	auto it = tasks_.find(key);
+	if (it == tasks_.end())
+		return;
+	std::unique_ptr<Task> task = std::move(it->second);
+	tasks_.erase(it);
+
+	WorkerMessage out;
+	out.verb = "done";
+	out.user = task->user;
+	out.id = task->id;
+	if (report != nullptr) {
+		out.ok = report->ok;
+		out.fetched = report->fetched;
+		out.error = report->error;
+		out.status = report->status;
+		out.has_status = true;
+		out.summary = report->summary;
+	}
+	reply(out);
+	if (report == nullptr && !stopping) {
+		/* whatever went wrong, the service should know the user as
+		   the storage has it */
+		WorkerMessage load;
+		load.verb = "load";
+		load.user = task->user;
+		do_load(load);
+	}
+	OpenUser *open = task->open;
+	bury(std::move(task->run));
+	task.reset();
+	if (open != nullptr)
+		release_user(open);
+	maybe_exit();
+}
+
+void worker_reap_cb(Worker *w)
+{
+	timeout_remove(&w->to_reap_);
+	w->ended_.clear();
+}
+
+void Worker::bury(std::unique_ptr<AccountTask> run)
+{
+	if (run == nullptr)
+		return;
+	ended_.push_back(std::move(run));
+	if (to_reap_ == nullptr)
+		to_reap_ = fetchmail_timeout_add(0, worker_reap_cb, this);
+}
+
+} // namespace
+
+static void cmd_fetchmail_worker(struct doveadm_cmd_context *cctx ATTR_UNUSED)
+{
+	std::string error;
+
+	try {
+		Worker w;
+		if (w.init(error) < 0) {
+			i_error("fetchmail worker: %s", error.c_str());
+			doveadm_exit_code = EX_CONFIG;
+			return;
+		}
+		io_loop_run(current_ioloop);
+		if (w.busy()) {
+			/* SIGTERM: end the runs safely first */
+			w.service_gone();
+			io_loop_run(current_ioloop);
+		}
+		w.deinit();
+	} catch (const std::exception &e) {
+		i_error("fetchmail worker: internal error: %s", e.what());
+		doveadm_exit_code = EX_SOFTWARE;
+	}
+}
+
+static const struct doveadm_cmd_param fetchmail_worker_params[] = {
+	FETCHMAIL_PARAM_END,
+};
+
+struct doveadm_cmd_ver2 doveadm_cmd_fetchmail_worker = {
+	.cmd = cmd_fetchmail_worker,
+	.mail_cmd = nullptr,
+	.name = "fetchmail worker",
+	.usage = "(started by the fetch service)",
+	.flags = CMD_FLAG_NONE,
+	.parameters = fetchmail_worker_params,
+};
