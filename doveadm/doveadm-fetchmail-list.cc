@@ -28,6 +28,7 @@ static const ListColumn list_columns[] = {
 	{ "remote-user", "user", false },
 	{ "mailbox", "mailbox", false },
 	{ "active", "active", false },
+	{ "push", "push", false },
 	{ "oauth2", "oauth2", false },
 	{ "last-status", "status", true },
 	{ "last-run", "last-run", true },

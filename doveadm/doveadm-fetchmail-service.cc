@@ -929,6 +929,8 @@ int Service::init(std::string &error_r)
 	const char *count = getenv("SOCKET_COUNT");
 	std::map<std::string, std::string> users;
 
+	/* the registry holds encrypted passwords: root's only */
+	umask(0077);
 	/* the same parser and defaults as every mail user's */
 	if (settings_parse(fetchmail_plugin_setting, set, error_r) < 0)
 		return -1;

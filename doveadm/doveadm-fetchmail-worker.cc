@@ -1,5 +1,6 @@
 #include "doveadm-fetchmail.hh"
 #include "fetchmail-http.hh"
+#include "fetchmail-mailbox.hh"
 #include "fetchmail-retrieve.hh"
 #include "fetchmail-service.hh"
 
@@ -14,6 +15,7 @@ extern "C" {
 
 #include <unistd.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 
@@ -65,6 +67,10 @@ struct OpenUser {
 	std::unique_ptr<HttpClient> http;
 	unsigned int refs = 0;
 	struct timeout *to_close = nullptr;
+	/* mbox: the user's runs take turns (fetchmail-mailbox.hh) */
+	bool take_turns = false;
+	unsigned int runs_active = 0;
+	std::deque<std::string> waiting;     /* task keys */
 };
 
 /* A check or run in progress. */
@@ -72,6 +78,7 @@ struct Task {
 	std::string user, id, kind;
 	std::unique_ptr<AccountTask> run;
 	OpenUser *open = nullptr;      /* runs: the user it holds open */
+	bool active = false;           /* counted in open->runs_active */
 };
 
 class Worker {
@@ -101,6 +108,7 @@ private:
 	void do_task(WorkerMessage &msg);
 	void start_check(Task &task, ServiceAccount account);
 	void start_run(Task &task);
+	void run_now(Task &task);
 	void task_done(const std::string &key, const RunReport *report);
 	void maybe_exit();
 	void bury(std::unique_ptr<AccountTask> run);
@@ -286,10 +294,16 @@ void Worker::service_gone()
 {
 	if (!stopping) {
 		stopping = true;
+		std::vector<std::string> waiting;
 		for (auto &[key, task] : tasks_) {
 			if (task->run != nullptr)
 				task->run->interrupt();
+			else
+				waiting.push_back(key);
 		}
+		/* runs that waited for their turn do not start */
+		for (const std::string &key : waiting)
+			task_done(key, nullptr);
 	}
 	if (wc_ != nullptr && wc_->conn.disconnected) {
 		/* nobody to report to */
@@ -429,6 +443,8 @@ OpenUser *Worker::open_user(const std::string &user, bool &nouser_r,
 	http_set.user = open->user;
 	open->http = std::make_unique<HttpClient>(http_set);
 	open->refs = 1;
+	open->take_turns = set->delivery == DeliveryMethod::Storage &&
+		mailbox_saves_take_turns(open->user);
 	OpenUser *ret = open.get();
 	users_[user] = std::move(open);
 	return ret;
@@ -611,14 +627,28 @@ void Worker::start_run(Task &task)
 		task_done(key, nullptr);
 		return;
 	}
-	if (task.open->store->load(task.id, stored, error) < 0) {
+	if (task.open->take_turns && task.open->runs_active > 0) {
+		task.open->waiting.push_back(key);
+		return;
+	}
+	run_now(task);
+}
+
+void Worker::run_now(Task &task)
+{
+	std::string key = task_key(task.user, task.id), error;
+	StoredAccount stored;
+	OpenUser *open = task.open;
+
+	if (open->store->load(task.id, stored, error) < 0) {
 		/* removed meanwhile: the service reads the user again */
 		i_warning("fetchmail worker: %s: %s", task.user.c_str(),
 			  error.c_str());
 		task_done(key, nullptr);
 		return;
 	}
-	OpenUser *open = task.open;
+	task.active = true;
+	open->runs_active++;
 	task.run = account_task_start(*open->store, *settings_of(open->user),
 		*open->http, std::move(stored), RunMode::Fetch,
 		[this, key](const RunReport &report) {
@@ -660,8 +690,20 @@ void Worker::task_done(const std::string &key_ref, const RunReport *report)
 		do_load(load);
 	}
 	OpenUser *open = task->open;
+	bool was_active = task->active;
 	bury(std::move(task->run));
 	task.reset();
+	if (open != nullptr && was_active) {
+		open->runs_active--;
+		/* the next run of this user whose turn it is */
+		while (!open->waiting.empty() && open->runs_active == 0) {
+			std::string next = open->waiting.front();
+			open->waiting.pop_front();
+			auto w = tasks_.find(next);
+			if (w != tasks_.end())
+				run_now(*w->second);
+		}
+	}
 	if (open != nullptr)
 		release_user(open);
 	maybe_exit();

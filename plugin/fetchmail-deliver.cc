@@ -1,4 +1,5 @@
 #include "fetchmail-deliver.hh"
+#include "fetchmail-mailbox.hh"
 #include "fetchmail-deliver-lmtp.hh"
 #include "fetchmail-message.hh"
 
@@ -61,31 +62,6 @@ struct istream *Delivery::finish_message(std::string &error_r)
 
 /* ---- storage ---- */
 
-/* Allocate and open a mailbox of the user, creating it when missing
-   (create = true). */
-static struct mailbox *
-mailbox_open_named(struct mail_user *user, const std::string &name,
-		   enum mailbox_flags flags, bool create, std::string &error_r)
-{
-	struct mail_namespace *ns =
-		mail_namespace_find(user->namespaces, name.c_str());
-	struct mailbox *box = mailbox_alloc(ns->list, name.c_str(), flags);
-	enum mail_error error;
-
-	if (mailbox_open(box) == 0)
-		return box;
-	(void)mailbox_get_last_error(box, &error);
-	if (create && error == MAIL_ERROR_NOTFOUND &&
-	    (mailbox_create(box, nullptr, false) == 0 ||
-	     (mailbox_get_last_error(box, &error), error == MAIL_ERROR_EXISTS)) &&
-	    mailbox_open(box) == 0)
-		return box;
-	error_r = std::string(create ? "opening or creating " : "opening ") +
-		name + " failed: " + mailbox_get_last_internal_error(box, nullptr);
-	mailbox_free(&box);
-	return nullptr;
-}
-
 int deliver_check_mailbox_name(struct mail_user *user,
 			       struct ioloop *storage_ioloop,
 			       const std::string &name, std::string &error_r)
@@ -117,7 +93,7 @@ StorageDelivery::~StorageDelivery()
 	if (trans_ != nullptr)
 		mailbox_transaction_rollback(&trans_);
 	if (box_ != nullptr)
-		mailbox_free(&box_);
+		shared_mailbox_close(user_, &box_);
 }
 
 std::string StorageDelivery::last_error() const
@@ -129,9 +105,18 @@ int StorageDelivery::open_box(std::string &error_r)
 {
 	IoloopScope scope(storage_ioloop_);
 
-	box_ = mailbox_open_named(user_, mailbox_, MAILBOX_FLAG_SAVEONLY, true,
-				  error_r);
-	return box_ == nullptr ? -1 : 0;
+	box_ = shared_mailbox_open(user_, mailbox_, true, error_r);
+	if (box_ == nullptr)
+		return -1;
+	/* a view with UIDVALIDITY and UIDNEXT before saves begin (see
+	   box_state()) */
+	if (mailbox_transaction_get_count(box_) == 0 &&
+	    mailbox_sync(box_, static_cast<mailbox_sync_flags>(0)) < 0) {
+		error_r = "syncing " + mailbox_ + " failed: " + last_error();
+		shared_mailbox_close(user_, &box_);
+		return -1;
+	}
+	return 0;
 }
 
 void StorageDelivery::open(DeliveryDone done)
@@ -252,8 +237,13 @@ static int box_state(struct mailbox *box, PendingBatch &batch_r,
 	struct mailbox_status status;
 
 	/* the index as it is on disk now: a view that was never synced
-	   (a new mailbox, a save-only one) has no UIDVALIDITY yet */
-	if (mailbox_sync(box, static_cast<mailbox_sync_flags>(0)) < 0 ||
+	   (a new mailbox) has no UIDVALIDITY yet. The mailbox's one instance
+	   (fetchmail-mailbox.hh) cannot be synced while a transaction of it
+	   is open (a delivery's saves): then its view as of the delivery's
+	   open, which synced it, serves (a lower UIDNEXT only means more is
+	   searched after a crash) */
+	if ((mailbox_transaction_get_count(box) == 0 &&
+	     mailbox_sync(box, static_cast<mailbox_sync_flags>(0)) < 0) ||
 	    mailbox_get_status(box, static_cast<mailbox_status_items>(
 			STATUS_UIDVALIDITY | STATUS_UIDNEXT), &status) < 0) {
 		error_r = std::string("reading the state of ") +
@@ -269,7 +259,8 @@ static int box_state(struct mailbox *box, PendingBatch &batch_r,
 int StorageDelivery::pending_target(PendingBatch &batch_r,
 				    std::string &error_r)
 {
-	/* another view of the mailbox: this one has a transaction open */
+	/* the mailbox's one instance (fetchmail-mailbox.hh); called before
+	   a batch's first save, when no transaction is open */
 	return deliver_mailbox_state(user_, storage_ioloop_, mailbox_, batch_r,
 				     error_r);
 }
@@ -279,14 +270,13 @@ int deliver_mailbox_state(struct mail_user *user, struct ioloop *storage_ioloop,
 			  std::string &error_r)
 {
 	IoloopScope scope(storage_ioloop);
-	struct mailbox *box = mailbox_open_named(user, mailbox,
-		static_cast<mailbox_flags>(0), false, error_r);
+	struct mailbox *box = shared_mailbox_open(user, mailbox, false, error_r);
 
 	if (box == nullptr)
 		return -1;
 	batch_r.mailbox = mailbox;
 	int ret = box_state(box, batch_r, error_r);
-	mailbox_free(&box);
+	shared_mailbox_close(user, &box);
 	return ret;
 }
 
@@ -328,17 +318,16 @@ int deliver_reconcile(struct mail_user *user, struct ioloop *storage_ioloop,
 	int ret = 0;
 
 	found_r.clear();
-	box = mailbox_open_named(user, batch.mailbox,
-				 static_cast<mailbox_flags>(0), false, error_r);
+	box = shared_mailbox_open(user, batch.mailbox, false, error_r);
 	if (box == nullptr)
 		return -1;
 	if (box_state(box, now, error_r) < 0) {
-		mailbox_free(&box);
+		shared_mailbox_close(user, &box);
 		return -1;
 	}
 	if (now.uidvalidity != batch.uidvalidity) {
 		/* the mailbox was recreated: nothing can be told apart */
-		mailbox_free(&box);
+		shared_mailbox_close(user, &box);
 		return 0;
 	}
 	for (const PendingMessage &m : batch.messages)
@@ -365,7 +354,7 @@ int deliver_reconcile(struct mail_user *user, struct ioloop *storage_ioloop,
 	}
 	mail_free(&mail);
 	(void)mailbox_transaction_commit(&t);
-	mailbox_free(&box);
+	shared_mailbox_close(user, &box);
 	return ret;
 }
 

@@ -1,4 +1,5 @@
 #include "fetchmail-plugin.hh"
+#include "fetchmail-mailbox.hh"
 #include "fetchmail-notify.hh"
 #include "fetchmail-settings.hh"
 #include "fetchmail-tls-cache.hh"
@@ -44,6 +45,7 @@ static void fetchmail_mail_user_deinit(struct mail_user *user)
 {
 	struct fetchmail_user *fuser = FETCHMAIL_USER_CONTEXT(user);
 
+	shared_mailbox_close_all(user);
 	delete fuser->set;
 	fuser->set = nullptr;
 	fuser->module_ctx.super.deinit(user);

@@ -1,6 +1,7 @@
 #include "fetchmail-retrieve.hh"
 #include "fetchmail-deliver.hh"
 #include "fetchmail-failpoint.hh"
+#include "fetchmail-mailbox.hh"
 #include "fetchmail-notice.hh"
 #include "fetchmail-oauth2-refresh.hh"
 #include "fetchmail-transport.hh"
@@ -727,6 +728,10 @@ std::vector<RunReport> run_accounts(Store &store, const Settings &set,
 	std::vector<RunReport> reports;
 
 	queue.max_parallel = set.max_parallel;
+	/* mbox: saves into one mailbox file take turns (fetchmail-mailbox.hh) */
+	if (set.delivery == DeliveryMethod::Storage &&
+	    mailbox_saves_take_turns(store.user()))
+		queue.max_parallel = 1;
 	queue.interrupted = interrupted;
 	queue.ioloop = io_loop_create();
 	/* one client for the whole run: accounts refresh their OAuth2 tokens

@@ -1,4 +1,5 @@
 #include "fetchmail-store.hh"
+#include "fetchmail-mailbox.hh"
 #include "fetchmail-crypto.hh"
 #include "fetchmail-record.hh"
 
@@ -36,7 +37,7 @@ Store::~Store()
 	IoloopScope scope(ioloop_);
 
 	if (box_ != nullptr)
-		mailbox_free(&box_);
+		shared_mailbox_close(user_, &box_);
 }
 
 int Store::fail(StoreError kind, std::string &error_r, std::string error)
@@ -54,16 +55,12 @@ std::string Store::aad(const std::string &id) const
 int Store::open(std::string &error_r)
 {
 	IoloopScope scope(ioloop_);
-	struct mail_namespace *ns =
-		mail_namespace_find_inbox(user_->namespaces);
+	std::string error;
 
-	box_ = mailbox_alloc(ns->list, "INBOX", static_cast<mailbox_flags>(
-		MAILBOX_FLAG_IGNORE_ACLS | MAILBOX_FLAG_ATTRIBUTE_SESSION));
-	if (mailbox_open(box_) < 0) {
-		return fail(StoreError::Internal, error_r, std::string(
-			"mailbox_open(INBOX) failed: ") +
-			mailbox_get_last_internal_error(box_, nullptr));
-	}
+	/* the instance deliveries into INBOX use too (fetchmail-mailbox.hh) */
+	box_ = shared_mailbox_open(user_, "INBOX", false, error);
+	if (box_ == nullptr)
+		return fail(StoreError::Internal, error_r, error);
 	return 0;
 }
 

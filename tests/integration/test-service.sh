@@ -11,7 +11,7 @@ sandbox_up
 U1=user1@example.org
 U2=user2@example.org
 FM=(doveadm -c "$LOCAL_CONF" fetchmail)
-REGISTRY=$SANDBOX_DIR/local/mail/fetchmail-registry
+REGISTRY=$SANDBOX_DIR/local/registry/fetchmail-registry
 
 field() { fm_field "$@"; } # USER ID NAME
 same_count() { [[ $(count_local "$1" "$2") == "$3" ]]; }

@@ -396,6 +396,98 @@ def case_user(b):
     return imap_id
 
 
+def case_push(b):
+    say("push (IMAP IDLE): on for an IMAP account, off again on edit")
+    ok(b.login(U1, E["USER1_PASSWORD"]), "user1 logs in")
+    before = {a["id"] for a in accounts(U1)}
+    row, switch = "tr.fetchmail-field-push", "#fetchmail-push"
+    fetchmail_page(b)
+    open_add_form(b)
+    ok(not b.el(row).is_displayed() and not b.el(switch).is_enabled(),
+       "the add form starts with POP3: no push switch")
+    b.fill({"host": "127.0.0.1", "protocol": "imap", "tls": "starttls", "port": E["EXT_IMAP_PORT"],
+            "remoteuser": "alice", "password": E["ALICE_PASSWORD"]})
+    ok(b.el(row).is_displayed() and b.el(switch).is_enabled(), "IMAP shows the push switch")
+    ok("Push (IMAP IDLE)" in b.text(row) and "within seconds" in b.text(row),
+       "with what it does", b.text(row))
+    ok(not b.el(switch).is_selected(), "push is off by default")
+    b.fill({"push": True})
+    b.shot("push-form")
+    save(b)
+    new = [a for a in accounts(U1) if a["id"] not in before]
+    ok(len(new) == 1 and new[0]["protocol"] == "imap", "the IMAP account is added", new)
+    push_id = new[0]["id"] if new else "none"
+    acct = account(U1, push_id) or {}
+    ok(acct.get("push") == "yes", "doveadm fetchmail show: push yes", acct)
+    ok(new and new[0].get("push") == "yes", "doveadm fetchmail list: push yes", new)
+    ok(b.d.execute_script("return rcmail.env.fetchmail_id") == push_id and b.el(switch).is_selected(),
+       "the saved form edits it, push on")
+
+    fetchmail_page(b)
+    ok(b.els("#fetchmail-row-%s .fetchmail-push" % push_id), "the list marks it Push",
+       b.text("#fetchmail-row-" + push_id))
+    ok(len(b.els("#fetchmail-accounts .fetchmail-push")) == 1, "and no other account")
+    b.shot("push-list")
+    b.click_and_load("#fetchmail-row-%s a.fetchmail-edit" % push_id)
+    ok(b.el(switch).is_selected(), "edit: the switch is on, as stored")
+    b.fill({"push": False})
+    save(b)
+    ok("saved" in b.messages(), "push switched off is saved", b.messages())
+    ok((account(U1, push_id) or {}).get("push") == "no", "doveadm fetchmail show: push no")
+    b.get({"_task": "settings", "_action": "plugin.fetchmail-edit", "_id": push_id})
+    ok(not b.el(switch).is_selected(), "the edit form shows it off")
+
+    say("the server's reason for push, next to the switch")
+    b.fill({"push": True})
+    # POP3 with push on, as from a page whose script did not follow the
+    # protocol (no change event): the server refuses it
+    b.d.execute_script("document.getElementById('fetchmail-protocol').value = 'pop3'")
+    save(b)
+    ok("push: only for protocol imap" in b.field_error("push"), "the push error says why",
+       b.field_error("push") or b.messages())
+    ok(b.el(row).is_displayed() and b.el("#fetchmail-push-error").is_displayed(),
+       "shown next to the switch, even with POP3 chosen")
+    ok("is-invalid" in b.el(switch).get_attribute("class"), "the switch is marked")
+    acct = account(U1, push_id) or {}
+    ok(acct.get("protocol") == "imap" and acct.get("push") == "no", "nothing was changed", acct)
+    b.shot("push-error")
+    ok(b.d.execute_script("return rcmail.env.fetchmail_id") == push_id and b.els("#fetchmail-status"),
+       "the refused form still edits the account")
+    count = len(accounts(U1))
+    b.fill({"protocol": "imap"})
+    save(b)
+    acct = account(U1, push_id) or {}
+    ok("saved" in b.messages() and acct.get("protocol") == "imap" and acct.get("push") == "yes",
+       "IMAP chosen again: saved with push on", acct)
+    ok(len(accounts(U1)) == count, "to the same account, none added")
+
+    say("a POP3 account: its form hides push and sends no")
+    fetchmail_page(b)
+    open_add_form(b)
+    b.fill({"host": "127.0.0.1", "protocol": "imap", "remoteuser": "alice",
+            "password": E["ALICE_PASSWORD"]})
+    b.fill({"push": True})  # chosen for IMAP, then the protocol changes
+    b.fill({"protocol": "pop3", "tls": "implicit", "port": E["EXT_POP3S_PORT"]})
+    ok(not b.el(row).is_displayed() and not b.el(switch).is_enabled(),
+       "choosing POP3 hides and disables the push switch")
+    save(b)
+    ok("saved" in b.messages() and not b.field_error("push"), "the POP3 account is saved",
+       b.messages() + " " + b.field_error("push"))
+    pop = [a for a in accounts(U1) if a["id"] not in before and a["id"] != push_id]
+    ok(len(pop) == 1 and pop[0]["protocol"] == "pop3" and pop[0].get("push") == "no",
+       "the server has it with push no", pop)
+    pop_id = pop[0]["id"] if pop else "none"
+    b.get({"_task": "settings", "_action": "plugin.fetchmail-edit", "_id": pop_id})
+    ok(b.el("#fetchmail-protocol").get_attribute("value") == "pop3" and not b.el(row).is_displayed(),
+       "the POP3 account's form hides push")
+    b.fill({"protocol": "imap"})
+    ok(b.el(row).is_displayed() and not b.el(switch).is_selected(), "IMAP shows it again, off")
+
+    for ident in (push_id, pop_id):
+        doveadm("fetchmail", "remove", "-u", U1, ident)
+    b.no_php_error("push")
+
+
 def forge_post(b, action, data, token=True, ajax=True):
     """POST to a plugin action by hand, as a script in the page could (an
     AJAX action the way rcmail.http_post sends it)."""
@@ -544,7 +636,7 @@ def case_oauth2(b):
 def main():
     b = Browser()
     try:
-        for case in (case_user, case_domain_admin, case_api_down, case_bad_key,
+        for case in (case_user, case_push, case_domain_admin, case_api_down, case_bad_key,
                      case_oauth2_callback, case_oauth2):
             try:
                 case(b)

@@ -187,7 +187,12 @@ function fetchmail_form_data()
     return data;
 }
 
-/** The port follows protocol and TLS; folders are for IMAP only */
+/**
+ * The port follows protocol and TLS; folders and push are for IMAP only.
+ * For POP3 their rows are hidden and the push switch is disabled, so that
+ * the form sends push "no" (its state comes back when IMAP is chosen
+ * again). A row the server found bad stays in view with its reason.
+ */
 function fetchmail_form_update()
 {
     var protocol = $('#fetchmail-protocol').val() == 'imap' ? 'imap' : 'pop3',
@@ -195,7 +200,13 @@ function fetchmail_form_update()
         port = $('#fetchmail-tls').val() == 'implicit' ? ports[0] : ports[1];
 
     $('#fetchmail-port').attr('placeholder', port || '');
-    $('tr.fetchmail-imap-only').toggle(protocol == 'imap');
+    $('tr.fetchmail-imap-only').each(function() {
+        var row = $(this),
+            shown = protocol == 'imap' || row.find('.is-invalid').length > 0;
+
+        row.toggle(shown);
+        row.find('input[type=checkbox]').prop('disabled', !shown);
+    });
 }
 
 /** Show the server's reason next to each bad field (field => reason) */
@@ -216,6 +227,9 @@ function fetchmail_field_errors(errors)
             input.removeAttr('aria-invalid');
         }
     });
+
+    // an IMAP-only field with a reason is shown even for POP3
+    fetchmail_form_update();
 }
 
 /** Test connection: a row per step, the failed one marked */

@@ -34,10 +34,11 @@ class fetchmail extends rcube_plugin
         'mailbox'     => 'mailbox',
         'max-size'    => 'maxSize',
         'active'      => 'active',
+        'push'        => 'push',
     ];
 
     /** The yes/no fields, shown as switches */
-    const SWITCHES = ['tls-verify', 'keep', 'active'];
+    const SWITCHES = ['tls-verify', 'keep', 'active', 'push'];
 
     /** Default ports: protocol => [implicit TLS, plain or STARTTLS] */
     const PORTS = ['pop3' => [995, 110], 'imap' => [993, 143]];
@@ -174,6 +175,18 @@ class fetchmail extends rcube_plugin
         }
         catch (fetchmail_api_error $e) {
             $this->rc->output->show_message($this->error_text($e), 'error');
+        }
+
+        // a refused edit stays an edit of the stored account (its id,
+        // status and log) with the values as posted, so that saving again
+        // does not add a second account
+        if ($id !== null && !$this->account) {
+            try {
+                $this->load_account($id);
+            }
+            catch (fetchmail_api_error $e) {
+                // the message above says what went wrong
+            }
         }
 
         $this->send_form($id);
@@ -473,7 +486,9 @@ class fetchmail extends rcube_plugin
             $edit = $this->rc->url(['_action' => 'plugin.fetchmail-edit', '_id' => $id] + $this->user_param());
             $name = $row['remote-user'] . ' @ ' . $row['host'];
             $table->add('account', html::a(['href' => $edit, 'class' => 'fetchmail-edit'], rcube::Q($name))
-                . html::span('fetchmail-protocol', rcube::Q(strtoupper((string) $row['protocol']))));
+                . html::span('fetchmail-protocol', rcube::Q(strtoupper((string) $row['protocol'])))
+                . (isset($row['push']) && $row['push'] === 'yes' ? html::span(['class' => 'fetchmail-protocol fetchmail-push',
+                    'title' => $this->gettext('push')], rcube::Q($this->gettext('pushbadge'))) : ''));
             $table->add('destination', rcube::Q($this->folder_label((string) $row['mailbox'])));
 
             foreach ($this->status_cells($row) as $class => $html) {
@@ -553,6 +568,10 @@ class fetchmail extends rcube_plugin
 
         $this->form_row($table, 'folders', new html_textarea(['name' => '_folders', 'rows' => 3, 'cols' => 40,
             'spellcheck' => 'false']), implode("\n", (array) $v['folders']), 'foldershint', 'fetchmail-imap-only');
+
+        // IMAP only: for POP3 the script hides and disables it (so "no" is sent)
+        $this->form_row($table, 'push', new html_checkbox(['name' => '_push', 'value' => '1']),
+            $v['push'] === 'yes' ? '1' : '', 'pushhint', 'fetchmail-imap-only');
 
         $this->form_row($table, 'mailbox', $this->mailbox_input($own, $v['mailbox']), $own ? null : $v['mailbox']);
 
@@ -853,6 +872,9 @@ class fetchmail extends rcube_plugin
         if ($proto == 'imap' && !empty($values['folders'])) {
             $params['folders'] = $values['folders'];
         }
+        if ($proto == 'imap' && $values['push'] === 'yes') {
+            $params['push'] = 'yes';
+        }
 
         return $params;
     }
@@ -871,7 +893,7 @@ class fetchmail extends rcube_plugin
         return [
             'host' => '', 'port' => '', 'protocol' => 'pop3', 'remote-user' => '',
             'tls' => 'implicit', 'tls-verify' => 'yes', 'keep' => 'yes', 'folders' => ['INBOX'],
-            'mailbox' => 'INBOX', 'max-size' => '', 'active' => 'yes',
+            'mailbox' => 'INBOX', 'max-size' => '', 'active' => 'yes', 'push' => 'no',
         ];
     }
 
