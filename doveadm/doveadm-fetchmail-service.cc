@@ -943,7 +943,7 @@ int Service::init(std::string &error_r)
 	limits.max_parallel = set.max_parallel;
 	limits.max_push = set.max_push;
 	limits.look_age_secs = set.look_age_secs;
-	limits.look_interval_secs = std::max(set.look_age_secs, 10u);
+	limits.look_interval_secs = set.look_age_secs;
 	limits.notify_after_secs = set.notify_after_secs;
 	plan = ServicePlan(limits);
 

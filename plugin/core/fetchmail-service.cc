@@ -42,6 +42,11 @@ void ServicePlan::set_user(const std::string &user, uint32_t uid,
 			if (old->second.a.account.revision == a.account.revision &&
 			    !a.summary.known)
 				a.summary = old->second.a.summary;
+			/* an edited account (a new password, another server) is
+			   tried at once, whatever its backoff said */
+			if (old->second.a.account.revision != a.account.revision &&
+			    a.status.next_run > 1)
+				a.status.next_run = 1;
 		}
 		e.a = std::move(a);
 		fresh.emplace(id, std::move(e));

@@ -150,7 +150,8 @@ public:
 	/* The user's accounts as a worker read them (uid: the uid the user's
 	   mail is written with). Accounts that are gone are dropped (a task
 	   in flight for one is forgotten when it ends); the summary of an
-	   account whose record did not change (same revision) is kept. */
+	   account whose record did not change (same revision) is kept, and
+	   an account whose record changed is due at once. */
 	void set_user(const std::string &user, uint32_t uid, uint32_t gid,
 		      std::vector<ServiceAccount> accounts);
 	void remove_user(const std::string &user);

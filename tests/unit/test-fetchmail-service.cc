@@ -143,10 +143,13 @@ void test_set_user_keeps_what_it_learnt(void **)
 	assert_null(plan.find("u", "b"));
 	plan.task_done(ServiceTask{ ServiceTask::Kind::Run, "u", "b" }, st, s, 30);
 	assert_null(plan.find("u", "b"));
-	/* another revision: the summary is forgotten */
+	assert_int_equal(plan.find("u", "a")->status.next_run, 100);
+	/* another revision: the summary is forgotten, and the edited account
+	   is due at once */
 	a2.account.revision = 2;
 	plan.set_user("u", 1000, 100, { a2, c });
 	assert_false(plan.find("u", "a")->summary.known);
+	assert_int_equal(plan.find("u", "a")->status.next_run, 1);
 	uint32_t uid = 0, gid = 0;
 	assert_true(plan.user_ids("u", uid, gid));
 	assert_int_equal(uid, 1000);
