@@ -669,7 +669,12 @@ void Service::worker_line(Worker *w, const char *line)
 		auto it = pushes.find(key);
 		if (msg.state == "changed") {
 			plan.wake(msg.user, msg.id, now);
-		} else if (msg.state == "unsupported") {
+		} else if (msg.state == "unsupported" || msg.state == "failed") {
+			/* polled instead, asked again after a day or an edit */
+			if (msg.state == "failed")
+				i_warning("fetchmail service: %s/%s: push failed, "
+					  "polling instead: %s", msg.user.c_str(),
+					  msg.id.c_str(), msg.error.c_str());
 			plan.push_unsupported(msg.user, msg.id, now);
 			if (it != pushes.end()) {
 				w->pushes.erase(key);

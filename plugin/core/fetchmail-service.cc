@@ -36,7 +36,10 @@ void ServicePlan::set_user(const std::string &user, uint32_t uid,
 			e.busy = old->second.busy;
 			e.again = old->second.again;
 			e.busy_since = old->second.busy_since;
-			e.no_idle_until = old->second.no_idle_until;
+			/* a server without IDLE or a push that failed for good
+			   is asked again once the account was edited */
+			if (old->second.a.account.revision == a.account.revision)
+				e.no_idle_until = old->second.no_idle_until;
 			/* the same record: what the service learnt since the
 			   worker stored the status stays */
 			if (old->second.a.account.revision == a.account.revision &&
@@ -393,7 +396,8 @@ std::string worker_message_encode(bool request, const WorkerMessage &msg)
 		}
 		if (msg.has_status)
 			root["status"] = status_record_encode(msg.status);
-		if (msg.verb == "task" && !msg.accounts.empty())
+		if ((msg.verb == "task" || msg.verb == "push") &&
+		    !msg.accounts.empty())
 			root["account"] = account_to_json(msg.accounts[0]);
 		if (msg.verb == "loaded" && msg.error.empty()) {
 			Json::Value &list = root["accounts"] = Json::arrayValue;

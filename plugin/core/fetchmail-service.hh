@@ -87,7 +87,7 @@ struct ServiceTask {
    service -> worker   {"do":"load","user":U}
                        {"do":"task","kind":"check"|"run","user":U,"id":I,
                         "account":{...}}
-                       {"do":"push","user":U,"id":I}
+                       {"do":"push","user":U,"id":I,"account":{...}}
                        {"do":"unpush","user":U,"id":I}
                        {"do":"stop"}
    worker -> service   {"ev":"loaded","user":U,"uid":N,"gid":G,
