@@ -490,39 +490,6 @@ int service_worker_input_line(struct connection *conn, const char *line)
 	return it != s->workers.end() && it->second->wc != nullptr ? 1 : 0;
 }
 
-const struct connection_settings service_worker_conn_set = {
-	.service_name_in = nullptr,
-	.service_name_out = nullptr,
-	.major_version = 0,
-	.minor_version = 0,
-	.client_connect_timeout_msecs = 0,
-	.input_idle_timeout_secs = 0,
-	.input_max_size = SERVICE_WORKER_MAX_LINE,
-	.output_max_size = SIZE_MAX,
-	.input_full_behavior = CONNECTION_BEHAVIOR_DESTROY,
-	.client = false,
-	.dont_send_version = true,
-	.allow_empty_args_input = false,
-	.delayed_unix_client_connected_callback = false,
-	.log_connection_id = false,
-	.unix_client_connect_msecs = 0,
-	.debug = false,
-};
-
-const struct connection_vfuncs service_worker_conn_vfuncs = {
-	.destroy = service_worker_destroy,
-	.client_connected = nullptr,
-	.input = nullptr,
-	.input_line = service_worker_input_line,
-	.input_args = nullptr,
-	.handshake = nullptr,
-	.handshake_line = nullptr,
-	.handshake_args = nullptr,
-	.handshake_ready = nullptr,
-	.idle_timeout = nullptr,
-	.connect_timeout = nullptr,
-};
-
 Worker *Service::spawn_worker()
 {
 	int fds[2];
@@ -892,38 +859,23 @@ void service_client_destroy(struct connection *conn)
 	i_free(c);
 }
 
-const struct connection_settings service_client_conn_set = {
-	.service_name_in = SERVICE_PROTOCOL_NAME,
-	.service_name_out = SERVICE_PROTOCOL_NAME,
-	.major_version = SERVICE_PROTOCOL_MAJOR,
-	.minor_version = SERVICE_PROTOCOL_MINOR,
-	.client_connect_timeout_msecs = 0,
-	.input_idle_timeout_secs = 10,
-	.input_max_size = SERVICE_CLIENT_MAX_LINE,
-	.output_max_size = SIZE_MAX,
-	.input_full_behavior = CONNECTION_BEHAVIOR_DESTROY,
-	.client = false,
-	.dont_send_version = false,
-	.allow_empty_args_input = false,
-	.delayed_unix_client_connected_callback = false,
-	.log_connection_id = false,
-	.unix_client_connect_msecs = 0,
-	.debug = false,
-};
-
-const struct connection_vfuncs service_client_conn_vfuncs = {
-	.destroy = service_client_destroy,
-	.client_connected = nullptr,
-	.input = nullptr,
-	.input_line = nullptr,
-	.input_args = service_client_input_args,
-	.handshake = nullptr,
-	.handshake_line = nullptr,
-	.handshake_args = nullptr,
-	.handshake_ready = nullptr,
-	.idle_timeout = nullptr,
-	.connect_timeout = nullptr,
-};
+struct connection_list *service_client_list_init()
+{
+	/* the list keeps copies of both */
+	struct connection_settings set = {};
+	set.service_name_in = SERVICE_PROTOCOL_NAME;
+	set.service_name_out = SERVICE_PROTOCOL_NAME;
+	set.major_version = SERVICE_PROTOCOL_MAJOR;
+	set.minor_version = SERVICE_PROTOCOL_MINOR;
+	set.input_idle_timeout_secs = 10;
+	set.input_max_size = SERVICE_CLIENT_MAX_LINE;
+	set.output_max_size = SIZE_MAX;
+	set.input_full_behavior = CONNECTION_BEHAVIOR_DESTROY;
+	struct connection_vfuncs v = {};
+	v.destroy = service_client_destroy;
+	v.input_args = service_client_input_args;
+	return connection_list_init(&set, &v);
+}
 
 void service_accept_cb(Service *s)
 {
@@ -1023,10 +975,10 @@ int Service::init(std::string &error_r)
 	fd_close_on_exec(MASTER_STATUS_FD, TRUE);
 	fd_close_on_exec(MASTER_DEAD_FD, TRUE);
 
-	clients = connection_list_init(&service_client_conn_set,
-				       &service_client_conn_vfuncs);
-	worker_list = connection_list_init(&service_worker_conn_set,
-					   &service_worker_conn_vfuncs);
+	clients = service_client_list_init();
+	worker_list = fetchmail_worker_line_list_init(
+		SERVICE_WORKER_MAX_LINE, service_worker_destroy,
+		service_worker_input_line);
 	io_listen = (io_add)(listen_fd, IO_READ, __FILE__, __LINE__,
 			     (io_callback_t *)service_accept_cb, this);
 	child_wait_init();

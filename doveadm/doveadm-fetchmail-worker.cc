@@ -201,39 +201,6 @@ int worker_conn_input_line(struct connection *conn, const char *line)
 	return w->stopping ? 0 : 1;
 }
 
-const struct connection_settings worker_conn_set = {
-	.service_name_in = nullptr,
-	.service_name_out = nullptr,
-	.major_version = 0,
-	.minor_version = 0,
-	.client_connect_timeout_msecs = 0,
-	.input_idle_timeout_secs = 0,
-	.input_max_size = WORKER_MAX_LINE,
-	.output_max_size = SIZE_MAX,
-	.input_full_behavior = CONNECTION_BEHAVIOR_DESTROY,
-	.client = false,
-	.dont_send_version = true,
-	.allow_empty_args_input = false,
-	.delayed_unix_client_connected_callback = false,
-	.log_connection_id = false,
-	.unix_client_connect_msecs = 0,
-	.debug = false,
-};
-
-const struct connection_vfuncs worker_conn_vfuncs = {
-	.destroy = worker_conn_destroy,
-	.client_connected = nullptr,
-	.input = nullptr,
-	.input_line = worker_conn_input_line,
-	.input_args = nullptr,
-	.handshake = nullptr,
-	.handshake_line = nullptr,
-	.handshake_args = nullptr,
-	.handshake_ready = nullptr,
-	.idle_timeout = nullptr,
-	.connect_timeout = nullptr,
-};
-
 int Worker::init(std::string &error_r)
 {
 	if (settings_parse(fetchmail_plugin_setting, set_, error_r) < 0)
@@ -244,7 +211,9 @@ int Worker::init(std::string &error_r)
 			MAIL_STORAGE_SERVICE_FLAG_USERDB_LOOKUP |
 			MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT));
 	event_ = event_create(nullptr);
-	list_ = connection_list_init(&worker_conn_set, &worker_conn_vfuncs);
+	list_ = fetchmail_worker_line_list_init(WORKER_MAX_LINE,
+						worker_conn_destroy,
+						worker_conn_input_line);
 	wc_ = i_new(WorkerConn, 1);
 	wc_->worker = this;
 	net_set_nonblock(STDIN_FILENO, TRUE);

@@ -6,6 +6,7 @@
 #include <memory>
 
 extern "C" {
+#include "connection.h"
 #include "doveadm-settings.h"
 #include "master-interface.h"
 }
@@ -716,4 +717,22 @@ void fetchmail_notify_master(void)
 	status.available_count = 1;
 	if (write(MASTER_STATUS_FD, &status, sizeof(status)) != sizeof(status))
 		i_error("fetchmail: write(master status) failed: %m");
+}
+
+struct connection_list *
+fetchmail_worker_line_list_init(size_t max_line,
+				void (*destroy)(struct connection *),
+				int (*input_line)(struct connection *,
+						  const char *))
+{
+	/* the list keeps copies of both */
+	struct connection_settings set = {};
+	set.input_max_size = max_line;
+	set.output_max_size = SIZE_MAX;
+	set.input_full_behavior = CONNECTION_BEHAVIOR_DESTROY;
+	set.dont_send_version = true;
+	struct connection_vfuncs v = {};
+	v.destroy = destroy;
+	v.input_line = input_line;
+	return connection_list_init(&set, &v);
 }

@@ -202,6 +202,15 @@ fetchmail_cmd_load_oauth2(struct fetchmail_cmd_context *fctx,
 fetchmail::HttpSettings fetchmail_cmd_http_settings(
 	const fetchmail::Settings &set, fetchmail::Store &store);
 
+/* The connection list of the line between the fetch service and a
+   worker (both ends): one JSON object a line, no version handshake, a
+   line longer than max_line ends the connection. */
+struct connection_list *
+fetchmail_worker_line_list_init(size_t max_line,
+				void (*destroy)(struct connection *),
+				int (*input_line)(struct connection *,
+						  const char *));
+
 /* A private ioloop for the OAuth2 requests of one command: doveadm's own
    loop does not run inside a command. It becomes current when created
    (the Store makes its own ioloop current for store calls made from its

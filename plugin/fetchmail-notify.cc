@@ -39,22 +39,33 @@ static int service_connect(const char *base_dir, int &fd_r,
 	return -1;
 }
 
-int service_notify(const char *base_dir, const char *verb,
-		   const std::string &user, std::string &error_r)
+/* Connect and send the request: 1 with fd_r open, 0 when no service
+   listens, -1 on error. */
+static int service_send(const char *base_dir, const std::string &request,
+			int &fd_r, std::string &error_r)
 {
-	std::string request = service_request(verb, user);
-	int fd, ret;
-
-	if ((ret = service_connect(base_dir, fd, error_r)) <= 0)
+	int ret = service_connect(base_dir, fd_r, error_r);
+	if (ret <= 0)
 		return ret;
 	/* a few dozen bytes into an empty socket buffer: never short */
-	ssize_t n = write(fd, request.data(), request.size());
+	ssize_t n = write(fd_r, request.data(), request.size());
 	if (n != static_cast<ssize_t>(request.size())) {
 		error_r = std::string("write(fetchmail service) failed: ") +
 			(n < 0 ? strerror(errno) : "short write");
-		i_close_fd(&fd);
+		i_close_fd(&fd_r);
 		return -1;
 	}
+	return 1;
+}
+
+int service_notify(const char *base_dir, const char *verb,
+		   const std::string &user, std::string &error_r)
+{
+	int fd, ret;
+
+	if ((ret = service_send(base_dir, service_request(verb, user), fd,
+				error_r)) <= 0)
+		return ret;
 	i_close_fd(&fd);
 	return 1;
 }
@@ -116,18 +127,12 @@ int service_status(const char *base_dir, const std::string &user,
 		   std::map<std::string, ServiceLiveStatus> &statuses_r,
 		   std::string &error_r)
 {
-	std::string request = service_request("STATUS", user), reply;
+	std::string reply;
 	int fd, ret;
 
-	if ((ret = service_connect(base_dir, fd, error_r)) <= 0)
+	if ((ret = service_send(base_dir, service_request("STATUS", user), fd,
+				error_r)) <= 0)
 		return ret;
-	ssize_t n = write(fd, request.data(), request.size());
-	if (n != static_cast<ssize_t>(request.size())) {
-		error_r = std::string("write(fetchmail service) failed: ") +
-			(n < 0 ? strerror(errno) : "short write");
-		i_close_fd(&fd);
-		return -1;
-	}
 	ret = service_read_reply(fd, timeout_msecs, reply, error_r);
 	i_close_fd(&fd);
 	if (ret < 0)

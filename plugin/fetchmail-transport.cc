@@ -134,10 +134,8 @@ struct Transport::Impl {
 
 	/* The C callbacks (context: the Impl). */
 	template <typename Fn> static void callback_body(Impl *impl, Fn fn);
-	static void connect_io_cb(void *context);
-	static void input_io_cb(void *context);
-	static void timeout_cb(void *context);
-	static void defer_cb(void *context);
+	/* an io or timeout callback calling one member */
+	template <void (Impl::*member)()> static void event_cb(void *context);
 	static int flush_cb(void *context);
 	static int handshake_cb(const char **error_r, void *context);
 
@@ -213,28 +211,11 @@ void Transport::Impl::callback_body(Impl *impl, Fn fn)
 	}
 }
 
-void Transport::Impl::connect_io_cb(void *context)
+template <void (Transport::Impl::*member)()>
+void Transport::Impl::event_cb(void *context)
 {
 	auto *impl = static_cast<Impl *>(context);
-	callback_body(impl, [impl] { impl->connected(); });
-}
-
-void Transport::Impl::input_io_cb(void *context)
-{
-	auto *impl = static_cast<Impl *>(context);
-	callback_body(impl, [impl] { impl->on_input(); });
-}
-
-void Transport::Impl::timeout_cb(void *context)
-{
-	auto *impl = static_cast<Impl *>(context);
-	callback_body(impl, [impl] { impl->on_timeout(); });
-}
-
-void Transport::Impl::defer_cb(void *context)
-{
-	auto *impl = static_cast<Impl *>(context);
-	callback_body(impl, [impl] { impl->on_defer(); });
+	callback_body(impl, [impl] { (impl->*member)(); });
 }
 
 int Transport::Impl::flush_cb(void *context)
@@ -301,7 +282,8 @@ void Transport::Impl::connect_next()
 		int err = errno;
 		if (fd != -1) {
 			transport.info_.address = ip_port(ip, set.port);
-			io = add_io(ioloop, fd, IO_WRITE, connect_io_cb, this);
+			io = add_io(ioloop, fd, IO_WRITE,
+				    event_cb<&Impl::connected>, this);
 			timeout_start();
 			return;
 		}
@@ -357,7 +339,7 @@ void Transport::Impl::connected()
 		return;
 	}
 	state = State::Connected;
-	io = add_io_istream(ioloop, input, input_io_cb, this);
+	io = add_io_istream(ioloop, input, event_cb<&Impl::on_input>, this);
 	timeout_start();
 	handler.transport_connected();
 }
@@ -491,7 +473,7 @@ void Transport::Impl::tls_begin()
 		return;
 	}
 	state = State::Handshake;
-	io = add_io_istream(ioloop, input, input_io_cb, this);
+	io = add_io_istream(ioloop, input, event_cb<&Impl::on_input>, this);
 	timeout_start();
 	tls_continue();
 }
@@ -518,7 +500,7 @@ void Transport::Impl::tls_upgrade()
 		return;
 	}
 	state = State::Handshake;
-	io = add_io_istream(ioloop, input, input_io_cb, this);
+	io = add_io_istream(ioloop, input, event_cb<&Impl::on_input>, this);
 	timeout_start();
 	tls_continue();
 }
@@ -741,7 +723,7 @@ void Transport::Impl::resume_input()
 		return;
 	if (paused) {
 		paused = false;
-		io = add_io_istream(ioloop, input, input_io_cb, this);
+		io = add_io_istream(ioloop, input, event_cb<&Impl::on_input>, this);
 		timeout_start();
 	}
 	read_loop(true);
@@ -783,7 +765,8 @@ void Transport::Impl::timeout_start()
 	if (to != nullptr)
 		timeout_reset(to);
 	else if (set.timeout_msecs > 0)
-		to = add_timeout(ioloop, set.timeout_msecs, timeout_cb, this);
+		to = add_timeout(ioloop, set.timeout_msecs,
+				 event_cb<&Impl::on_timeout>, this);
 }
 
 void Transport::Impl::on_timeout()
@@ -838,7 +821,7 @@ void Transport::Impl::defer()
 {
 	if (to_defer == nullptr)
 		to_defer = (timeout_add_short_to)(ioloop, 0, __FILE__, __LINE__,
-						  defer_cb, this);
+						  event_cb<&Impl::on_defer>, this);
 }
 
 void Transport::Impl::on_defer()
