@@ -262,18 +262,13 @@ void PushConn::connect(const std::string &secret, const std::string &mechanism)
 	SessionConfig sc;
 	TransportSettings tset;
 
-	sc.tls = account_.tls == TlsMode::StartTls ? SessionConfig::Tls::StartTls :
-		account_.tls == TlsMode::None ? SessionConfig::Tls::None :
-		SessionConfig::Tls::Implicit;
+	sc.tls = session_tls_of(account_.tls);
 	sc.user = account_.remote_user;
 	sc.password = secret;
 	sc.sasl_mech = mechanism;
 	session_ = std::make_unique<ImapSession>(std::move(sc));
 
-	tset.host = account_.host;
-	tset.port = account_.effective_port();
-	tset.implicit_tls = account_.tls == TlsMode::Implicit;
-	tset.verify = account_.tls_verify;
+	tset = transport_settings_of(account_);
 	tset.timeout_msecs = env_.timeout_msecs;
 	tset.ssl = env_.ssl;
 	tset.dns_client_socket = env_.dns_client_socket;

@@ -978,4 +978,25 @@ void Transport::close()
 	impl_->close();
 }
 
+TransportSettings transport_settings_of(const Account &account)
+{
+	TransportSettings set;
+
+	set.host = account.host;
+	set.port = account.effective_port();
+	set.implicit_tls = account.tls == TlsMode::Implicit;
+	set.verify = account.tls_verify;
+	return set;
+}
+
+SessionConfig::Tls session_tls_of(TlsMode mode)
+{
+	switch (mode) {
+	case TlsMode::StartTls: return SessionConfig::Tls::StartTls;
+	case TlsMode::None: return SessionConfig::Tls::None;
+	case TlsMode::Implicit: break;
+	}
+	return SessionConfig::Tls::Implicit;
+}
+
 } // namespace fetchmail

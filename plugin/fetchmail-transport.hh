@@ -28,6 +28,8 @@
    their very end (after it returns nothing else touches it). */
 
 #include "fetchmail-dovecot.hh"
+#include "fetchmail-account.hh"
+#include "fetchmail-proto.hh"
 
 #include <cstdint>
 #include <string>
@@ -101,6 +103,13 @@ struct TransportInfo {
 	   of a resumed session found (see Transport). */
 	bool tls_resumed = false;
 };
+
+/* What an account asks of the transport: host, port, implicit TLS or not,
+   verification; the caller adds its environment (CAs, dns-client,
+   timeouts). */
+TransportSettings transport_settings_of(const Account &account);
+/* The session's side of the account's TLS mode. */
+SessionConfig::Tls session_tls_of(TlsMode mode);
 
 class Transport {
 public:

@@ -86,6 +86,22 @@ std::vector<std::string> ServicePlan::users() const
 	return list;
 }
 
+ServicePlan::Entry *ServicePlan::entry(const std::string &user,
+				       const std::string &id)
+{
+	auto u = users_.find(user);
+	if (u == users_.end())
+		return nullptr;
+	auto it = u->second.accounts.find(id);
+	return it == u->second.accounts.end() ? nullptr : &it->second;
+}
+
+const ServicePlan::Entry *ServicePlan::entry(const std::string &user,
+					     const std::string &id) const
+{
+	return const_cast<ServicePlan *>(this)->entry(user, id);
+}
+
 ServiceTask::Kind ServicePlan::task_kind(const ServiceAccount &a)
 {
 	if (a.summary.known && a.account.auth == AuthMethod::Password &&
@@ -158,13 +174,10 @@ void ServicePlan::task_done(const ServiceTask &task,
 			    const AccountStatus &status,
 			    const PollSummary &summary, int64_t now)
 {
-	auto u = users_.find(task.user);
-	if (u == users_.end())
+	Entry *found = entry(task.user, task.id);
+	if (found == nullptr)
 		return;
-	auto it = u->second.accounts.find(task.id);
-	if (it == u->second.accounts.end())
-		return;
-	Entry &e = it->second;
+	Entry &e = *found;
 	e.busy = false;
 	e.a.status = status;
 	e.a.summary = summary;
@@ -177,23 +190,17 @@ void ServicePlan::task_done(const ServiceTask &task,
 
 void ServicePlan::task_unstarted(const ServiceTask &task)
 {
-	auto u = users_.find(task.user);
-	if (u == users_.end())
-		return;
-	auto it = u->second.accounts.find(task.id);
-	if (it != u->second.accounts.end())
-		it->second.busy = false;
+	Entry *e = entry(task.user, task.id);
+	if (e != nullptr)
+		e->busy = false;
 }
 
 void ServicePlan::task_lost(const ServiceTask &task, int64_t now)
 {
-	auto u = users_.find(task.user);
-	if (u == users_.end())
+	Entry *found = entry(task.user, task.id);
+	if (found == nullptr)
 		return;
-	auto it = u->second.accounts.find(task.id);
-	if (it == u->second.accounts.end())
-		return;
-	Entry &e = it->second;
+	Entry &e = *found;
 	e.busy = false;
 	e.a.summary = PollSummary();
 	e.a.status.next_run = now + LOST_RETRY_SECS;
@@ -241,13 +248,10 @@ bool ServicePlan::look(const std::string &user, int64_t now)
 void ServicePlan::wake(const std::string &user, const std::string &id,
 		       int64_t now)
 {
-	auto u = users_.find(user);
-	if (u == users_.end())
+	Entry *found = entry(user, id);
+	if (found == nullptr)
 		return;
-	auto it = u->second.accounts.find(id);
-	if (it == u->second.accounts.end())
-		return;
-	Entry &e = it->second;
+	Entry &e = *found;
 	if (e.busy)
 		e.again = true;
 	else if (e.a.account.active && !e.a.status.held)
@@ -281,22 +285,16 @@ ServicePlan::push_wanted(int64_t now) const
 void ServicePlan::push_unsupported(const std::string &user,
 				   const std::string &id, int64_t now)
 {
-	auto u = users_.find(user);
-	if (u == users_.end())
-		return;
-	auto it = u->second.accounts.find(id);
-	if (it != u->second.accounts.end())
-		it->second.no_idle_until = now + limits_.no_idle_retry_secs;
+	Entry *e = entry(user, id);
+	if (e != nullptr)
+		e->no_idle_until = now + limits_.no_idle_retry_secs;
 }
 
 const ServiceAccount *ServicePlan::find(const std::string &user,
 					const std::string &id) const
 {
-	auto u = users_.find(user);
-	if (u == users_.end())
-		return nullptr;
-	auto it = u->second.accounts.find(id);
-	return it == u->second.accounts.end() ? nullptr : &it->second.a;
+	const Entry *e = entry(user, id);
+	return e == nullptr ? nullptr : &e->a;
 }
 
 std::vector<const ServiceAccount *>
@@ -313,11 +311,8 @@ ServicePlan::accounts_of(const std::string &user) const
 
 bool ServicePlan::busy(const std::string &user, const std::string &id) const
 {
-	auto u = users_.find(user);
-	if (u == users_.end())
-		return false;
-	auto it = u->second.accounts.find(id);
-	return it != u->second.accounts.end() && it->second.busy;
+	const Entry *e = entry(user, id);
+	return e != nullptr && e->busy;
 }
 
 /* ---- accounts as JSON ---- */

@@ -221,6 +221,8 @@ private:
 		std::map<std::string, Entry> accounts;
 	};
 
+	Entry *entry(const std::string &user, const std::string &id);
+	const Entry *entry(const std::string &user, const std::string &id) const;
 	bool slot_free(int64_t now) const;
 	int64_t due_time(const ServiceAccount &a) const;
 	static ServiceTask::Kind task_kind(const ServiceAccount &a);

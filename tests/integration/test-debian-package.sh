@@ -166,7 +166,7 @@ KEY=$ROOT/etc/dovecot/fetchmail.key
 assert_eq "$(stat -c '%a %U %G' "$KEY")" "600 root root" "the key: root only"
 assert_match "$(cat "$KEY")" '^[0-9a-f]{64}$' "the key: 64 hex digits"
 KEY_SUM=$(sha256sum <"$KEY")
-assert_eq "$(stat -c '%a %U %G' "$ROOT/var/lib/dovecot/fetchmail")" "750 root root" "state directory"
+assert_eq "$(stat -c '%a %U %G' "$ROOT/var/lib/dovecot/fetchmail")" "700 root root" "state directory"
 assert_contains "$(in_root doveconf -h mail_plugins)" "fetchmail" "Dovecot's config loads the plugin"
 assert_ok in_root doveadm fetchmail version
 
