@@ -419,6 +419,7 @@ def cmd_procs(sandbox):
             hwm, rss = read_status(pid)
             fds = sorted(os.listdir("/proc/%d/fd" % pid), key=int)
             kinds = {}
+            files = []
             for fd in fds:
                 try:
                     t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
@@ -427,13 +428,16 @@ def cmd_procs(sandbox):
                 k = t.split(":")[0] if ":" in t and not t.startswith("/") \
                     else "file"
                 kinds[k] = kinds.get(k, 0) + 1
+                if k == "file":
+                    files.append(t)
             role = role_of(cmdline(pid), 1)
         except OSError:
             continue
         pss = read_pss(pid)
         out["procs"].append({"pid": pid, "role": role, "rss_kib": rss,
                              "hwm_kib": hwm, "pss_kib": pss,
-                             "fds": len(fds), "fd_kinds": kinds})
+                             "fds": len(fds), "fd_kinds": kinds,
+                             "files": sorted(files)})
         out["sum_rss_kib"] += rss
         out["sum_pss_kib"] += pss
         out["sum_fds"] += len(fds)
