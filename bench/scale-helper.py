@@ -535,6 +535,15 @@ def cmd_waitfor(sandbox, ext_off, local_off, sessions, runs, timeout):
     files = [[env["EXT_LOG"], int(ext_off), b"", 0, SESSION_END, sessions],
              [env["LOCAL_LOG"], int(local_off), b"", 0, RUN_END, runs]]
     last_seen = 0.0
+    # The external Dovecot now and then loses a session's only log line
+    # (seen: a pop3 session that logged in, was served, and logged
+    # nothing). So: once every run is logged and at most 1% of the
+    # sessions (at least 1) are missing, QUIET seconds without a new line
+    # end the wait; the time printed is still that of the last line seen,
+    # and the shortfall is said on stderr. The caller's status check
+    # (every account polled in the round) is the correctness check.
+    quiet, slack = 10.0, max(1, sessions // 100)
+    last_progress = time.time()
     while True:
         done = True
         for f in files:
@@ -547,13 +556,23 @@ def cmd_waitfor(sandbox, ext_off, local_off, sessions, runs, timeout):
                     data = rest + data
                     cut = data.rfind(b"\n") + 1
                     f[2] = data[cut:]
-                    f[3] = n = n + len(rx.findall(data[:cut]))
+                    found = len(rx.findall(data[:cut]))
+                    f[3] = n = n + found
                     f[1] = off + len(data) - len(rest)
-                    if n >= want:
-                        last_seen = max(last_seen, time.time())
+                    if found:
+                        last_progress = time.time()
+                        last_seen = max(last_seen, last_progress)
             if f[3] < want:
                 done = False
         if done:
+            print("%.3f" % (last_seen or time.time()))
+            return
+        if (files[1][3] >= runs and files[0][3] >= sessions - slack and
+                time.time() - last_progress >= quiet):
+            print("waitfor: %d of %d sessions logged by the external server "
+                  "(no new line for %.0f s), %d of %d runs" % (
+                      files[0][3], sessions, quiet, files[1][3], runs),
+                  file=sys.stderr)
             print("%.3f" % (last_seen or time.time()))
             return
         if time.time() > end:
