@@ -490,6 +490,16 @@ int service_worker_input_line(struct connection *conn, const char *line)
 	return it != s->workers.end() && it->second->wc != nullptr ? 1 : 0;
 }
 
+/* Close every fd from first on (in a child about to exec). */
+void close_fds_from(int first)
+{
+	if (close_range(first, ~0U, 0) == 0)
+		return;
+	long max = sysconf(_SC_OPEN_MAX);
+	for (long fd = first; fd < max; fd++)
+		(void)close(static_cast<int>(fd));
+}
+
 Worker *Service::spawn_worker()
 {
 	int fds[2];
@@ -512,13 +522,17 @@ Worker *Service::spawn_worker()
 		return nullptr;
 	}
 	if (pid == 0) {
-		/* the worker's stdin is its line to the service; everything
-		   else of ours (listener, master pipes) is closed on exec */
+		/* the worker's stdin is its line to the service, its stderr
+		   the log; nothing else of ours may reach it: not only the
+		   listener and the master's pipes (close-on-exec), also what
+		   libraries opened without that flag (the file dict's
+		   registry, every user's accounts) */
 		if (dup2(fds[1], STDIN_FILENO) < 0)
 			i_fatal("dup2() failed: %m");
 		int null_fd = ::open("/dev/null", O_WRONLY);
 		if (null_fd != -1)
 			(void)dup2(null_fd, STDOUT_FILENO);
+		close_fds_from(STDERR_FILENO + 1);
 		execv(doveadm_path.c_str(), const_cast<char **>(argv));
 		i_fatal("execv(%s) failed: %m", doveadm_path.c_str());
 	}

@@ -19,16 +19,25 @@ Registry::~Registry()
 int Registry::open_uri(const std::string &uri, const char *base_dir,
 		       std::string &error_r)
 {
+	uri_ = uri;
+	base_dir_ = base_dir;
+	return open(error_r) < 0 ? -1 : 1;
+}
+
+int Registry::open(std::string &error_r)
+{
 	struct dict_settings set;
 	const char *error;
 
+	if (dict_ != nullptr)
+		return 0;
 	i_zero(&set);
-	set.base_dir = base_dir;
-	if (dict_init(uri.c_str(), &set, &dict_, &error) < 0) {
-		error_r = "dict_init(" + uri + ") failed: " + error;
+	set.base_dir = base_dir_.c_str();
+	if (dict_init(uri_.c_str(), &set, &dict_, &error) < 0) {
+		error_r = "dict_init(" + uri_ + ") failed: " + error;
 		return -1;
 	}
-	return 1;
+	return 0;
 }
 
 static int registry_iterate(struct dict *dict, const char *prefix,
@@ -61,6 +70,8 @@ int Registry::load(std::map<std::string, std::string> &users_r,
 {
 	std::map<std::string, std::string> users;
 
+	if (open(error_r) < 0)
+		return -1;
 	if (registry_iterate(dict_, REGISTRY_USER_PREFIX, users, true,
 			     error_r) < 0 ||
 	    registry_iterate(dict_, REGISTRY_DUE_PREFIX, users, false,
@@ -79,6 +90,8 @@ int Registry::store(const std::map<std::string, std::string> &changes,
 
 	if (changes.empty())
 		return 0;
+	if (open(error_r) < 0)
+		return -1;
 	i_zero(&op);
 	t = dict_transaction_begin(dict_, &op);
 	for (const auto &[user, snapshot] : changes) {
@@ -93,6 +106,9 @@ int Registry::store(const std::map<std::string, std::string> &changes,
 		error_r = std::string("registry: dict commit failed: ") + error;
 		return -1;
 	}
+	/* what the dict kept of this write goes (see the header); the
+	   next load() or store() opens it again */
+	dict_deinit(&dict_);
 	return 0;
 }
 

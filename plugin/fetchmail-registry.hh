@@ -38,11 +38,18 @@ public:
 	int load(std::map<std::string, std::string> &users_r,
 		 std::string &error_r);
 	/* Write the users' snapshots ("" removes a user), in one
-	   transaction. */
+	   transaction. The dict is opened again after each write: Dovecot's
+	   file dict keeps a copy of every value it set until it reads the
+	   file again, which it never does while it is the only writer, so
+	   a long-running writer grew by the registry's size every write. The
+	   next load() or store() opens it again. */
 	int store(const std::map<std::string, std::string> &changes,
 		  std::string &error_r);
 
 private:
+	int open(std::string &error_r);
+
+	std::string uri_, base_dir_;
 	struct dict *dict_ = nullptr;
 };
 

@@ -50,6 +50,22 @@ assert_ok wait_until 15 registered "$U2"
 assert_eq "$(stat -c '%u %a' "$REGISTRY")" "0 600" "owned by root, mode 0600"
 assert_not_contains "$(cat "$REGISTRY")" "$ALICE_PASSWORD" "no plaintext password in it"
 
+check "the workers hold nothing of the service's: only their line, stdout and the log"
+# what a process has open: "fd target" lines (socket:[inode], pipe:[inode], paths)
+open_fds() { for fd in /proc/$1/fd/*; do echo "${fd##*/} $(readlink "$fd")"; done; }
+svc=$(pgrep -f 'doveadm fetchmail service' -P "$(cat "$LOCAL_BASE_DIR/master.pid")")
+svc_targets=$(open_fds "$svc" | cut -d' ' -f2- | sort -u)
+shared= held=
+for p in $(workers); do
+	# stderr (the log) is the one thing shared on purpose
+	shared+=$(open_fds "$p" |
+		awk '$1 != 2 && $2 != "/dev/null" && $2 !~ /^anon_inode:/ { print $2 }' |
+		sort -u | comm -12 - <(echo "$svc_targets"))
+	held+=$(open_fds "$p")
+done
+assert_eq "$shared" "" "no fd of the service's in a worker"
+assert_not_contains "$held" "registry" "no worker holds the registry"
+
 check "new mail keeps arriving for both"
 sandbox_fill alice 2 2k
 sandbox_fill bob 3 2k
