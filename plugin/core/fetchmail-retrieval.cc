@@ -289,6 +289,8 @@ void Retrieval::ledger_store_failed(std::string_view error)
 
 void Retrieval::abort(std::string_view error)
 {
+	if (finished_)
+		return;
 	if (step_ == Step::Idle)
 		started_ms_ = config_.now_ms();
 	local_ok_ = false;
@@ -309,7 +311,9 @@ void Retrieval::deadline()
 
 void Retrieval::note(std::string_view text)
 {
-	note_line(text);
+	/* the log was handed over with Finish */
+	if (!finished_)
+		note_line(text);
 }
 
 bool Retrieval::next_action(Action &action_r)

@@ -33,9 +33,7 @@ void ServicePlan::set_user(const std::string &user, uint32_t uid,
 		Entry e;
 		auto old = u.accounts.find(id);
 		if (old != u.accounts.end()) {
-			e.busy = old->second.busy;
 			e.again = old->second.again;
-			e.busy_since = old->second.busy_since;
 			e.no_idle_until = old->second.no_idle_until;
 			/* the same record: what the service learnt since the
 			   worker stored the status stays */
@@ -99,24 +97,17 @@ int64_t ServicePlan::due_time(const ServiceAccount &a) const
 
 size_t ServicePlan::busy_count() const
 {
-	size_t n = 0;
-	for (const auto &[name, u] : users_) {
-		for (const auto &[id, e] : u.accounts)
-			n += e.busy ? 1 : 0;
-	}
-	return n;
+	return running_.size();
 }
 
-/* A free slot: fewer than max_parallel tasks that are not yet slow. */
+/* A free slot: fewer than max_parallel tasks that are not yet slow (the
+   tasks of accounts that are gone count too: they still run). */
 bool ServicePlan::slot_free(int64_t now) const
 {
 	size_t counted = 0;
-	for (const auto &[name, u] : users_) {
-		for (const auto &[id, e] : u.accounts) {
-			if (e.busy && now - e.busy_since <
-			    static_cast<int64_t>(limits_.slow_after_secs))
-				counted++;
-		}
+	for (const auto &[key, since] : running_) {
+		if (now - since < static_cast<int64_t>(limits_.slow_after_secs))
+			counted++;
 	}
 	return counted < limits_.max_parallel;
 }
@@ -128,7 +119,8 @@ std::vector<ServiceTask> ServicePlan::next_tasks(int64_t now)
 
 	for (const auto &[name, u] : users_) {
 		for (const auto &[id, e] : u.accounts) {
-			int64_t t = e.busy ? 0 : due_time(e.a);
+			int64_t t = running_.count(Key(name, id)) > 0 ? 0 :
+				due_time(e.a);
 			if (t == 0 || t > now)
 				continue;
 			due.emplace_back(t, u.order, name, id);
@@ -138,26 +130,31 @@ std::vector<ServiceTask> ServicePlan::next_tasks(int64_t now)
 	for (const auto &[when, order, name, id] : due) {
 		if (!slot_free(now))
 			break;
-		Entry &e = users_[name].accounts[id];
-		e.busy = true;
-		e.busy_since = now;
+		const Entry &e = users_[name].accounts[id];
+		running_[Key(name, id)] = now;
 		tasks.push_back(ServiceTask{ task_kind(e.a), name, id });
 	}
 	return tasks;
+}
+
+ServicePlan::Entry *ServicePlan::task_ended(const ServiceTask &task)
+{
+	running_.erase(Key(task.user, task.id));
+	auto u = users_.find(task.user);
+	if (u == users_.end())
+		return nullptr;
+	auto it = u->second.accounts.find(task.id);
+	return it == u->second.accounts.end() ? nullptr : &it->second;
 }
 
 void ServicePlan::task_done(const ServiceTask &task,
 			    const AccountStatus &status,
 			    const PollSummary &summary, int64_t now)
 {
-	auto u = users_.find(task.user);
-	if (u == users_.end())
+	Entry *entry = task_ended(task);
+	if (entry == nullptr)
 		return;
-	auto it = u->second.accounts.find(task.id);
-	if (it == u->second.accounts.end())
-		return;
-	Entry &e = it->second;
-	e.busy = false;
+	Entry &e = *entry;
 	e.a.status = status;
 	e.a.summary = summary;
 	if (e.again) {
@@ -167,26 +164,24 @@ void ServicePlan::task_done(const ServiceTask &task,
 	}
 }
 
+/* A wake while the task was in flight is for that task: the account is
+   due as before (unstarted) or retried soon (lost), which fetches the new
+   mail; a mark left behind would only run it once more after the next
+   task. */
 void ServicePlan::task_unstarted(const ServiceTask &task)
 {
-	auto u = users_.find(task.user);
-	if (u == users_.end())
-		return;
-	auto it = u->second.accounts.find(task.id);
-	if (it != u->second.accounts.end())
-		it->second.busy = false;
+	Entry *entry = task_ended(task);
+	if (entry != nullptr)
+		entry->again = false;
 }
 
 void ServicePlan::task_lost(const ServiceTask &task, int64_t now)
 {
-	auto u = users_.find(task.user);
-	if (u == users_.end())
+	Entry *entry = task_ended(task);
+	if (entry == nullptr)
 		return;
-	auto it = u->second.accounts.find(task.id);
-	if (it == u->second.accounts.end())
-		return;
-	Entry &e = it->second;
-	e.busy = false;
+	Entry &e = *entry;
+	e.again = false;
 	e.a.summary = PollSummary();
 	e.a.status.next_run = now + LOST_RETRY_SECS;
 }
@@ -197,7 +192,7 @@ int64_t ServicePlan::next_due() const
 
 	for (const auto &[name, u] : users_) {
 		for (const auto &[id, e] : u.accounts) {
-			if (e.busy)
+			if (running_.count(Key(name, id)) > 0)
 				continue;
 			int64_t t = due_time(e.a);
 			if (t > 0)
@@ -219,7 +214,8 @@ bool ServicePlan::look(const std::string &user, int64_t now)
 	bool any = false;
 	for (auto &[id, e] : u.accounts) {
 		const AccountStatus &st = e.a.status;
-		if (e.busy || account_due_time(e.a.account, st) == 0 ||
+		if (running_.count(Key(user, id)) > 0 ||
+		    account_due_time(e.a.account, st) == 0 ||
 		    now - st.last_run < static_cast<int64_t>(limits_.look_age_secs))
 			continue;
 		e.a.status.next_run = now;
@@ -240,7 +236,7 @@ void ServicePlan::wake(const std::string &user, const std::string &id,
 	if (it == u->second.accounts.end())
 		return;
 	Entry &e = it->second;
-	if (e.busy)
+	if (running_.count(Key(user, id)) > 0)
 		e.again = true;
 	else if (e.a.account.active && !e.a.status.held)
 		e.a.status.next_run = now;
@@ -305,11 +301,7 @@ ServicePlan::accounts_of(const std::string &user) const
 
 bool ServicePlan::busy(const std::string &user, const std::string &id) const
 {
-	auto u = users_.find(user);
-	if (u == users_.end())
-		return false;
-	auto it = u->second.accounts.find(id);
-	return it != u->second.accounts.end() && it->second.busy;
+	return running_.count(Key(user, id)) > 0;
 }
 
 /* ---- accounts as JSON ---- */
@@ -494,8 +486,11 @@ int service_status_decode(std::string_view json,
 			const Json::Value &v = root[id];
 			ServiceLiveStatus live;
 			std::string status;
+			/* the key is quoted: an error is one line of text */
 			if (!v.isObject())
-				return json_type_error(error_r, id, "an object");
+				return json_type_error(
+					error_r, "'" + account_quote_value(id) + "'",
+					"an object");
 			if (json_get(v, "status", status, error_r) < 0 ||
 			    json_get(v, "running", live.running, error_r) < 0 ||
 			    json_get(v, "push", live.push, error_r) < 0 ||
