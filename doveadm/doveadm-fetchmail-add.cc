@@ -32,10 +32,10 @@ static int fetchmail_add(struct fetchmail_cmd_context *fctx, const Settings &set
 		return -1;
 	if (account_validate(stored.account, error) < 0)
 		return fetchmail_cmd_fail(fctx, EX_USAGE, error);
-	/* first poll somewhere within one interval, so that accounts added
-	   together are not all polled in the same second */
-	stored.status.next_run = first_run(ioloop_time, set.interval_secs,
-		[](uint32_t limit) { return i_rand_limit(limit); });
+	/* polled at once: the user who just added it waits for its mail
+	   (the service runs fetchmail_max_parallel accounts at a time, so
+	   accounts added together still queue) */
+	stored.status.next_run = ioloop_time;
 	/* an OAuth2 account waits for consent (oauth2 start, device or
 	   token), which releases it */
 	if (stored.account.auth == AuthMethod::OAuth2)

@@ -100,6 +100,7 @@ struct Worker {
 	WorkerConn *wc = nullptr;
 	pid_t pid = 0;
 	bool exited = false;      /* reaped: nothing to signal */
+	bool retiring = false;    /* told to stop: idle for too long */
 	bool adopted = false;     /* has an ident (was sent a load) */
 	Ident ident;
 	std::set<std::string> tasks;     /* task_key()s running */
@@ -177,6 +178,7 @@ struct Service {
 	void worker_gone(Worker *w, const char *why);
 	void worker_exited(pid_t pid, int status);
 	void worker_idle_check(Worker *w);
+	void retire_idle_workers(int64_t now);
 	void stop_workers();
 
 	/* clients */
@@ -214,7 +216,9 @@ void Service::schedule()
 		loaded_all = true;
 	for (const ServiceTask &task : plan.next_tasks(now))
 		dispatch(task);
-	update_pushes(now);
+	if (!once)
+		update_pushes(now);
+	retire_idle_workers(now);
 
 	if (once && loaded_all && running_tasks.empty() &&
 	    pending_set.empty()) {
@@ -410,7 +414,7 @@ void Service::start_loads()
 Worker *Service::any_worker()
 {
 	for (const auto &[pid, w] : workers) {
-		if (w->wc != nullptr)
+		if (w->wc != nullptr && !w->retiring)
 			return w.get();
 	}
 	return make_room() ? spawn_worker() : nullptr;
@@ -421,7 +425,7 @@ Worker *Service::worker_for(const Ident &ident, bool spawn)
 	Worker *fresh = nullptr;
 
 	for (const auto &[pid, w] : workers) {
-		if (w->wc == nullptr)
+		if (w->wc == nullptr || w->retiring)
 			continue;
 		if (w->adopted && w->ident == ident)
 			return w.get();
@@ -450,7 +454,7 @@ bool Service::make_room()
 		return true;
 	Worker *victim = nullptr;
 	for (const auto &[pid, w] : workers) {
-		if (w->wc == nullptr || w->idle_since == 0)
+		if (w->wc == nullptr || w->retiring || w->idle_since == 0)
 			continue;
 		if (victim == nullptr || w->idle_since < victim->idle_since)
 			victim = w.get();
@@ -583,6 +587,24 @@ void Service::send(Worker *w, const WorkerMessage &msg)
 	o_stream_nsend(w->wc->conn.output, line.data(), line.size());
 }
 
+/* A worker with nothing to do for a while ends (it is started again when
+   its uid has work): memory goes back on servers with many uids. */
+void Service::retire_idle_workers(int64_t now)
+{
+	for (const auto &[pid, w] : workers) {
+		if (w->retiring || w->wc == nullptr || w->idle_since == 0 ||
+		    now - w->idle_since < SERVICE_WORKER_IDLE_SECS)
+			continue;
+		WorkerMessage stop;
+		stop.verb = "stop";
+		send(w.get(), stop);
+		w->retiring = true;
+		/* no new work for it: its uid gets a new worker */
+		w->adopted = false;
+		w->ident = Ident((uint32_t)-1, (uint32_t)-1);
+	}
+}
+
 void Service::worker_idle_check(Worker *w)
 {
 	if (!w->tasks.empty() || !w->loads.empty() || !w->resolves.empty() ||
@@ -669,7 +691,12 @@ void Service::worker_line(Worker *w, const char *line)
 		auto it = pushes.find(key);
 		if (msg.state == "changed") {
 			plan.wake(msg.user, msg.id, now);
-		} else if (msg.state == "unsupported") {
+		} else if (msg.state == "unsupported" || msg.state == "failed") {
+			/* polled instead, asked again after a day or an edit */
+			if (msg.state == "failed")
+				i_warning("fetchmail service: %s/%s: push failed, "
+					  "polling instead: %s", msg.user.c_str(),
+					  msg.id.c_str(), msg.error.c_str());
 			plan.push_unsupported(msg.user, msg.id, now);
 			if (it != pushes.end()) {
 				w->pushes.erase(key);
@@ -693,7 +720,7 @@ void Service::worker_gone(Worker *w, const char *why)
 	int64_t now = ioloop_time;
 	pid_t pid = w->pid;
 
-	if (!stopping)
+	if (!stopping && !w->retiring)
 		i_warning("fetchmail service: worker %ld: %s", (long)pid, why);
 	for (const std::string &key : w->tasks) {
 		auto it = running_tasks.find(key);
@@ -943,7 +970,7 @@ int Service::init(std::string &error_r)
 	limits.max_parallel = set.max_parallel;
 	limits.max_push = set.max_push;
 	limits.look_age_secs = set.look_age_secs;
-	limits.look_interval_secs = std::max(set.look_age_secs, 10u);
+	limits.look_interval_secs = set.look_age_secs;
 	limits.notify_after_secs = set.notify_after_secs;
 	plan = ServicePlan(limits);
 

@@ -1,6 +1,8 @@
 #include "doveadm-fetchmail.hh"
 #include "fetchmail-http.hh"
 #include "fetchmail-mailbox.hh"
+#include "fetchmail-oauth2-refresh.hh"
+#include "fetchmail-push-conn.hh"
 #include "fetchmail-retrieve.hh"
 #include "fetchmail-service.hh"
 
@@ -73,6 +75,24 @@ struct OpenUser {
 	std::deque<std::string> waiting;     /* task keys */
 };
 
+/* A push connection the service asked for (fetchmail-push-conn.hh). */
+struct Push : public PushConnHandler {
+	Worker *worker = nullptr;
+	std::string user, key;
+	Account account;
+	std::unique_ptr<PushConn> conn;
+	/* OAuth2: the token being got, and the user it holds open */
+	std::unique_ptr<OAuth2Refresh> refresh;
+	OpenUser *token_user = nullptr;
+	bool stopping = false;
+
+	void push_state(PushConn &conn, PushState state,
+			const std::string &detail) override;
+	void push_changed(PushConn &conn) override;
+	void push_token(PushConn &conn, bool force,
+			std::function<void(const PushToken &)> done) override;
+};
+
 /* A check or run in progress. */
 struct Task {
 	std::string user, id, kind;
@@ -83,35 +103,53 @@ struct Task {
 
 class Worker {
 public:
+	/* what ended, destroyed from the ioloop (not inside its own
+	   callback, whose captures it owns); then the user it held open is
+	   given back */
+	struct Ended {
+		std::unique_ptr<AccountTask> run;
+		std::unique_ptr<Push> push;
+		std::unique_ptr<OAuth2Refresh> refresh;
+		OpenUser *release = nullptr;
+	};
+
 	int init(std::string &error_r);
 	void deinit();
 	void line(const char *line);
 	void service_gone();
 	void close_user(OpenUser *open);
-	bool busy() const { return !tasks_.empty(); }
+	bool busy() const { return !tasks_.empty() || !pushes_.empty(); }
+
+	/* for Push */
+	void reply(const WorkerMessage &msg);
+	OpenUser *open_user(const std::string &user, bool &nouser_r,
+			    std::string &error_r);
+	void release_user(OpenUser *open);
+	void push_ended(const std::string &key);
+	void token_done(Push &push, const OAuth2RefreshResult &r,
+			const std::function<void(const PushToken &)> &done);
+	const Settings &settings() const { return set_; }
 
 	/* the line closed or "stop": end everything */
 	bool stopping = false;
 
 private:
-	void reply(const WorkerMessage &msg);
 	int lookup(const std::string &user,
 		   struct mail_storage_service_user **suser_r,
 		   uid_t &uid_r, gid_t &gid_r, bool &nouser_r,
 		   std::string &error_r);
-	OpenUser *open_user(const std::string &user, bool &nouser_r,
-			    std::string &error_r);
-	void release_user(OpenUser *open);
-
 	void do_resolve(const WorkerMessage &msg);
 	void do_load(const WorkerMessage &msg);
 	void do_task(WorkerMessage &msg);
+	void do_push(WorkerMessage &msg);
+	void do_unpush(const WorkerMessage &msg);
+	PushConnEnv push_env(const std::string &user) const;
 	void start_check(Task &task, ServiceAccount account);
 	void start_run(Task &task);
 	void run_now(Task &task);
 	void task_done(const std::string &key, const RunReport *report);
 	void maybe_exit();
-	void bury(std::unique_ptr<AccountTask> run);
+	void bury(Ended ended);
 	friend void worker_reap_cb(Worker *w);
 
 	struct mail_storage_service_ctx *storage_ = nullptr;
@@ -129,9 +167,8 @@ private:
 
 	std::map<std::string, std::unique_ptr<OpenUser>> users_;
 	std::map<std::string, std::unique_ptr<Task>> tasks_;
-	/* runs that ended, destroyed from the ioloop (not inside their own
-	   done callback, whose captures they own) */
-	std::vector<std::unique_ptr<AccountTask>> ended_;
+	std::map<std::string, std::unique_ptr<Push>> pushes_;
+	std::vector<Ended> ended_;
 	struct timeout *to_reap_ = nullptr;
 	struct timeout *to_exit_ = nullptr;
 };
@@ -218,6 +255,7 @@ int Worker::init(std::string &error_r)
 
 void Worker::deinit()
 {
+	pushes_.clear();
 	tasks_.clear();
 	ended_.clear();
 	if (to_reap_ != nullptr)
@@ -269,8 +307,10 @@ void Worker::line(const char *line)
 		do_task(msg);
 	else if (msg.verb == "stop")
 		service_gone();
-	else if (msg.verb == "push" || msg.verb == "unpush")
-		;  /* see the push connections (fetchmail-push-conn.hh) */
+	else if (msg.verb == "push")
+		do_push(msg);
+	else if (msg.verb == "unpush")
+		do_unpush(msg);
 	else
 		i_error("fetchmail worker: unknown message %s", msg.verb.c_str());
 }
@@ -285,7 +325,8 @@ void worker_exit_cb(Worker *w)
 
 void Worker::maybe_exit()
 {
-	if (stopping && tasks_.empty() && to_exit_ == nullptr)
+	if (stopping && tasks_.empty() && pushes_.empty() &&
+	    to_exit_ == nullptr)
 		to_exit_ = fetchmail_timeout_add(0, worker_exit_cb, this);
 }
 
@@ -304,6 +345,17 @@ void Worker::service_gone()
 		/* runs that waited for their turn do not start */
 		for (const std::string &key : waiting)
 			task_done(key, nullptr);
+		/* push connections log out */
+		std::vector<std::string> keys;
+		for (auto &[key, push] : pushes_)
+			keys.push_back(key);
+		for (const std::string &key : keys) {
+			WorkerMessage msg;
+			size_t nl = key.find('\n');
+			msg.user = key.substr(0, nl);
+			msg.id = key.substr(nl + 1);
+			do_unpush(msg);
+		}
 	}
 	if (wc_ != nullptr && wc_->conn.disconnected) {
 		/* nobody to report to */
@@ -311,6 +363,166 @@ void Worker::service_gone()
 		i_free(wc_);
 	}
 	maybe_exit();
+}
+
+/* ---- push connections ---- */
+
+PushConnEnv Worker::push_env(const std::string &user) const
+{
+	PushConnEnv env;
+
+	env.event_parent = event_;
+	env.username = user;
+	env.ssl = mail_storage_service_user_get_ssl_settings(anchor_);
+	env.dns_client_socket = base_dir_ + "/dns-client";
+	env.timeout_msecs = set_.timeout_msecs;
+	return env;
+}
+
+void Worker::do_push(WorkerMessage &msg)
+{
+	std::string key = task_key(msg.user, msg.id), error;
+	StoreError kind;
+
+	if (stopping || msg.accounts.size() != 1 || pushes_.count(key) > 0)
+		return;
+	if (!adopted_) {
+		/* the first user: drop to its uid before any remote byte */
+		bool nouser;
+		OpenUser *open = open_user(msg.user, nouser, error);
+		if (open == nullptr) {
+			i_error("fetchmail worker: %s: %s", msg.user.c_str(),
+				error.c_str());
+			return;
+		}
+		release_user(open);
+	}
+	StoredAccount stored;
+	stored.account = std::move(msg.accounts[0].account);
+	stored.password_blob = std::move(msg.accounts[0].secret);
+	if (stored.account.auth == AuthMethod::Password &&
+	    account_decrypt_password(set_.keys, msg.user, stored, kind,
+				     error) < 0) {
+		WorkerMessage out;
+		out.verb = "push";
+		out.user = msg.user;
+		out.id = msg.id;
+		out.state = "failed";
+		out.error = error;
+		reply(out);
+		return;
+	}
+	auto push = std::make_unique<Push>();
+	push->worker = this;
+	push->user = msg.user;
+	push->key = key;
+	push->account = stored.account;
+	push->conn = std::make_unique<PushConn>(push_env(msg.user),
+						stored.account, *push);
+	safe_memset(&stored.account.password[0], 0,
+		    stored.account.password.size());
+	Push &p = *push;
+	pushes_[key] = std::move(push);
+	p.conn->start();
+}
+
+void Worker::do_unpush(const WorkerMessage &msg)
+{
+	std::string key = task_key(msg.user, msg.id);
+	auto it = pushes_.find(key);
+
+	if (it == pushes_.end() || it->second->stopping)
+		return;
+	Push &p = *it->second;
+	p.stopping = true;
+	p.conn->stop([this, key] { push_ended(key); });
+}
+
+/* A push connection ended: forget it (from the ioloop, never inside its
+   own callbacks). */
+void Worker::push_ended(const std::string &key)
+{
+	auto it = pushes_.find(key);
+	if (it == pushes_.end())
+		return;
+	std::unique_ptr<Push> push = std::move(it->second);
+	pushes_.erase(it);
+	/* the PushConn is inside its stopped callback: destroyed later,
+	   with a token refresh still under way */
+	OpenUser *open = push->token_user;
+	push->token_user = nullptr;
+	std::unique_ptr<OAuth2Refresh> refresh = std::move(push->refresh);
+	bury(Ended{ nullptr, std::move(push), std::move(refresh), open });
+}
+
+void Push::push_state(PushConn &, PushState state, const std::string &detail)
+{
+	WorkerMessage out;
+
+	out.verb = "push";
+	out.user = user;
+	out.id = account.id;
+	out.state = push_state_name(state);
+	out.error = detail;
+	worker->reply(out);
+	if (state == PushState::Unsupported || state == PushState::Failed) {
+		/* closed for good: the service polls the account */
+		stopping = true;
+		conn->stop([w = worker, k = key] { w->push_ended(k); });
+	}
+}
+
+void Push::push_changed(PushConn &)
+{
+	WorkerMessage out;
+
+	out.verb = "push";
+	out.user = user;
+	out.id = account.id;
+	out.state = "changed";
+	worker->reply(out);
+}
+
+void Push::push_token(PushConn &, bool force,
+		      std::function<void(const PushToken &)> done)
+{
+	std::string error;
+	bool nouser;
+	PushToken token;
+
+	if (token_user == nullptr)
+		token_user = worker->open_user(user, nouser, error);
+	if (token_user == nullptr) {
+		token.error = error;
+		done(token);
+		return;
+	}
+	OAuth2RefreshOptions options;
+	options.force = force;
+	refresh = std::make_unique<OAuth2Refresh>(*token_user->store,
+		*settings_of(token_user->user), *token_user->http, account);
+	refresh->start(options, [this, done](const OAuth2RefreshResult &r) {
+		worker->token_done(*this, r, done);
+	});
+}
+
+void Worker::token_done(Push &push, const OAuth2RefreshResult &r,
+			const std::function<void(const PushToken &)> &done)
+{
+	PushToken t;
+
+	t.ok = r.status == OAuth2RefreshStatus::Ok;
+	t.token = r.access_token;
+	t.mechanism = r.mechanism_name;
+	t.permanent = r.status == OAuth2RefreshStatus::ConsentNeeded ||
+		r.status == OAuth2RefreshStatus::Config;
+	t.error = r.error;
+	/* the user's storage is not needed while idling: given back once
+	   the refresh (inside this callback now) is gone */
+	OpenUser *open = push.token_user;
+	push.token_user = nullptr;
+	bury(Ended{ nullptr, nullptr, std::move(push.refresh), open });
+	done(t);
 }
 
 /* ---- users ---- */
@@ -604,7 +816,8 @@ void Worker::start_check(Task &task, ServiceAccount account)
 				return;
 			}
 			/* new mail, or a failure whose status the run stores */
-			bury(std::move(t.run));
+			bury(Ended{ std::move(t.run), nullptr, nullptr,
+				    nullptr });
 			if (stopping) {
 				task_done(key, nullptr);
 				return;
@@ -691,7 +904,7 @@ void Worker::task_done(const std::string &key_ref, const RunReport *report)
 	}
 	OpenUser *open = task->open;
 	bool was_active = task->active;
-	bury(std::move(task->run));
+	bury(Ended{ std::move(task->run), nullptr, nullptr, nullptr });
 	task.reset();
 	if (open != nullptr && was_active) {
 		open->runs_active--;
@@ -712,14 +925,21 @@ void Worker::task_done(const std::string &key_ref, const RunReport *report)
 void worker_reap_cb(Worker *w)
 {
 	timeout_remove(&w->to_reap_);
+	std::vector<Worker::Ended> ended = std::move(w->ended_);
 	w->ended_.clear();
+	for (Worker::Ended &e : ended) {
+		e.refresh.reset();
+		e.push.reset();
+		e.run.reset();
+		if (e.release != nullptr)
+			w->release_user(e.release);
+	}
+	w->maybe_exit();
 }
 
-void Worker::bury(std::unique_ptr<AccountTask> run)
+void Worker::bury(Ended ended)
 {
-	if (run == nullptr)
-		return;
-	ended_.push_back(std::move(run));
+	ended_.push_back(std::move(ended));
 	if (to_reap_ == nullptr)
 		to_reap_ = fetchmail_timeout_add(0, worker_reap_cb, this);
 }

@@ -31,6 +31,8 @@ extern "C" {
 #include "master-service-ssl-settings.h"
 }
 
+#include <exception>
+
 /* Makes an ioloop current for a scope. Storage calls made while a private
    ioloop runs (doveadm fetchmail run) must attach their timeouts (e.g.
    mailbox-list-index's refresh) to the long-lived ioloop, not to the
@@ -77,6 +79,23 @@ fetchmail_io_add_to(struct ioloop *ioloop, int fd, enum io_condition cond,
 {
 	return (io_add_to)(ioloop, fd, cond, __FILE__, __LINE__,
 			   (io_callback_t *)callback, context);
+}
+
+/* Runs fn, the body of a callback from Dovecot's C, which no exception may
+   cross: true when it returned, false when it threw, with what it threw
+   described in what (nothing is allocated for that). */
+template <typename Fn>
+static inline bool fetchmail_catch(Fn &&fn, char (&what)[256]) noexcept
+{
+	try {
+		fn();
+		return true;
+	} catch (const std::exception &e) {
+		i_strocpy(what, e.what(), sizeof(what));
+	} catch (...) {
+		i_strocpy(what, "unknown exception", sizeof(what));
+	}
+	return false;
 }
 
 #endif

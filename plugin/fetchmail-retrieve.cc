@@ -150,9 +150,7 @@ RetrievalConfig AccountRun::retrieval_config() const
 
 	c.mode = mode_;
 	c.protocol = a.protocol;
-	c.session.tls = a.tls == TlsMode::StartTls ? SessionConfig::Tls::StartTls :
-		a.tls == TlsMode::None ? SessionConfig::Tls::None :
-		SessionConfig::Tls::Implicit;
+	c.session.tls = session_tls_of(a.tls);
 	c.session.user = a.remote_user;
 	c.session.password = a.password;
 	c.keep = a.keep;
@@ -347,13 +345,8 @@ void AccountRun::carry_out(Action &a)
 
 void AccountRun::connect()
 {
-	const Account &a = stored_.account;
-	TransportSettings tset;
+	TransportSettings tset = transport_settings_of(stored_.account);
 
-	tset.host = a.host;
-	tset.port = a.effective_port();
-	tset.implicit_tls = a.tls == TlsMode::Implicit;
-	tset.verify = a.tls_verify;
 	tset.timeout_msecs = set_.timeout_msecs;
 	tset.user = store_ == nullptr ? nullptr : store_->user();
 	tset.ssl = env_.ssl;

@@ -48,6 +48,24 @@ std::string ssl_compat_peer_subject(struct ssl_iostream *ssl_io)
 	return subject;
 }
 
+bool ssl_compat_set_bio_size(struct ssl_iostream *ssl_io, size_t size)
+{
+	BIO *bio_ext = ssl_io->bio_ext;
+	/* ssl-iostream's bio_int: the SSL's read and write BIO */
+	BIO *bio_int = SSL_get_rbio(ssl_io->ssl);
+
+	if (bio_ext == nullptr || bio_int == nullptr ||
+	    SSL_get_wbio(ssl_io->ssl) != bio_int ||
+	    BIO_ctrl_pending(bio_ext) != 0 || BIO_ctrl_pending(bio_int) != 0)
+		return false;
+	/* unpaired, a BIO takes a new size (its buffer is freed) and gets
+	   a buffer of that size when paired again */
+	return BIO_destroy_bio_pair(bio_ext) == 1 &&
+		BIO_set_write_buf_size(bio_int, size) == 1 &&
+		BIO_set_write_buf_size(bio_ext, size) == 1 &&
+		BIO_make_bio_pair(bio_int, bio_ext) == 1;
+}
+
 void SslSessionFree::operator()(SslSession *session) const
 {
 	if (session == nullptr)

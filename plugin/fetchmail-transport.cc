@@ -44,6 +44,11 @@ namespace {
 /* Lines are bounded by the protocol sessions (64 kB); message bodies are
    consumed as they arrive. A full buffer pauses reading until resume(). */
 constexpr size_t input_max_buffer = 256 * 1024;
+/* TransportSettings::low_memory: the input buffer's bound, the socket
+   output's bound during a TLS handshake (the buffer it allocates then is
+   kept), the BIO pair's buffers */
+constexpr size_t low_memory_buffer = 2048;
+constexpr size_t low_memory_bio_size = 4096;
 
 enum class State { Idle, Connecting, Handshake, Connected, Closed };
 
@@ -194,14 +199,8 @@ void Transport::Impl::callback_body(Impl *impl, Fn fn)
 	Guard guard(impl);
 	char what[256];
 
-	try {
-		fn();
+	if (fetchmail_catch(fn, what))
 		return;
-	} catch (const std::exception &e) {
-		i_strocpy(what, e.what(), sizeof(what));
-	} catch (...) {
-		i_strocpy(what, "unknown exception", sizeof(what));
-	}
 	if (guard.destroyed() || impl->state == State::Closed) {
 		i_error("fetchmail transport: internal error: %s", what);
 		return;
@@ -343,7 +342,8 @@ void Transport::Impl::connected()
 		return;
 	}
 
-	input = i_stream_create_fd(fd, input_max_buffer);
+	input = i_stream_create_fd(fd, set.low_memory ? low_memory_buffer :
+				   input_max_buffer);
 	output = o_stream_create_fd(fd, SIZE_MAX);
 	i_stream_switch_ioloop_to(input, ioloop);
 	o_stream_switch_ioloop_to(output, ioloop);
@@ -381,6 +381,8 @@ bool Transport::Impl::tls_wrap(std::string &error_r)
 
 	i_stream_ref(plain_input);
 	o_stream_ref(plain_output);
+	if (set.low_memory)
+		o_stream_set_max_buffer_size(plain_output, low_memory_buffer);
 	T_BEGIN {
 		struct ssl_iostream_settings ssl_set;
 		struct ssl_iostream_context *ctx;
@@ -423,6 +425,11 @@ bool Transport::Impl::tls_wrap(std::string &error_r)
 		o_stream_unref(&plain_output);
 		i_stream_switch_ioloop_to(input, ioloop);
 		o_stream_switch_ioloop_to(output, ioloop);
+		if (set.low_memory &&
+		    !ssl_compat_set_bio_size(ssl_io, low_memory_bio_size)) {
+			error_r = "making the TLS buffers smaller failed";
+			return false;
+		}
 		tls_offer_session();
 	}
 	return ok;
@@ -594,6 +601,10 @@ void Transport::Impl::tls_finished()
 	info.tls_cipher = std::string(protocol != nullptr ? protocol : "TLS") +
 		" " + (cipher != nullptr ? cipher : "unknown");
 	state = State::Connected;
+	/* commands may be larger than the handshake's bound (the SSL
+	   output's buffer is allocated by the first one) */
+	if (set.low_memory)
+		o_stream_set_max_buffer_size(output, SIZE_MAX);
 	timeout_start();
 	/* TLS 1.2: resumable now; TLS 1.3: once the ticket is read */
 	session_pending = true;
@@ -949,9 +960,43 @@ void Transport::resume()
 	impl_->defer();
 }
 
+void Transport::set_timeout(unsigned int msecs)
+{
+	Impl *impl = impl_;
+	bool armed = impl->to != nullptr;
+
+	impl->set.timeout_msecs = msecs;
+	timeout_remove(&impl->to);
+	/* only where one runs: not while reading is paused, nor during the
+	   name lookup (it has its own) */
+	if (armed || (impl->state == State::Connected && !impl->paused))
+		impl->timeout_start();
+}
+
 void Transport::close()
 {
 	impl_->close();
+}
+
+TransportSettings transport_settings_of(const Account &account)
+{
+	TransportSettings set;
+
+	set.host = account.host;
+	set.port = account.effective_port();
+	set.implicit_tls = account.tls == TlsMode::Implicit;
+	set.verify = account.tls_verify;
+	return set;
+}
+
+SessionConfig::Tls session_tls_of(TlsMode mode)
+{
+	switch (mode) {
+	case TlsMode::StartTls: return SessionConfig::Tls::StartTls;
+	case TlsMode::None: return SessionConfig::Tls::None;
+	case TlsMode::Implicit: break;
+	}
+	return SessionConfig::Tls::Implicit;
 }
 
 } // namespace fetchmail

@@ -28,6 +28,8 @@
    their very end (after it returns nothing else touches it). */
 
 #include "fetchmail-dovecot.hh"
+#include "fetchmail-account.hh"
+#include "fetchmail-proto.hh"
 
 #include <cstdint>
 #include <string>
@@ -51,6 +53,14 @@ struct TransportSettings {
 	/* A CA file (PEM) to trust instead of ssl_client_ca_file; the
 	   system's CAs when empty and there is no user (tools, tests). */
 	std::string ca_file;
+	/* A connection that is mostly silent (push, IDLE) and whose handler
+	   consumes whatever it is offered: input is read in pieces of at
+	   most 2 kB (a full buffer pauses reading until resume()); with TLS
+	   OpenSSL's BIO pair holds 4 kB each way instead of 17 kB
+	   (ssl_compat_set_bio_size()) and the socket's output buffer, which
+	   the handshake allocates, 2 kB instead of 8. Some 45 kB less for a
+	   TLS connection. */
+	bool low_memory = false;
 };
 
 enum class TransportError {
@@ -94,6 +104,13 @@ struct TransportInfo {
 	bool tls_resumed = false;
 };
 
+/* What an account asks of the transport: host, port, implicit TLS or not,
+   verification; the caller adds its environment (CAs, dns-client,
+   timeouts). */
+TransportSettings transport_settings_of(const Account &account);
+/* The session's side of the account's TLS mode. */
+SessionConfig::Tls session_tls_of(TlsMode mode);
+
 class Transport {
 public:
 	Transport(TransportHandler &handler, const TransportSettings &set);
@@ -113,6 +130,10 @@ public:
 	/* Offer buffered input to the handler again (after it stopped
 	   consuming, e.g. while it waited for a synchronous save). */
 	void resume();
+	/* Change the connect, handshake and inactivity timeout from now on
+	   (0: none) and re-arm it, e.g. a long one while a push connection
+	   idles and the server may rightly say nothing for minutes. */
+	void set_timeout(unsigned int msecs);
 	/* Close now; no more callbacks. */
 	void close();
 

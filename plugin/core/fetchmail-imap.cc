@@ -891,6 +891,7 @@ void ImapSession::on_select_done(Status st, std::string_view text)
 		ev.uidvalidity = uidvalidity_;
 		ev.uidnext = uidnext_;
 		ev.count = exists_;
+		ev.recent = recent_;
 	}
 	job_done();
 }
@@ -975,7 +976,7 @@ void ImapSession::on_idle_done(Status st, std::string_view text)
 	stray_done_ = job != nullptr && job->flag && idle_plus_;
 	idle_plus_ = false;
 	if (st == Status::Ok)
-		emit(EventType::IdleDone);
+		idle_ended();
 	else
 		idle_failed(ErrorKind::Server, "IDLE failed: " + std::string(text));
 	job_done();
@@ -1243,7 +1244,7 @@ void ImapSession::start_idle(Job &job)
 	else if (!selected_)
 		idle_failed(ErrorKind::Server, "no folder selected");
 	else
-		emit(EventType::IdleDone);   /* ended before it was sent */
+		idle_ended();   /* ended before it was sent */
 	job_done();
 }
 
@@ -1261,6 +1262,15 @@ void ImapSession::end_idle(bool all)
 		if (!all)
 			return;
 	}
+}
+
+/* IdleDone, with the counts as they are now: changes announced after
+   idle_done() made no MailboxChanged. */
+void ImapSession::idle_ended()
+{
+	Event &ev = emit(EventType::IdleDone);
+	ev.count = exists_;
+	ev.recent = recent_;
 }
 
 void ImapSession::send_done()
@@ -1359,7 +1369,9 @@ void ImapSession::mailbox_changed(const char *what)
 	Job *job = current_job(JobKind::Idle);
 	if (finished() || job == nullptr || job->flag)
 		return;
-	emit_text(EventType::MailboxChanged, what).count = exists_;
+	Event &ev = emit_text(EventType::MailboxChanged, what);
+	ev.count = exists_;
+	ev.recent = recent_;
 }
 
 /* The session has ended. */

@@ -50,7 +50,7 @@
        The folder name is sent as given when it is ASCII (so modified
        UTF-7 names pass through), else it is UTF-8 and is encoded to
        modified UTF-7. -> FolderSelected(folder, uidvalidity, uidnext (0
-       when the server sent none), count = EXISTS), or
+       when the server sent none), count = EXISTS, recent = RECENT), or
        FolderFailed(folder, text) on NO/BAD, a missing
        UIDVALIDITY or an unusable name; then no folder is selected.
      list(first_uid, fingerprints): UID FETCH first_uid:* (UID RFC822.SIZE
@@ -89,12 +89,14 @@
        the server's "+" -> Idling. From sending IDLE until idle_done(),
        every untagged response that changes the folder ->
        MailboxChanged(text = EXISTS, RECENT, EXPUNGE or FETCH, count =
-       EXISTS after it): an EXISTS with a count other than the current
+       EXISTS after it, recent = RECENT after it): an EXISTS with a count other than the current
        one (repeating it is no change), a RECENT with a count other than
        the last, any EXPUNGE, any FETCH (flags). One event per such
        response, not per feed(), so that events do not depend on how the
        input is split (Dovecot announces a new message with EXISTS and
-       RECENT: two events). The IDLE's tagged OK -> IdleDone, after our
+       RECENT: two events). The IDLE's tagged OK -> IdleDone(count =
+       EXISTS, recent = RECENT: changes that came after idle_done() made
+       no MailboxChanged), after our
        DONE or when the server ends the IDLE by itself; NO/BAD ->
        IdleFailed(Server, "IDLE failed: " + resp-text). Either way the
        session stays usable. Actions called meanwhile wait until the
@@ -295,6 +297,7 @@ private:
 	void send_expunge(Job &job);
 	void start_idle(Job &job);
 	void end_idle(bool all);
+	void idle_ended();
 	void send_done();
 	void send_logout();
 	Job *current_job(JobKind kind);

@@ -53,7 +53,8 @@ enum class ErrorKind {
 enum class EventType {
 	NeedTls,         /* start TLS on the connection now, then tls_started() */
 	LoggedIn,        /* authenticated; IMAP: call select_folder() next */
-	FolderSelected,  /* IMAP: folder, uidvalidity, uidnext, message count */
+	FolderSelected,  /* IMAP: folder, uidvalidity, uidnext, message count,
+	                    recent (RECENT) */
 	Listing,         /* messages on the server (POP3) / in the folder (IMAP) */
 	MessageBegin,    /* uid, size; IMAP also internal_date and flags */
 	MessageData,     /* data: the next chunk of the message, wire form undone */
@@ -70,8 +71,10 @@ enum class EventType {
 	                    session goes on, e.g. with the next folder */
 	Idling,          /* IMAP: the server accepted IDLE ("+") */
 	MailboxChanged,  /* IMAP, while idling: text (EXISTS, RECENT, EXPUNGE
-	                    or FETCH), count (EXISTS after it) */
-	IdleDone,        /* IMAP: the IDLE ended with its tagged OK */
+	                    or FETCH), count (EXISTS after it), recent
+	                    (RECENT after it) */
+	IdleDone,        /* IMAP: the IDLE ended with its tagged OK; count
+	                    (EXISTS), recent (RECENT) */
 	IdleFailed,      /* IMAP: error_kind (Unsupported, Server), text: no
 	                    IDLE; the session goes on */
 };
@@ -84,6 +87,7 @@ struct Event {
 	uint32_t uidvalidity = 0;
 	uint32_t uidnext = 0;            /* FolderSelected: 0 when not sent */
 	uint32_t count = 0;
+	uint32_t recent = 0;             /* IMAP: the last RECENT count */
 	std::vector<RemoteMessage> messages;
 	RemoteMessage message;
 	std::string_view data;

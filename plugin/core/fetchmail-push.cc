@@ -39,4 +39,37 @@ int64_t PushBackoff::failed(int64_t now_ms,
 	return delay - delay / 2 + std::min(random(limit), limit - 1);
 }
 
+bool PushFolder::selected(uint32_t uidvalidity, uint32_t uidnext,
+			  uint32_t exists, uint32_t recent)
+{
+	bool news = false;
+
+	if (known_) {
+		if (uidvalidity != uidvalidity_)
+			news = true;
+		else if (uidnext != 0 && uidnext_ != 0)
+			news = uidnext > uidnext_;
+		else
+			news = exists > exists_;
+	}
+	known_ = true;
+	uidvalidity_ = uidvalidity;
+	uidnext_ = uidnext;
+	exists_ = exists;
+	recent_ = recent;
+	return news;
+}
+
+bool PushFolder::changed(uint32_t exists, uint32_t recent)
+{
+	bool news = exists > exists_ || recent > recent_;
+
+	/* each new message takes the next UID (at least) */
+	if (exists > exists_ && uidnext_ != 0)
+		uidnext_ += std::min(exists - exists_, UINT32_MAX - uidnext_);
+	exists_ = exists;
+	recent_ = recent;
+	return news;
+}
+
 } // namespace fetchmail

@@ -2,8 +2,10 @@
 #define FETCHMAIL_PUSH_HH
 
 /* The push connection's policy (IMAP IDLE, RFC 2177), without I/O: when
-   an IDLE is issued again, and how long a push connection that failed or
-   dropped waits before it reconnects. Which accounts hold one of the
+   an IDLE is issued again, how long a push connection that failed or
+   dropped waits before it reconnects, and which changes of the folder are
+   new mail (PushFolder). The connection itself is PushConn
+   (plugin/fetchmail-push-conn.hh). Which accounts hold one of the
    fetchmail_max_push connections, and that an account whose server lacks
    IDLE is polled for a while, is the service's decision
    (ServicePlan::push_wanted(), push_unsupported() in
@@ -15,9 +17,12 @@
    ImapSession (fetchmail-imap.hh):
 
      - LoggedIn, FolderSelected: idle().
+     - FolderSelected: PushFolder::selected(); idle().
      - Idling: PushBackoff::up(). The IDLE is ended (idle_done()) and
        issued again (idle()) at idle_renew_at(the time idle() was
-       called), and when MailboxChanged calls for a fetch.
+       called).
+     - MailboxChanged, IdleDone: PushFolder::changed() says whether it
+       is new mail; new mail within changed_delay_ms is one notice.
      - IdleFailed(Unsupported): the service's push_unsupported(); the
        connection is closed and the account polled.
      - Error, or IdleFailed(Server): PushBackoff::failed() says when to
@@ -43,12 +48,21 @@ constexpr int64_t PUSH_BACKOFF_MAX_MS = 5 * 60 * 1000;
    and drops the connection at once is not hammered, short against the
    hours a good connection lasts. */
 constexpr int64_t PUSH_STABLE_MS = 60 * 1000;
+/* New mail is announced in a burst of untagged responses (Dovecot: EXISTS
+   and RECENT, collected over half a second): the first one starts this
+   wait, and the burst is one notice at its end. */
+constexpr int64_t PUSH_CHANGED_DELAY_MS = 200;
+/* How long a stopping connection waits for the server to answer DONE and
+   LOGOUT before it just closes. */
+constexpr int64_t PUSH_STOP_WAIT_MS = 2000;
 
 struct PushConfig {
 	int64_t idle_renew_ms = PUSH_IDLE_RENEW_MS;
 	int64_t backoff_first_ms = PUSH_BACKOFF_FIRST_MS;
 	int64_t backoff_max_ms = PUSH_BACKOFF_MAX_MS;
 	int64_t stable_ms = PUSH_STABLE_MS;
+	int64_t changed_delay_ms = PUSH_CHANGED_DELAY_MS;
+	int64_t stop_wait_ms = PUSH_STOP_WAIT_MS;
 };
 
 /* When the IDLE issued at idle_ms must be ended (idle_done()) and issued
@@ -86,6 +100,37 @@ private:
 	uint32_t failures_ = 0;
 	bool up_ = false;
 	int64_t up_since_ = 0;
+};
+
+/* What a push connection knows of its folder, across its reconnects, to
+   tell new mail from other changes.
+
+   selected() is called with what each EXAMINE found (FolderSelected):
+   on the first connection it returns false (the caller fetches at start
+   anyway); on a later one, true when mail arrived while no connection
+   was idling: the UIDVALIDITY changed, or UIDNEXT is past what the last
+   connection saw (its UIDNEXT plus the messages announced since), or,
+   when a server sends no UIDNEXT, EXISTS is larger than it was. A UID
+   that was assigned and expunged meanwhile counts as mail too (one
+   needless run, never a missed message).
+
+   changed() is called with the counts after every MailboxChanged while
+   idling, and after IdleDone (what the server announced between our DONE
+   and its OK made no MailboxChanged); true when they announce new mail:
+   EXISTS grew (expunges counted), or RECENT grew. Expunges, flag changes
+   and a repeated or shrinking count are not new mail. */
+class PushFolder {
+public:
+	bool selected(uint32_t uidvalidity, uint32_t uidnext, uint32_t exists,
+		      uint32_t recent);
+	bool changed(uint32_t exists, uint32_t recent);
+
+private:
+	bool known_ = false;
+	uint32_t uidvalidity_ = 0;
+	uint32_t uidnext_ = 0;   /* expected: the last UIDNEXT + new mail since */
+	uint32_t exists_ = 0;
+	uint32_t recent_ = 0;
 };
 
 } // namespace fetchmail

@@ -49,12 +49,6 @@ AccountStatus status_after_run(const AccountStatus &before, int64_t started,
 	return st;
 }
 
-int64_t first_run(int64_t now, uint32_t interval_secs,
-		  const std::function<uint32_t(uint32_t)> &random)
-{
-	return now + random(std::max(interval_secs, 1u));
-}
-
 int64_t account_due_time(const Account &account, const AccountStatus &status)
 {
 	if (!account.active || status.held)

@@ -41,12 +41,6 @@ AccountStatus status_after_run(const AccountStatus &before, int64_t started,
 			       uint32_t interval_secs,
 			       const std::function<uint32_t(uint32_t)> &random);
 
-/* The first poll of a new account: somewhere within one interval from
-   now, so that accounts added together are not polled in the same
-   second. */
-int64_t first_run(int64_t now, uint32_t interval_secs,
-		  const std::function<uint32_t(uint32_t)> &random);
-
 /* When an account is due: 0 when it is not polled at all (inactive, or
    held until consent), its next-run, or 1 (due now) when it was never
    scheduled. */

@@ -34,12 +34,20 @@ void ServicePlan::set_user(const std::string &user, uint32_t uid,
 		auto old = u.accounts.find(id);
 		if (old != u.accounts.end()) {
 			e.again = old->second.again;
-			e.no_idle_until = old->second.no_idle_until;
+			/* a server without IDLE or a push that failed for good
+			   is asked again once the account was edited */
+			if (old->second.a.account.revision == a.account.revision)
+				e.no_idle_until = old->second.no_idle_until;
 			/* the same record: what the service learnt since the
 			   worker stored the status stays */
 			if (old->second.a.account.revision == a.account.revision &&
 			    !a.summary.known)
 				a.summary = old->second.a.summary;
+			/* an edited account (a new password, another server) is
+			   tried at once, whatever its backoff said */
+			if (old->second.a.account.revision != a.account.revision &&
+			    a.status.next_run > 1)
+				a.status.next_run = 1;
 		}
 		e.a = std::move(a);
 		fresh.emplace(id, std::move(e));
@@ -74,6 +82,22 @@ std::vector<std::string> ServicePlan::users() const
 	for (const auto &[name, u] : users_)
 		list.push_back(name);
 	return list;
+}
+
+ServicePlan::Entry *ServicePlan::entry(const std::string &user,
+				       const std::string &id)
+{
+	auto u = users_.find(user);
+	if (u == users_.end())
+		return nullptr;
+	auto it = u->second.accounts.find(id);
+	return it == u->second.accounts.end() ? nullptr : &it->second;
+}
+
+const ServicePlan::Entry *ServicePlan::entry(const std::string &user,
+					     const std::string &id) const
+{
+	return const_cast<ServicePlan *>(this)->entry(user, id);
 }
 
 ServiceTask::Kind ServicePlan::task_kind(const ServiceAccount &a)
@@ -140,11 +164,7 @@ std::vector<ServiceTask> ServicePlan::next_tasks(int64_t now)
 ServicePlan::Entry *ServicePlan::task_ended(const ServiceTask &task)
 {
 	running_.erase(Key(task.user, task.id));
-	auto u = users_.find(task.user);
-	if (u == users_.end())
-		return nullptr;
-	auto it = u->second.accounts.find(task.id);
-	return it == u->second.accounts.end() ? nullptr : &it->second;
+	return entry(task.user, task.id);
 }
 
 void ServicePlan::task_done(const ServiceTask &task,
@@ -229,13 +249,10 @@ bool ServicePlan::look(const std::string &user, int64_t now)
 void ServicePlan::wake(const std::string &user, const std::string &id,
 		       int64_t now)
 {
-	auto u = users_.find(user);
-	if (u == users_.end())
+	Entry *found = entry(user, id);
+	if (found == nullptr)
 		return;
-	auto it = u->second.accounts.find(id);
-	if (it == u->second.accounts.end())
-		return;
-	Entry &e = it->second;
+	Entry &e = *found;
 	if (running_.count(Key(user, id)) > 0)
 		e.again = true;
 	else if (e.a.account.active && !e.a.status.held)
@@ -269,22 +286,16 @@ ServicePlan::push_wanted(int64_t now) const
 void ServicePlan::push_unsupported(const std::string &user,
 				   const std::string &id, int64_t now)
 {
-	auto u = users_.find(user);
-	if (u == users_.end())
-		return;
-	auto it = u->second.accounts.find(id);
-	if (it != u->second.accounts.end())
-		it->second.no_idle_until = now + limits_.no_idle_retry_secs;
+	Entry *e = entry(user, id);
+	if (e != nullptr)
+		e->no_idle_until = now + limits_.no_idle_retry_secs;
 }
 
 const ServiceAccount *ServicePlan::find(const std::string &user,
 					const std::string &id) const
 {
-	auto u = users_.find(user);
-	if (u == users_.end())
-		return nullptr;
-	auto it = u->second.accounts.find(id);
-	return it == u->second.accounts.end() ? nullptr : &it->second.a;
+	const Entry *e = entry(user, id);
+	return e == nullptr ? nullptr : &e->a;
 }
 
 std::vector<const ServiceAccount *>
@@ -380,7 +391,8 @@ std::string worker_message_encode(bool request, const WorkerMessage &msg)
 		}
 		if (msg.has_status)
 			root["status"] = status_record_encode(msg.status);
-		if (msg.verb == "task" && !msg.accounts.empty())
+		if ((msg.verb == "task" || msg.verb == "push") &&
+		    !msg.accounts.empty())
 			root["account"] = account_to_json(msg.accounts[0]);
 		if (msg.verb == "loaded" && msg.error.empty()) {
 			Json::Value &list = root["accounts"] = Json::arrayValue;

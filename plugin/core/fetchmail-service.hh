@@ -87,7 +87,7 @@ struct ServiceTask {
    service -> worker   {"do":"load","user":U}
                        {"do":"task","kind":"check"|"run","user":U,"id":I,
                         "account":{...}}
-                       {"do":"push","user":U,"id":I}
+                       {"do":"push","user":U,"id":I,"account":{...}}
                        {"do":"unpush","user":U,"id":I}
                        {"do":"stop"}
    worker -> service   {"ev":"loaded","user":U,"uid":N,"gid":G,
@@ -150,7 +150,8 @@ public:
 	/* The user's accounts as a worker read them (uid: the uid the user's
 	   mail is written with). Accounts that are gone are dropped; the
 	   summary of an account whose record did not change (same revision)
-	   is kept. A task in flight is the plan's until it ends
+	   is kept, and an account whose record changed is due at once. A
+	   task in flight is the plan's until it ends
 	   (task_done(), task_lost(), task_unstarted()), whatever happens to
 	   its account meanwhile: it stays busy and counts against
 	   max_parallel, and an account that comes back (set_user() without
@@ -227,6 +228,8 @@ private:
 		std::map<std::string, Entry> accounts;
 	};
 
+	Entry *entry(const std::string &user, const std::string &id);
+	const Entry *entry(const std::string &user, const std::string &id) const;
 	bool slot_free(int64_t now) const;
 	/* a task ended: not busy any more; its entry, or nullptr when the
 	   account is gone */

@@ -166,7 +166,7 @@ KEY=$ROOT/etc/dovecot/fetchmail.key
 assert_eq "$(stat -c '%a %U %G' "$KEY")" "600 root root" "the key: root only"
 assert_match "$(cat "$KEY")" '^[0-9a-f]{64}$' "the key: 64 hex digits"
 KEY_SUM=$(sha256sum <"$KEY")
-assert_eq "$(stat -c '%a %U %G' "$ROOT/var/lib/dovecot/fetchmail")" "750 root root" "state directory"
+assert_eq "$(stat -c '%a %U %G' "$ROOT/var/lib/dovecot/fetchmail")" "700 root root" "state directory"
 assert_contains "$(in_root doveconf -h mail_plugins)" "fetchmail" "Dovecot's config loads the plugin"
 assert_ok in_root doveadm fetchmail version
 
@@ -236,7 +236,7 @@ imap_count() { # messages in the tester's INBOX, over IMAP
 }
 dovecot_start
 assert_eq "$(imap_count)" 0 "IMAP login to the root's Dovecot, empty INBOX"
-# processes of the root's Dovecot (the sandbox runs a scheduler of its own)
+# processes of the root's Dovecot (the sandbox may run a service of its own)
 root_pgrep() {
 	local p
 	for p in $(pgrep -f "$1"); do
@@ -244,19 +244,22 @@ root_pgrep() {
 	done
 	return 1
 }
-wait_until 15 root_pgrep "doveadm fetchmail scheduler" &&
-	pass "the fetchmail service (the scheduler) runs" ||
-	fail "the fetchmail service (the scheduler) is not running"
+wait_until 15 root_pgrep "doveadm fetchmail service" &&
+	pass "the fetch service runs" ||
+	fail "the fetch service is not running"
+assert_eq "$(stat -c '%u %a' "$ROOT/var/lib/dovecot/fetchmail")" "0 700" \
+	"the registry's directory is root's only"
 
-# stdout only: with /var/lib/dovecot/fetchmail root-only (for now), the
-# registry update that follows an add fails as the mail user and says so
-# on stderr; the add itself succeeds
 ID=$(in_root doveadm fetchmail add -u "$U" --host 127.0.0.1 --port "$EXT_POP3S_PORT" \
 	--protocol pop3 --remote-user alice --password "$ALICE_PASSWORD" --tls implicit \
 	2>"$PKG/add.err") || fail "add failed: $(cat "$PKG/add.err")"
 assert_match "$ID" '^fm-[a-z2-7]{8}$' "account added"
+assert_eq "$(cat "$PKG/add.err")" "" "add says nothing on stderr (the service was told)"
+three() { [[ $(imap_count) == 3 ]]; }
+assert_ok wait_until 30 three
+pass "the service fetched alice's 3 messages by itself (no run, no cron)"
 assert_ok in_root doveadm -f tab fetchmail run -u "$U" "$ID"
-assert_match "$OUT" $'\tok\t3\t' "fetched alice's 3 messages"
+assert_match "$OUT" $'\tok\t0\t' "run now: nothing new"
 assert_eq "$(imap_count)" 3 "the 3 messages are in the INBOX, over IMAP"
 timing "fetched"
 

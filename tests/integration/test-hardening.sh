@@ -194,15 +194,18 @@ assert_eq "$(snapshot)" "$before" "and changes nothing"
 
 # ------------------------------------------- commands that are not for the API
 
-check "the scheduler is not reachable over the HTTP API"
+check "the service and its worker are not reachable over the HTTP API"
 cmds=$(http_get)
-assert_not_contains "$cmds" "fetchmailScheduler" "not in the command list"
-r=$(http_call '[["fetchmailScheduler",{},"s"]]')
-assert_not_contains "$r" "doveadmResponse" "a call is refused"
+assert_not_contains "$cmds" "fetchmailService" "the service is not in the command list"
+assert_not_contains "$cmds" "fetchmailWorker" "nor the worker"
+r=$(http_call '[["fetchmailService",{},"s"]]')
+assert_not_contains "$r" "doveadmResponse" "a call of the service is refused"
+r=$(http_call '[["fetchmailWorker",{},"w"]]')
+assert_not_contains "$r" "doveadmResponse" "a call of the worker is refused"
 sleep 1
-assert_eq "$(pgrep -f 'fetchmail scheduler' | wc -l)" 0 "no scheduler was started"
+assert_eq "$(pgrep -f 'fetchmail (service|worker)' | wc -l)" 0 "neither was started"
 run_cmd doveadm -c "$LOCAL_CONF" fetchmail
-assert_match "$OUT" $'\n  scheduler +\\[--once\\]' "the command line still has it"
+assert_match "$OUT" $'\n  service +\\[--once\\]' "the command line still has the service"
 
 # ----------------------------------------------------- secrets off the command line
 

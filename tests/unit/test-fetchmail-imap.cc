@@ -111,8 +111,12 @@ std::string describe(const Event &ev)
 		return out + " " + msg.uid + ": " + ev.text;
 	case EventType::Removed:
 		return out + (ev.uids.empty() ? "" : " " + join(ev.uids));
+	case EventType::IdleDone:
+		return out + " " + std::to_string(ev.count);
 	case EventType::MailboxChanged:
-		return out + " " + ev.text + " " + std::to_string(ev.count);
+		return out + " " + ev.text + " " + std::to_string(ev.count) +
+			(ev.text == "RECENT" ?
+			 " recent=" + std::to_string(ev.recent) : "");
 	case EventType::Error:
 	case EventType::IdleFailed:
 		return out + " " + kind_names[(int)ev.error_kind] + ": " + ev.text;
@@ -1364,10 +1368,10 @@ void test_idle_changes(void **)
 	expect_output(t, idle_output + "|DONE\r\n");
 	expect_events(t, idle_events + std::vector<std::string>{
 		"MailboxChanged EXISTS 4",
-		"MailboxChanged RECENT 4",
+		"MailboxChanged RECENT 4 recent=1",
 		"MailboxChanged FETCH 4",
 		"MailboxChanged EXPUNGE 3",
-		"IdleDone",
+		"IdleDone 5",
 	});
 	assert_true(has_event(t, "C: a3 IDLE"));
 	assert_true(has_event(t, "S: + idling"));
@@ -1413,15 +1417,15 @@ void test_idle_then_list(void **)
 		      "a6 IDLE\r\n|DONE\r\n");
 	expect_events(t, idle_events + std::vector<std::string>{
 		"MailboxChanged EXISTS 4",
-		"MailboxChanged RECENT 4",
-		"IdleDone",
+		"MailboxChanged RECENT 4 recent=1",
+		"IdleDone 4",
 		"Listing 4:" + std::to_string(body.size()),
 		"Begin 4 " + std::to_string(body.size()) + " [] []",
 		"Data 4 " + body,
 		"End 4 " + std::to_string(body.size()) + " [] []",
 		"Idling",
 		"MailboxChanged EXISTS 5",
-		"IdleDone",
+		"IdleDone 5",
 	});
 }
 
@@ -1492,7 +1496,7 @@ void test_idle_done_early(void **)
 	});
 	expect_output(t, prefix_output + "|a3 IDLE\r\nDONE\r\na4 IDLE\r\n");
 	expect_events(t, idle_events + std::vector<std::string>{
-		"IdleDone", "Idling", "MailboxChanged EXISTS 5",
+		"IdleDone 4", "Idling", "MailboxChanged EXISTS 5",
 	});
 
 	/* an IDLE ended before its turn is never sent; idle_done()
@@ -1516,7 +1520,7 @@ void test_idle_done_early(void **)
 		      "a2 SELECT \"INBOX\"\r\na3 IDLE\r\n|DONE\r\n|");
 	expect_events(t, {
 		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
-		"IdleDone", "Idling", "IdleDone",
+		"IdleDone 3", "Idling", "IdleDone 3",
 	});
 }
 
@@ -1529,7 +1533,7 @@ void test_idle_quit(void **)
 	});
 	expect_output(t, idle_output + "|DONE\r\na4 LOGOUT\r\n");
 	expect_events(t, idle_events + std::vector<std::string>{
-		"IdleDone", "Done" });
+		"IdleDone 3", "Done" });
 
 	/* before the "+": DONE when it comes; a queued IDLE is dropped */
 	t = check_splits(config(), logged_in_selected(3) + std::vector<Step>{
@@ -1540,7 +1544,7 @@ void test_idle_quit(void **)
 	expect_output(t, prefix_output + "|a3 IDLE\r\nDONE\r\na4 LOGOUT\r\n");
 	expect_events(t, {
 		"LoggedIn", "FolderSelected INBOX 1700000000 3 next=4",
-		"Idling", "IdleDone", "IdleDone", "Done",
+		"Idling", "IdleDone 3", "IdleDone 3", "Done",
 	});
 }
 
@@ -1573,7 +1577,7 @@ void test_idle_ended_by_server(void **)
 	});
 	expect_output(t, idle_output + "|a4 IDLE\r\n");
 	expect_events(t, idle_events + std::vector<std::string>{
-		"MailboxChanged EXISTS 4", "IdleDone", "Idling" });
+		"MailboxChanged EXISTS 4", "IdleDone 4", "Idling" });
 
 	/* it ended while our DONE was on its way: the server answers DONE
 	   as a command, which is ignored once */
@@ -1587,7 +1591,7 @@ void test_idle_ended_by_server(void **)
 	expect_output(t, idle_output + "|DONE\r\n"
 		      "a4 UID FETCH 1:* (UID RFC822.SIZE)\r\n");
 	expect_events(t, idle_events + std::vector<std::string>{
-		"IdleDone", "Listing 1:5" });
+		"IdleDone 3", "Listing 1:5" });
 	assert_true(has_event(t, "S: DONE BAD Error in IMAP command "
 			      "received by server."));
 

@@ -1,4 +1,5 @@
-/* Unit tests for fetchmail-push: IDLE renewal and the reconnect backoff. */
+/* Unit tests for fetchmail-push: IDLE renewal, the reconnect backoff, and
+   what counts as new mail (PushFolder). */
 #include "fetchmail-push.hh"
 
 #include "test-common.hh"
@@ -124,6 +125,61 @@ static void test_backoff_reset(void **)
 	assert_int_equal(zero.failed(0, lowest), 1);
 }
 
+static void test_folder_changes(void **)
+{
+	PushFolder folder;
+
+	/* the first connection: nothing to compare with */
+	assert_false(folder.selected(7, 11, 10, 0));
+
+	/* Dovecot's announcement of one message: EXISTS, then RECENT */
+	assert_true(folder.changed(11, 0));
+	assert_true(folder.changed(11, 1));
+	/* flags and expunges are no mail */
+	assert_false(folder.changed(11, 1));
+	assert_false(folder.changed(10, 1));
+	assert_false(folder.changed(9, 0));
+	/* a count that comes back after expunges is mail: 9 -> 10 */
+	assert_true(folder.changed(10, 0));
+	/* RECENT going down is not, going up again is */
+	assert_false(folder.changed(10, 0));
+	assert_true(folder.changed(10, 2));
+	/* an EXISTS that does not grow is not */
+	assert_false(folder.changed(10, 2));
+	assert_false(folder.changed(8, 2));
+}
+
+static void test_folder_reconnect(void **)
+{
+	PushFolder folder;
+
+	assert_false(folder.selected(7, 11, 10, 0));
+	/* two messages announced while idling: UIDNEXT 13 expected */
+	assert_true(folder.changed(12, 0));
+	assert_true(folder.changed(12, 1));
+	assert_true(folder.changed(13, 1));
+	/* reconnected: nothing new since */
+	assert_false(folder.selected(7, 13, 12, 0));
+	/* reconnected after mail came while no connection idled */
+	assert_true(folder.selected(7, 14, 12, 0));
+	/* a new UIDVALIDITY: everything may be new */
+	assert_true(folder.selected(8, 14, 12, 0));
+	/* UIDNEXT unchanged, fewer messages: nothing new */
+	assert_false(folder.selected(8, 14, 3, 0));
+	/* a server without UIDNEXT: EXISTS decides */
+	assert_false(folder.selected(8, 0, 3, 0));
+	assert_true(folder.selected(8, 0, 4, 0));
+	assert_false(folder.selected(8, 0, 4, 0));
+	/* UIDNEXT known again: nothing to compare it with yet */
+	assert_false(folder.selected(8, 20, 4, 0));
+	assert_false(folder.selected(8, 20, 4, 0));
+	/* the expected UIDNEXT does not wrap */
+	PushFolder top;
+	assert_false(top.selected(1, UINT32_MAX - 1, 1, 0));
+	assert_true(top.changed(5, 0));
+	assert_false(top.selected(1, UINT32_MAX, 5, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +187,8 @@ int main(void)
 		cmocka_unit_test(test_backoff_doubles),
 		cmocka_unit_test(test_backoff_jitter),
 		cmocka_unit_test(test_backoff_reset),
+		cmocka_unit_test(test_folder_changes),
+		cmocka_unit_test(test_folder_reconnect),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

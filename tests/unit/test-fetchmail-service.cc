@@ -226,10 +226,13 @@ void test_set_user_keeps_what_it_learnt(void **)
 	assert_null(plan.find("u", "b"));
 	plan.task_done(ServiceTask{ ServiceTask::Kind::Run, "u", "b" }, st, s, 30);
 	assert_null(plan.find("u", "b"));
-	/* another revision: the summary is forgotten */
+	assert_int_equal(plan.find("u", "a")->status.next_run, 100);
+	/* another revision: the summary is forgotten, and the edited account
+	   is due at once */
 	a2.account.revision = 2;
 	plan.set_user("u", 1000, 100, { a2, c });
 	assert_false(plan.find("u", "a")->summary.known);
+	assert_int_equal(plan.find("u", "a")->status.next_run, 1);
 	uint32_t uid = 0, gid = 0;
 	assert_true(plan.user_ids("u", uid, gid));
 	assert_int_equal(uid, 1000);
@@ -305,6 +308,13 @@ void test_push(void **)
 	assert_str(wanted[1].second, "p3");
 	wanted = plan.push_wanted(100 + 24 * 3600);
 	assert_str(wanted[1].second, "p2");
+	/* ... or at once when the account was edited */
+	plan.push_unsupported("second", "p2", 200);
+	assert_str(plan.push_wanted(300)[1].second, "p3");
+	ServiceAccount p2 = acct("p2", 10, false, true);
+	p2.account.revision = 2;
+	plan.set_user("second", 1000, 100, { p2, acct("p3", 10, false, true) });
+	assert_str(plan.push_wanted(300)[1].second, "p2");
 }
 
 void test_snapshot(void **)
@@ -388,6 +398,18 @@ void test_worker_messages(void **)
 	assert_int_equal(back.uid, 2001);
 	assert_int_equal(back.gid, 2002);
 	assert_int_equal(back.accounts.size(), 2);
+
+	/* a push carries the account, as a check does */
+	WorkerMessage push;
+	push.verb = "push";
+	push.user = "u";
+	push.id = "p";
+	push.accounts = { acct("p", 1, false, true) };
+	assert_int_equal(worker_message_decode(
+		worker_message_encode(true, push), back, error), 0);
+	assert_int_equal(back.accounts.size(), 1);
+	assert_true(back.accounts[0].account.push);
+	assert_str(back.accounts[0].secret, "v1:00:blob");
 
 	/* a lookup's answer carries the ids the user's mail is written with */
 	WorkerMessage resolved;
