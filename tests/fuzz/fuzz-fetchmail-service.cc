@@ -323,15 +323,24 @@ private:
 				continue;
 			accounts.push_back(std::move(a));
 		}
-		/* what set_user() promises to keep: the summary of an account
-		   whose record did not change, when the worker had none */
+		/* what set_user() promises: the summary of an account whose
+		   record did not change is kept when the worker had none; an
+		   edited account is due at once and its IDLE asked again */
 		std::vector<ServiceAccount> expect = accounts;
 		for (ServiceAccount &a : expect) {
 			const ServiceAccount *old = plan_.find(u, a.account.id);
-			if (old != nullptr &&
-			    old->account.revision == a.account.revision &&
+			if (old == nullptr)
+				continue;
+			if (old->account.revision == a.account.revision &&
 			    !a.summary.known)
 				a.summary = old->summary;
+			/* an edited account: due at once, its IDLE asked
+			   again */
+			if (old->account.revision != a.account.revision) {
+				if (a.status.next_run > 1)
+					a.status.next_run = 1;
+				no_idle_.erase({ u, a.account.id });
+			}
 		}
 		if (!users_.count(u))
 			users_[u].order = next_order_++;
