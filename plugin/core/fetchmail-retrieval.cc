@@ -946,6 +946,11 @@ void Retrieval::finish()
 		report_.error = "not started";
 	finished_ = true;
 	step_ = Step::Finished;
+	/* an answer still outstanding (abort() while a store was under
+	   way) is ignored like every other input from now on: it must not
+	   resume the run */
+	await_ = Await::None;
+	resume_ = Resume::None;
 	close_session();
 	if (report_.error.empty() && !message_errors_.empty()) {
 		report_.error = message_errors_.front();

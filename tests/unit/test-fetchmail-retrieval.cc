@@ -548,6 +548,45 @@ void test_reconcile(void **)
 	});
 }
 
+/* abort() while the ledger write after Reconcile is under way ends the
+   run at once; the write's late answer must not start the run again
+   (found by the retrieval fuzz target: a Connect after Finish) */
+void test_answer_after_abort(void **)
+{
+	Scenario sc = pop3_scenario(1, true);
+	sc.pending = { { "", "uid-a", message_identity(msg(1)) } };
+	Retrieval r(sc.config, sc.ledger, sc.pending);
+	Transcript t;
+	Action a;
+	auto drain = [&] {
+		while (r.next_action(a)) {
+			static const char *const names[] = {
+				"Reconcile", "RefreshToken", "Connect",
+				"StartTls", "Begin", "Data", "Discard",
+				"StorePending", "Save", "Commit",
+				"StoreLedger", "Close", "Finish",
+			};
+			t.add(names[static_cast<int>(a.type)]);
+		}
+	};
+	r.start();
+	drain();
+	r.reconciled({ sc.pending[0] });
+	drain();
+	t.add("(abort)");
+	r.abort("the destination mailbox is gone");
+	drain();
+	t.add("(ledger stored)");
+	r.ledger_stored();
+	drain();
+	expect(t, { "Reconcile", "StoreLedger", "(abort)", "Finish",
+		    "(ledger stored)" });
+	assert_true(r.finished());
+	assert_false(r.report().ok);
+	/* the Finish write still carries what Reconcile found */
+	assert_true(r.ledger_dirty() && r.ledger().pop3_has("uid-a"));
+}
+
 /* final saves (LMTP): the pending record before each save, the ledger
    after each */
 void test_final_saves(void **)
@@ -1003,6 +1042,7 @@ int main(void)
 		cmocka_unit_test(test_pop3_max_size_and_no_uidl),
 		cmocka_unit_test(test_pop3_vanished),
 		cmocka_unit_test(test_reconcile),
+		cmocka_unit_test(test_answer_after_abort),
 		cmocka_unit_test(test_final_saves),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_status),
