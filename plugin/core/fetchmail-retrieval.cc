@@ -269,6 +269,9 @@ void Retrieval::ledger_stored()
 	case Resume::Connect:
 		connect();
 		return;
+	case Resume::Fetch:
+		start_fetch(std::exchange(fetch_after_store_, {}));
+		return;
 	case Resume::Finish:
 		finish();
 		return;
@@ -486,8 +489,9 @@ void Retrieval::on_folder_selected(const Event &ev)
 		return;
 	}
 	FolderLedger &fl = ledger_.folder(folder_);
+	bool new_uidvalidity = fl.uidvalidity != ev.uidvalidity;
 	fingerprints_ = false;
-	if (fl.uidvalidity != 0 && fl.uidvalidity != ev.uidvalidity) {
+	if (fl.uidvalidity != 0 && new_uidvalidity) {
 		note_line("folder " + folder_ + ": UIDVALIDITY changed from " +
 			  std::to_string(fl.uidvalidity) + " to " +
 			  std::to_string(ev.uidvalidity) +
@@ -495,12 +499,13 @@ void Retrieval::on_folder_selected(const Event &ev)
 		fl.reset_uids(ev.uidvalidity);
 		fingerprints_ = true;
 	}
-	if (fl.uidvalidity != ev.uidvalidity)
+	if (new_uidvalidity)
 		ledger_dirty_ = true;
 	fl.uidvalidity = ev.uidvalidity;
 	/* a pending baseline records fingerprints too (see on_listing) */
 	if (fl.baseline)
 		fingerprints_ = true;
+	uidvalidity_unstored_ = new_uidvalidity;
 	imap_->list(1, fingerprints_);
 }
 
@@ -559,6 +564,19 @@ void Retrieval::on_listing(Event &ev)
 	}
 	note_line(std::to_string(total) + " messages on the server" +
 		  folder_suffix() + ", " + std::to_string(fetch.size()) + " new");
+	if (imap_ && uidvalidity_unstored_ && !fetch.empty()) {
+		/* A pending record names UIDs without their UIDVALIDITY:
+		   Reconcile files them under the stored ledger's. So the
+		   stored ledger must hold this UIDVALIDITY (and the UIDs just
+		   matched by fingerprint) before a batch of this folder
+		   becomes pending; else a crash after its commit would have
+		   the next run reset the UIDs it found and deliver the batch
+		   again. Once per folder and UIDVALIDITY. */
+		uidvalidity_unstored_ = false;
+		fetch_after_store_ = std::move(fetch);
+		store_ledger(Resume::Fetch);
+		return;
+	}
 	start_fetch(std::move(fetch));
 }
 

@@ -269,7 +269,7 @@ private:
 	/* an answer the adapter gives before it carries out anything else */
 	enum class Await { None, PendingStore, Commit, LedgerStore };
 	/* what follows a ledger write */
-	enum class Resume { None, Connect, Finish };
+	enum class Resume { None, Connect, Fetch, Finish };
 
 	/* session */
 	void new_session();
@@ -343,6 +343,9 @@ private:
 	size_t folder_idx_ = 0;
 	std::string folder_;
 	bool fingerprints_ = false;
+	/* the folder's UIDVALIDITY is not the stored ledger's (yet) */
+	bool uidvalidity_unstored_ = false;
+	std::vector<RemoteMessage> fetch_after_store_;
 
 	/* the remote mailbox's summary as this run leaves it */
 	PollSummary summary_;

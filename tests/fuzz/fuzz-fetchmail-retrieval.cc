@@ -54,7 +54,10 @@
      (saved, for final saves), found by Reconcile, matched by
      fingerprint, or marked by a baseline;
    - no message is saved twice, nor one the stored ledger records, nor
-     one Reconcile found; every message saved (and committed) is in the
+     one Reconcile found;
+   - a pending record is stored only with (or after) a ledger that has
+     its folders' current UIDVALIDITY: Reconcile files the UIDs it finds
+     under the stored ledger's; every message saved (and committed) is in the
      ledger the run leaves (stored at Finish) or in the stored pending
      record, and so is a final save answered after Finish;
    - a message's data lie in the buffer last fed and add up to its body
@@ -237,6 +240,11 @@ public:
 		return nullptr;
 	}
 
+	const Folder *folder(std::string_view name) const
+	{
+		return const_cast<Server *>(this)->folder(name);
+	}
+
 	Msg *find(const Ref &r)
 	{
 		Folder *f = folder(r.first.empty() ? "INBOX" : r.first);
@@ -316,6 +324,9 @@ private:
 	void check_finished_inert();
 	void check_finish();
 	void check_stored_ledger(const Ledger &snapshot);
+	void check_pending_uidvalidity(const Ledger &stored,
+				       const std::vector<PendingMessage> &pending);
+	bool stale_pending(const PendingMessage &p) const;
 	void check_text(const std::string &text, bool log);
 	void decide(Outstanding o);
 	std::string known_secret() const;
@@ -1235,6 +1246,7 @@ void Run::carry_out(Action &a)
 	case Action::Type::StorePending:
 		FUZZ_CHECK(storing);
 		o.pending = r_->pending();
+		check_pending_uidvalidity(stored_, o.pending);
 		decide(std::move(o));
 		break;
 	case Action::Type::Save: {
@@ -1273,6 +1285,7 @@ void Run::carry_out(Action &a)
 		o.ledger = r_->ledger();
 		o.pending = r_->pending();
 		check_stored_ledger(o.ledger);
+		check_pending_uidvalidity(o.ledger, o.pending);
 		decide(std::move(o));
 		break;
 	case Action::Type::Close:
@@ -1285,6 +1298,31 @@ void Run::carry_out(Action &a)
 		check_finish();
 		break;
 	}
+}
+
+/* A pending record names UIDs without their UIDVALIDITY: the next run's
+   Reconcile files them under the stored ledger's, so that must be the
+   one they belong to (the model's server never changes it). */
+void Run::check_pending_uidvalidity(const Ledger &stored,
+				    const std::vector<PendingMessage> &pending)
+{
+	for (const PendingMessage &p : pending) {
+		if (p.folder.empty() || raw_)
+			continue;
+		const FolderLedger *f = stored.find_folder(p.folder);
+		FUZZ_CHECK(f != nullptr &&
+			   f->uidvalidity == uidvalidity_of(p.folder));
+	}
+}
+
+bool Run::stale_pending(const PendingMessage &p) const
+{
+	if (p.folder.empty())
+		return false;
+	const FolderLedger *f = initial_.find_folder(p.folder);
+	const Folder *sf = server_.folder(p.folder);
+	return f != nullptr && f->uidvalidity != 0 && sf != nullptr &&
+		f->uidvalidity != sf->uidvalidity;
 }
 
 /* The ledger about to be stored records nothing that is not durable. */
@@ -1337,8 +1375,14 @@ void Run::answer_now(Outstanding o, bool ok)
 				if (!((b >> (i % 8)) & 1))
 					continue;
 				found.push_back(o.pending[i]);
-				found_.insert(Ref(o.pending[i].folder,
-						  o.pending[i].uid));
+				/* UIDs pending in a folder whose stored ledger
+				   has another UIDVALIDITY were pending under
+				   that one (the core stores a new UIDVALIDITY
+				   before anything of it is pending): they name
+				   no message the server has now */
+				if (!stale_pending(o.pending[i]))
+					found_.insert(Ref(o.pending[i].folder,
+							  o.pending[i].uid));
 			}
 			r_->reconciled(found);
 		} else {

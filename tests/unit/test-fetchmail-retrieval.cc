@@ -24,6 +24,9 @@ struct Local {
 	std::set<std::string> save_fails;   /* uids whose save fails */
 	int commit_fails_at = 0;            /* the nth commit fails (1-based) */
 	int ledger_fails_at = 0;            /* the nth ledger write fails */
+	/* the first ledger write after a commit fails, as if the process
+	   had died between the two */
+	bool ledger_fails_after_commit = false;
 	std::vector<PendingMessage> found;  /* Reconcile's answer */
 	bool token_consent_needed = false;
 	std::string interrupt_after;        /* interrupt() after this Save */
@@ -112,6 +115,10 @@ public:
 	}
 
 	const Retrieval &retrieval() const { return r_; }
+	/* what the writes that succeeded left: what a next run starts with */
+	const Ledger &stored_ledger() const { return stored_ledger_; }
+	const std::vector<PendingMessage> &stored_pending() const
+	{ return stored_pending_; }
 
 private:
 	bool step(const Chunker &chunk)
@@ -196,6 +203,7 @@ private:
 			break;
 		case Action::Type::StorePending:
 			t_.add("StorePending " + pending_list(r_.pending()));
+			stored_pending_ = r_.pending();
 			r_.pending_stored();
 			break;
 		case Action::Type::Save:
@@ -207,6 +215,7 @@ private:
 				r_.commit_failed("disk full");
 			} else {
 				t_.add("Commit");
+				committed_ = true;
 				r_.committed();
 			}
 			break;
@@ -256,11 +265,15 @@ private:
 			 pop3_ledger(r_.ledger()) : imap_ledger(r_.ledger()));
 		if (!r_.pending().empty())
 			line += " pending " + pending_list(r_.pending());
-		if (++ledger_writes_ == sc_.local.ledger_fails_at) {
+		if (++ledger_writes_ == sc_.local.ledger_fails_at ||
+		    (committed_ && sc_.local.ledger_fails_after_commit)) {
+			committed_ = false;
 			t_.add(line + " fails");
 			r_.ledger_store_failed("dict write failed");
 		} else {
 			t_.add(line);
+			stored_ledger_ = r_.ledger();
+			stored_pending_ = r_.pending();
 			r_.ledger_stored();
 		}
 	}
@@ -294,6 +307,9 @@ private:
 	bool connected_ = false, closed_ = false, eof_sent_ = false;
 	std::string body_, uid_;
 	int commits_ = 0, ledger_writes_ = 0;
+	bool committed_ = false;
+	Ledger stored_ledger_ = sc_.ledger;
+	std::vector<PendingMessage> stored_pending_ = sc_.pending;
 };
 
 Transcript check(const Scenario &sc)
@@ -854,10 +870,52 @@ void test_imap_uidvalidity_change(void **)
 	Transcript t = check(sc);
 	expect(t, {
 		"Connect",
+		/* the new UIDVALIDITY, with the UID matched by its
+		   fingerprint, is stored before a batch of it is pending
+		   (test_imap_uidvalidity_change_crash) */
+		"StoreLedger INBOX:9/1",
 		save("2", IMAP_META),
 		"StorePending INBOX/2", "Commit",
 		"StoreLedger INBOX:9/1:2",
 		"Close", "Finish ok fetched=1 deleted=0 skipped=0",
+	});
+}
+
+/* The process dies between the commit of the first batch after a
+   UIDVALIDITY change and the ledger write that records it. The pending
+   record names UID 2 without its UIDVALIDITY, and the next run's
+   Reconcile files the UIDs it finds under the stored ledger's: that must
+   be the new one already, or the UID is reset away at SELECT and the
+   message delivered a second time (found by the retrieval fuzz
+   target). */
+void test_imap_uidvalidity_change_crash(void **)
+{
+	Scenario sc = imap_scenario(true, 9, { 1, 2 });
+	FolderLedger &fl = sc.ledger.folder("INBOX");
+	fl.uidvalidity = 7;
+	fl.add_range(1, 40);
+	fl.add_fingerprint(message_fingerprint("<m1@example.net>",
+		msg(1).size(), "02-Nov-2026 10:00:00 +0000"));
+	sc.steps[2] = fingerprint_listing_1_2();
+	sc.steps.emplace_back("a4 UID FETCH 2 (BODY.PEEK[] INTERNALDATE FLAGS)",
+			      imap_fetch_reply(4, 2, 2, 2));
+	sc.local.ledger_fails_after_commit = true;
+	sc.eof_at_end = false;
+	Driver crashed(sc);
+	crashed.run(whole);
+
+	/* the next run: the adapter finds message 2 in the mailbox */
+	Scenario next = imap_scenario(true, 9, { 1, 2 });
+	next.ledger = crashed.stored_ledger();
+	next.pending = crashed.stored_pending();
+	next.local.found = next.pending;
+	next.steps.emplace_back("a4 LOGOUT", "a4 OK\r\n");
+	Transcript t = check(next);
+	expect(t, {
+		"Reconcile INBOX/2",
+		"StoreLedger INBOX:9/1:2",
+		"Connect", "Close",
+		"Finish ok fetched=0 deleted=0 skipped=0",
 	});
 }
 
@@ -902,6 +960,7 @@ void test_imap_folders(void **)
 	Transcript t = check(sc);
 	expect(t, {
 		"Connect",
+		"StoreLedger INBOX:7/ Old:1/",
 		save("3", IMAP_META),
 		"StorePending INBOX/3", "Commit",
 		"StoreLedger INBOX:7/3 Old:1/",
@@ -915,6 +974,7 @@ void test_imap_folders(void **)
 void test_imap_ledger_fails(void **)
 {
 	Scenario sc = imap_scenario(false, 7, { 4 });
+	sc.ledger.folder("INBOX").uidvalidity = 7;
 	sc.local.ledger_fails_at = 1;
 	sc.steps.emplace_back("a4 UID FETCH 4 (BODY.PEEK[] INTERNALDATE FLAGS)",
 			      imap_fetch_reply(4, 1, 4, 4));
@@ -1054,6 +1114,7 @@ int main(void)
 		cmocka_unit_test(test_listing_bound),
 		cmocka_unit_test(test_imap_keep_no),
 		cmocka_unit_test(test_imap_uidvalidity_change),
+		cmocka_unit_test(test_imap_uidvalidity_change_crash),
 		cmocka_unit_test(test_imap_folders),
 		cmocka_unit_test(test_imap_ledger_fails),
 		cmocka_unit_test(test_check_pop3),
