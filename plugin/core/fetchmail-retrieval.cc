@@ -936,8 +936,14 @@ void Retrieval::fail(std::string_view error)
 	if (report_.error.empty())
 		report_.error = text;
 	note_line("error: " + text);
-	if (failing_)
+	if (failing_) {
+		/* the local step the ending waited for failed itself
+		   (ledger_store_failed(), commit_failed()): nothing is
+		   awaited any more */
+		if (await_ == Await::None)
+			finish();
 		return;
+	}
 	failing_ = true;
 	drop_message();
 	close_session();

@@ -38,7 +38,8 @@
      StorePending  A: pending_stored()/pending_store_failed()   store
                    pending() (see "Exactly once") before the commit
      Save          A: saved()/save_failed()   deliver the complete
-                   message (internal_date, flags)
+                   message (internal_date, flags); Saves are answered
+                   in the order they were asked for
      Commit        A: committed()/commit_failed()   make every save since
                    the last Commit durable (a no-op for final saves)
      StoreLedger   A: ledger_stored()/ledger_store_failed()   store

@@ -1166,6 +1166,15 @@ void Run::take_output()
 void Run::decide(Outstanding o)
 {
 	uint8_t b = in_.byte();
+	/* saved()/save_failed() name no message: they answer the Saves in
+	   the order they were asked for, so one cannot be answered before
+	   an earlier one still outstanding */
+	if (o.type == Action::Type::Save) {
+		for (const Outstanding &e : outstanding_) {
+			if (e.type == Action::Type::Save)
+				b = 2;
+		}
+	}
 	switch (b & 3) {
 	case 2:
 		trace("  (answered later)");

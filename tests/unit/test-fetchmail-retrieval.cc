@@ -564,6 +564,20 @@ void test_reconcile(void **)
 	});
 }
 
+/* Takes the actions, answering none: for the tests that answer by hand
+   and late. */
+void drain_names(Retrieval &r, Transcript &t)
+{
+	static const char *const names[] = {
+		"Reconcile", "RefreshToken", "Connect", "StartTls", "Begin",
+		"Data", "Discard", "StorePending", "Save", "Commit",
+		"StoreLedger", "Close", "Finish",
+	};
+	Action a;
+	while (r.next_action(a))
+		t.add(names[static_cast<int>(a.type)]);
+}
+
 /* abort() while the ledger write after Reconcile is under way ends the
    run at once; the write's late answer must not start the run again
    (found by the retrieval fuzz target: a Connect after Finish) */
@@ -573,18 +587,7 @@ void test_answer_after_abort(void **)
 	sc.pending = { { "", "uid-a", message_identity(msg(1)) } };
 	Retrieval r(sc.config, sc.ledger, sc.pending);
 	Transcript t;
-	Action a;
-	auto drain = [&] {
-		while (r.next_action(a)) {
-			static const char *const names[] = {
-				"Reconcile", "RefreshToken", "Connect",
-				"StartTls", "Begin", "Data", "Discard",
-				"StorePending", "Save", "Commit",
-				"StoreLedger", "Close", "Finish",
-			};
-			t.add(names[static_cast<int>(a.type)]);
-		}
-	};
+	auto drain = [&] { drain_names(r, t); };
 	r.start();
 	drain();
 	r.reconciled({ sc.pending[0] });
@@ -601,6 +604,31 @@ void test_answer_after_abort(void **)
 	assert_false(r.report().ok);
 	/* the Finish write still carries what Reconcile found */
 	assert_true(r.ledger_dirty() && r.ledger().pop3_has("uid-a"));
+}
+
+/* interrupt() while the ledger write after Reconcile is under way
+   waits for it; when that write fails the run must still finish (it
+   hung: found by the retrieval fuzz target) */
+void test_store_fails_while_ending(void **)
+{
+	Scenario sc = pop3_scenario(1, true);
+	sc.pending = { { "", "uid-a", message_identity(msg(1)) } };
+	Retrieval r(sc.config, sc.ledger, sc.pending);
+	Transcript t;
+	r.start();
+	drain_names(r, t);
+	r.reconciled({});
+	drain_names(r, t);
+	t.add("(interrupt)");
+	r.interrupt();
+	drain_names(r, t);
+	t.add("(ledger write fails)");
+	r.ledger_store_failed("dict write failed");
+	drain_names(r, t);
+	expect(t, { "Reconcile", "StoreLedger", "(interrupt)",
+		    "(ledger write fails)", "Finish" });
+	assert_true(r.finished());
+	assert_true(r.report().failure == RunReport::Failure::Local);
 }
 
 /* final saves (LMTP): the pending record before each save, the ledger
@@ -1103,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(test_pop3_vanished),
 		cmocka_unit_test(test_reconcile),
 		cmocka_unit_test(test_answer_after_abort),
+		cmocka_unit_test(test_store_fails_while_ending),
 		cmocka_unit_test(test_final_saves),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_status),
