@@ -181,11 +181,21 @@ void Retrieval::pending_stored()
 		return;
 	await_ = Await::None;
 	if (config_.saves_are_final) {
+		if (std::exchange(resume_, Resume::None) == Resume::Finish) {
+			/* the run ended while the record was written: the
+			   message is not delivered (it is pending: the next
+			   run fetches it again) */
+			act(Action::Type::Discard);
+			finish();
+			return;
+		}
 		/* the pending record covers the message: deliver it */
 		Saved &s = in_flight_.back();
 		Action &a = act(Action::Type::Save);
 		a.internal_date = s.internal_date;
 		a.flags = std::move(s.flags);
+		if (std::exchange(ledger_store_due_, false))
+			store_ledger(Resume::None);
 		return;
 	}
 	await_ = Await::Commit;
@@ -211,9 +221,15 @@ void Retrieval::saved()
 		return;
 	}
 	/* final: recorded at once; the pending record keeps the others in
-	   flight */
+	   flight. The answer can come while the pending record of the next
+	   message or an earlier ledger write is under way: then the ledger
+	   is written once that is answered (the stored pending record still
+	   names the message). */
 	record(s);
-	store_ledger(Resume::None);
+	if (await_ == Await::None)
+		store_ledger(Resume::None);
+	else
+		ledger_store_due_ = true;
 	message_done();
 }
 
@@ -261,6 +277,12 @@ void Retrieval::ledger_stored()
 	if (await_ != Await::LedgerStore)
 		return;
 	await_ = Await::None;
+	if (std::exchange(ledger_store_due_, false)) {
+		/* a final save was recorded while this write was under way:
+		   write again, then go on as this one would have */
+		store_ledger(resume_);
+		return;
+	}
 	ledger_dirty_ = false;
 	Resume resume = std::exchange(resume_, Resume::None);
 	switch (resume) {

@@ -327,6 +327,9 @@ private:
 	Step step_ = Step::Idle;
 	Await await_ = Await::None;
 	Resume resume_ = Resume::None;
+	/* a final save was recorded while another local step was awaited:
+	   the ledger is written when that is answered */
+	bool ledger_store_due_ = false;
 	bool finished_ = false;
 	bool failing_ = false;
 	bool local_ok_ = true;       /* no commit or store has failed */

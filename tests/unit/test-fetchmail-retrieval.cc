@@ -10,6 +10,7 @@
 
 #include "test-transcript.hh"
 
+#include <deque>
 #include <set>
 
 using namespace fetchmail;
@@ -30,6 +31,12 @@ struct Local {
 	std::vector<PendingMessage> found;  /* Reconcile's answer */
 	bool token_consent_needed = false;
 	std::string interrupt_after;        /* interrupt() after this Save */
+	/* Saves are answered late (as LMTP does, from the ioloop): each
+	   when the next StorePending is asked for, before that is
+	   answered; the last when nothing else moves */
+	bool saves_answered_late = false;
+	/* interrupt() before the nth StorePending is answered */
+	int interrupt_at_pending = 0;
 };
 
 struct Scenario {
@@ -104,8 +111,12 @@ public:
 		r_.start();
 		drain(nullptr, 0);
 		for (int guard = 0; guard < 1000000 && !r_.finished(); guard++) {
-			if (!step(chunk))
+			if (step(chunk))
+				continue;
+			if (held_saves_.empty())
 				break;
+			answer_held_saves();
+			drain(nullptr, 0);
 		}
 		if (!r_.finished())
 			t_.problem("the run did not finish");
@@ -204,6 +215,11 @@ private:
 		case Action::Type::StorePending:
 			t_.add("StorePending " + pending_list(r_.pending()));
 			stored_pending_ = r_.pending();
+			answer_held_saves();
+			if (++pending_writes_ == sc_.local.interrupt_at_pending) {
+				t_.add("(interrupt)");
+				r_.interrupt();
+			}
 			r_.pending_stored();
 			break;
 		case Action::Type::Save:
@@ -245,6 +261,11 @@ private:
 			intact |= body_ == msg(n);
 		if (!intact)
 			t_.problem("message " + uid_ + " arrived changed");
+		if (sc_.local.saves_answered_late) {
+			t_.add(line + " (answered later)");
+			held_saves_.push_back(uid_);
+			return;
+		}
 		if (sc_.local.save_fails.count(uid_) > 0) {
 			t_.add(line + " fails");
 			r_.save_failed("Quota exceeded (mailbox for user is full)");
@@ -255,6 +276,14 @@ private:
 		if (uid_ == sc_.local.interrupt_after) {
 			t_.add("(interrupt)");
 			r_.interrupt();
+		}
+	}
+
+	void answer_held_saves()
+	{
+		for (; !held_saves_.empty(); held_saves_.pop_front()) {
+			t_.add("(saved " + held_saves_.front() + ")");
+			r_.saved();
 		}
 	}
 
@@ -306,8 +335,9 @@ private:
 	Transcript t_;
 	bool connected_ = false, closed_ = false, eof_sent_ = false;
 	std::string body_, uid_;
-	int commits_ = 0, ledger_writes_ = 0;
+	int commits_ = 0, ledger_writes_ = 0, pending_writes_ = 0;
 	bool committed_ = false;
+	std::deque<std::string> held_saves_;
 	Ledger stored_ledger_ = sc_.ledger;
 	std::vector<PendingMessage> stored_pending_ = sc_.pending;
 };
@@ -648,6 +678,53 @@ void test_final_saves(void **)
 		"StorePending uid-a", save("uid-a"), "StoreLedger uid-a",
 		"StorePending uid-b", save("uid-b"), "StoreLedger uid-a,uid-b",
 		"Close", "Finish ok fetched=2 deleted=2 skipped=0",
+	});
+}
+
+/* Final saves answered late (LMTP from the ioloop): the first save's
+   answer comes while the pending record of the second is being written.
+   That answer's ledger write took the place of the pending write the
+   core waited for, whose answer was then ignored: the second message
+   was never delivered and the run hung (found by the retrieval fuzz
+   target). */
+void test_final_saves_answered_late(void **)
+{
+	Scenario sc = pop3_scenario(2, true);
+	sc.config.saves_are_final = true;
+	sc.local.saves_answered_late = true;
+	add_retr(sc, 1);
+	add_retr(sc, 2);
+	sc.steps.emplace_back("QUIT", "+OK\r\n");
+	Transcript t = check(sc);
+	expect(t, {
+		"Connect",
+		"StorePending uid-a", save("uid-a") + " (answered later)",
+		"StorePending uid-a,uid-b", "(saved uid-a)",
+		save("uid-b") + " (answered later)",
+		"StoreLedger uid-a pending uid-b",
+		"(saved uid-b)", "StoreLedger uid-a,uid-b",
+		"Close", "Finish ok fetched=2 deleted=0 skipped=0",
+	});
+}
+
+/* interrupt() while the pending record of a final save is written: the
+   message is not delivered, the run finishes (it hung: the ledger write
+   after the save dropped the finish the core owed) */
+void test_final_save_interrupted(void **)
+{
+	Scenario sc = pop3_scenario(2, true);
+	sc.config.saves_are_final = true;
+	sc.local.interrupt_at_pending = 2;
+	add_retr(sc, 1);
+	add_retr(sc, 2);
+	sc.eof_at_end = false;
+	Transcript t = check(sc);
+	expect(t, {
+		"Connect",
+		"StorePending uid-a", save("uid-a"), "StoreLedger uid-a",
+		"StorePending uid-b", "(interrupt)", "Close", "Discard uid-b",
+		"Finish error fetched=1 deleted=0 skipped=0 error=interrupted: "
+		"the process is stopping",
 	});
 }
 
@@ -1133,6 +1210,8 @@ int main(void)
 		cmocka_unit_test(test_answer_after_abort),
 		cmocka_unit_test(test_store_fails_while_ending),
 		cmocka_unit_test(test_final_saves),
+		cmocka_unit_test(test_final_saves_answered_late),
+		cmocka_unit_test(test_final_save_interrupted),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_oauth2_retry),
