@@ -139,6 +139,12 @@ size_t Retrieval::feed(std::string_view bytes)
 {
 	if (session_ == nullptr || session_done_ || step_ != Step::Session)
 		return finished_ ? bytes.size() : 0;
+	/* The session's events point into these bytes, which live only
+	   until the next feed(); while a local answer is awaited no event
+	   is taken, so take no bytes either (the adapter offers them again
+	   after the answer) */
+	if (await_ != Await::None)
+		return 0;
 	return pop3_ ? pop3_->feed(bytes) : imap_->feed(bytes);
 }
 

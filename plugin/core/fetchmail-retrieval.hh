@@ -11,7 +11,9 @@
    the Dovecot adapter (plugin/fetchmail-retrieve) moves bytes and carries
    out actions, in the nghttp2 style:
 
-     - network in: connected(), feed(bytes) (returns what it consumed),
+     - network in: connected(), feed(bytes) (returns what it consumed:
+       nothing while a StorePending, Commit or StoreLedger is not yet
+       answered; offer the bytes again after the answer),
        tls_started(), closed(), transport_failed(); bytes out:
        take_output();
      - local outcomes in: reconciled(), token_ready()/token_failed(),

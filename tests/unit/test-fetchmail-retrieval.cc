@@ -37,6 +37,8 @@ struct Local {
 	bool saves_answered_late = false;
 	/* interrupt() before the nth StorePending is answered */
 	int interrupt_at_pending = 0;
+	/* StorePending is answered when nothing else moves */
+	bool pending_answered_late = false;
 };
 
 struct Scenario {
@@ -113,9 +115,15 @@ public:
 		for (int guard = 0; guard < 1000000 && !r_.finished(); guard++) {
 			if (step(chunk))
 				continue;
-			if (held_saves_.empty())
+			if (held_pending_) {
+				held_pending_ = false;
+				t_.add("(pending stored)");
+				r_.pending_stored();
+			} else if (!held_saves_.empty()) {
+				answer_held_saves();
+			} else {
 				break;
-			answer_held_saves();
+			}
 			drain(nullptr, 0);
 		}
 		if (!r_.finished())
@@ -215,6 +223,11 @@ private:
 		case Action::Type::StorePending:
 			t_.add("StorePending " + pending_list(r_.pending()));
 			stored_pending_ = r_.pending();
+			if (sc_.local.pending_answered_late) {
+				t_.lines.back() += " (answered later)";
+				held_pending_ = true;
+				break;
+			}
 			answer_held_saves();
 			if (++pending_writes_ == sc_.local.interrupt_at_pending) {
 				t_.add("(interrupt)");
@@ -338,6 +351,7 @@ private:
 	int commits_ = 0, ledger_writes_ = 0, pending_writes_ = 0;
 	bool committed_ = false;
 	std::deque<std::string> held_saves_;
+	bool held_pending_ = false;
 	Ledger stored_ledger_ = sc_.ledger;
 	std::vector<PendingMessage> stored_pending_ = sc_.pending;
 };
@@ -678,6 +692,31 @@ void test_final_saves(void **)
 		"StorePending uid-a", save("uid-a"), "StoreLedger uid-a",
 		"StorePending uid-b", save("uid-b"), "StoreLedger uid-a,uid-b",
 		"Close", "Finish ok fetched=2 deleted=2 skipped=0",
+	});
+}
+
+/* The pending record is stored later, from the ioloop, while the server's
+   next message arrives: the core must not take those bytes before it
+   takes events again, their data views live only until the next feed()
+   (it took them, and handed out views of a freed buffer: found by the
+   retrieval fuzz target under AddressSanitizer) */
+void test_pending_answered_late(void **)
+{
+	Scenario sc = pop3_scenario(2, true);
+	sc.config.commit_batch_min = 1;
+	sc.local.pending_answered_late = true;
+	add_retr(sc, 1);
+	add_retr(sc, 2);
+	sc.steps.emplace_back("QUIT", "+OK\r\n");
+	Transcript t = check(sc);
+	expect(t, {
+		"Connect", save("uid-a"),
+		"StorePending uid-a (answered later)", "(pending stored)",
+		"Commit", "StoreLedger uid-a",
+		save("uid-b"),
+		"StorePending uid-b (answered later)", "(pending stored)",
+		"Commit", "StoreLedger uid-a,uid-b",
+		"Close", "Finish ok fetched=2 deleted=0 skipped=0",
 	});
 }
 
@@ -1211,6 +1250,7 @@ int main(void)
 		cmocka_unit_test(test_store_fails_while_ending),
 		cmocka_unit_test(test_final_saves),
 		cmocka_unit_test(test_final_saves_answered_late),
+		cmocka_unit_test(test_pending_answered_late),
 		cmocka_unit_test(test_final_save_interrupted),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_status),
