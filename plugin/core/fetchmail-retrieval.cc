@@ -139,12 +139,9 @@ size_t Retrieval::feed(std::string_view bytes)
 {
 	if (session_ == nullptr || session_done_ || step_ != Step::Session)
 		return finished_ ? bytes.size() : 0;
-	/* The session's events point into these bytes, which live only
-	   until the next feed(); while a local answer is awaited no event
-	   is taken, so take no bytes either (the adapter offers them again
-	   after the answer) */
-	if (await_ != Await::None)
-		return 0;
+	/* the views handed out of held events were valid until now */
+	if (held_events_.empty())
+		held_data_.clear();
 	return pop3_ ? pop3_->feed(bytes) : imap_->feed(bytes);
 }
 
@@ -355,15 +352,40 @@ bool Retrieval::next_action(Action &action_r)
 	while (actions_.empty() && await_ == Await::None &&
 	       session_ != nullptr && !finished_) {
 		Event ev;
-		if (!session_->next_event(ev))
+		if (!held_events_.empty()) {
+			ev = std::move(held_events_.front());
+			held_events_.pop_front();
+		} else if (!session_->next_event(ev)) {
 			break;
+		}
 		on_event(ev);
 	}
-	if (actions_.empty())
+	if (actions_.empty()) {
+		hold_events();
 		return false;
+	}
 	action_r = std::move(actions_.front());
 	actions_.pop_front();
 	return true;
+}
+
+/* The adapter is done with this round of actions, and may free or reuse
+   the buffer it fed before it answers what is awaited (from the ioloop)
+   and feeds again: the events not taken yet keep copies of their data.
+   They are taken before the session's next ones. */
+void Retrieval::hold_events()
+{
+	Event ev;
+
+	if (await_ == Await::None || session_ == nullptr || finished_)
+		return;
+	while (session_->next_event(ev)) {
+		if (!ev.data.empty()) {
+			held_data_.emplace_back(ev.data);
+			ev.data = held_data_.back();
+		}
+		held_events_.push_back(std::move(ev));
+	}
 }
 
 /* ---- the session ---- */
@@ -373,6 +395,7 @@ void Retrieval::new_session()
 	session_ = nullptr;
 	pop3_.reset();
 	imap_.reset();
+	held_events_.clear();
 	session_done_ = false;
 	closed_ = false;
 	logged_in_ = false;

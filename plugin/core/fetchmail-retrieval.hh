@@ -11,9 +11,7 @@
    the Dovecot adapter (plugin/fetchmail-retrieve) moves bytes and carries
    out actions, in the nghttp2 style:
 
-     - network in: connected(), feed(bytes) (returns what it consumed:
-       nothing while a StorePending, Commit or StoreLedger is not yet
-       answered; offer the bytes again after the answer),
+     - network in: connected(), feed(bytes) (returns what it consumed),
        tls_started(), closed(), transport_failed(); bytes out:
        take_output();
      - local outcomes in: reconciled(), token_ready()/token_failed(),
@@ -275,6 +273,7 @@ private:
 	enum class Resume { None, Connect, Fetch, Finish };
 
 	/* session */
+	void hold_events();
 	void new_session();
 	void on_event(Event &ev);
 	void on_session_error(const Event &ev);
@@ -340,6 +339,10 @@ private:
 	std::unique_ptr<Pop3Session> pop3_;
 	std::unique_ptr<ImapSession> imap_;
 	SessionBase *session_ = nullptr;
+	/* session events not taken yet while an answer is awaited, their
+	   data copied (see hold_events()) */
+	std::deque<Event> held_events_;
+	std::deque<std::string> held_data_;
 	bool session_done_ = false;  /* Done or Error seen */
 	bool closed_ = false;        /* Close was asked for */
 	bool token_retried_ = false;

@@ -60,8 +60,9 @@
      under the stored ledger's; every message saved (and committed) is in the
      ledger the run leaves (stored at Finish) or in the stored pending
      record, and so is a final save answered after Finish;
-   - a message's data lie in the buffer last fed and add up to its body
-     as the server has it, with the size announced; IMAP saves carry the
+   - a message's data lie in the buffer last fed (unless a store was
+     answered later: then the core may hand out its own copies) and add
+     up to its body as the server has it, with the size announced; IMAP saves carry the
      INTERNALDATE and flags;
    - Finish comes once, last; after it nothing: no action, no output,
      every input ignored, the report unchanged; after a Close no output
@@ -399,6 +400,7 @@ private:
 	uint64_t deletes_sent_ = 0;
 	bool raw_ = false;
 	bool deadline_sent_ = false;
+	bool store_answered_later_ = false;
 	std::string token_given_;           /* the last token handed over */
 	bool closed_ = false;               /* Close carried out */
 	bool finished_ = false;
@@ -1178,6 +1180,10 @@ void Run::decide(Outstanding o)
 	switch (b & 3) {
 	case 2:
 		trace("  (answered later)");
+		if (o.type == Action::Type::StorePending ||
+		    o.type == Action::Type::Commit ||
+		    o.type == Action::Type::StoreLedger)
+			store_answered_later_ = true;
 		outstanding_.push_back(std::move(o));
 		break;
 	case 1:
@@ -1242,9 +1248,13 @@ void Run::carry_out(Action &a)
 		break;
 	case Action::Type::Data:
 		FUZZ_CHECK(in_message_ && !a.data.empty());
-		FUZZ_CHECK(a.data.data() >= last_buf_.data() &&
-			   a.data.data() + a.data.size() <=
-			   last_buf_.data() + last_buf_.size());
+		/* events the core could not take before a store was
+		   answered come from its own copies (ASan and the body
+		   check below still catch a view of a freed buffer) */
+		if (!store_answered_later_)
+			FUZZ_CHECK(a.data.data() >= last_buf_.data() &&
+				   a.data.data() + a.data.size() <=
+				   last_buf_.data() + last_buf_.size());
 		body_ += a.data;
 		data_bytes_ += a.data.size();
 		break;

@@ -213,7 +213,10 @@ private:
 			uid_ = a.message.uid;
 			break;
 		case Action::Type::Data:
-			if (!in_buffer(a.data, buf, len))
+			/* what the core could not take before an answer
+			   given later comes from its own copies */
+			if (!in_buffer(a.data, buf, len) &&
+			    !sc_.local.pending_answered_late)
 				t_.problem("data view outside the fed buffer");
 			body_.append(a.data);
 			break;
@@ -696,10 +699,10 @@ void test_final_saves(void **)
 }
 
 /* The pending record is stored later, from the ioloop, while the server's
-   next message arrives: the core must not take those bytes before it
-   takes events again, their data views live only until the next feed()
-   (it took them, and handed out views of a freed buffer: found by the
-   retrieval fuzz target under AddressSanitizer) */
+   next message arrives. The events the core cannot take before that
+   answer pointed into a buffer that lives only until the next feed():
+   the core handed out views of a freed buffer (found by the retrieval
+   fuzz target under AddressSanitizer); it keeps copies now. */
 void test_pending_answered_late(void **)
 {
 	Scenario sc = pop3_scenario(2, true);
