@@ -201,6 +201,16 @@ void Retrieval::pending_stored()
 			store_ledger(Resume::None);
 		return;
 	}
+	if (pending_.size() != batch_.size()) {
+		/* saves answered while the record was written: the commit
+		   makes them durable too, so the record must name them */
+		flush_batch(resume_);
+		return;
+	}
+	/* the batch is what this commit makes durable: saves answered
+	   from now on belong to the next one */
+	committing_ = std::move(batch_);
+	batch_.clear();
 	await_ = Await::Commit;
 	act(Action::Type::Commit);
 }
@@ -258,9 +268,9 @@ void Retrieval::committed()
 	if (await_ != Await::Commit)
 		return;
 	await_ = Await::None;
-	for (Saved &s : batch_)
+	for (Saved &s : committing_)
 		record(s);
-	batch_.clear();
+	committing_.clear();
 	store_ledger(resume_);
 }
 
@@ -269,6 +279,7 @@ void Retrieval::commit_failed(std::string_view error)
 	if (await_ != Await::Commit)
 		return;
 	await_ = Await::None;
+	committing_.clear();
 	batch_.clear();
 	local_ok_ = false;
 	report_.failure = RunReport::Failure::Local;

@@ -374,6 +374,7 @@ private:
 	std::string header_;
 	std::deque<Saved> in_flight_;  /* Save asked for, not answered */
 	std::vector<Saved> batch_;     /* saved, not yet committed */
+	std::vector<Saved> committing_; /* the batch a Commit is asked for */
 	std::vector<std::string> recorded_; /* to delete with keep = no */
 	std::vector<std::string> message_errors_;
 };

@@ -37,6 +37,9 @@ struct Local {
 	bool saves_answered_late = false;
 	/* interrupt() before the nth StorePending is answered */
 	int interrupt_at_pending = 0;
+	/* this Save is answered when the next Commit is asked for, before
+	   that is answered */
+	std::string save_answered_at_commit;
 	/* StorePending is answered when nothing else moves */
 	bool pending_answered_late = false;
 };
@@ -231,7 +234,8 @@ private:
 				held_pending_ = true;
 				break;
 			}
-			answer_held_saves();
+			if (sc_.local.saves_answered_late)
+				answer_held_saves();
 			if (++pending_writes_ == sc_.local.interrupt_at_pending) {
 				t_.add("(interrupt)");
 				r_.interrupt();
@@ -248,6 +252,7 @@ private:
 			} else {
 				t_.add("Commit");
 				committed_ = true;
+				answer_held_saves();
 				r_.committed();
 			}
 			break;
@@ -277,12 +282,11 @@ private:
 			intact |= body_ == msg(n);
 		if (!intact)
 			t_.problem("message " + uid_ + " arrived changed");
-		if (sc_.local.saves_answered_late) {
+		if (sc_.local.saves_answered_late ||
+		    uid_ == sc_.local.save_answered_at_commit) {
 			t_.add(line + " (answered later)");
 			held_saves_.push_back(uid_);
-			return;
-		}
-		if (sc_.local.save_fails.count(uid_) > 0) {
+		} else if (sc_.local.save_fails.count(uid_) > 0) {
 			t_.add(line + " fails");
 			r_.save_failed("Quota exceeded (mailbox for user is full)");
 		} else {
@@ -720,6 +724,31 @@ void test_pending_answered_late(void **)
 		"StorePending uid-b (answered later)", "(pending stored)",
 		"Commit", "StoreLedger uid-a,uid-b",
 		"Close", "Finish ok fetched=2 deleted=0 skipped=0",
+	});
+}
+
+/* A save answered while the commit of the batch before it is under way
+   is not made durable by that commit: it is not recorded with that batch
+   (it was, and with interrupt() never committed at all: found by the
+   retrieval fuzz target) */
+void test_save_answered_during_commit(void **)
+{
+	Scenario sc = pop3_scenario(3, true);
+	sc.config.commit_batch_min = 10;
+	sc.local.save_answered_at_commit = "uid-c";
+	sc.local.interrupt_after = "uid-c";
+	add_retr(sc, 1);
+	add_retr(sc, 2);
+	add_retr(sc, 3);
+	sc.eof_at_end = false;
+	Transcript t = check(sc);
+	expect(t, {
+		"Connect", save("uid-a"), save("uid-b"),
+		save("uid-c") + " (answered later)", "(interrupt)", "Close",
+		"StorePending uid-a,uid-b", "Commit", "(saved uid-c)",
+		"StoreLedger uid-a,uid-b",
+		"Finish error fetched=2 deleted=0 skipped=0 error=interrupted: "
+		"the process is stopping",
 	});
 }
 
@@ -1254,6 +1283,7 @@ int main(void)
 		cmocka_unit_test(test_final_saves),
 		cmocka_unit_test(test_final_saves_answered_late),
 		cmocka_unit_test(test_pending_answered_late),
+		cmocka_unit_test(test_save_answered_during_commit),
 		cmocka_unit_test(test_final_save_interrupted),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_status),
