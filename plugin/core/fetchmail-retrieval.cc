@@ -139,6 +139,9 @@ size_t Retrieval::feed(std::string_view bytes)
 {
 	if (session_ == nullptr || session_done_ || step_ != Step::Session)
 		return finished_ ? bytes.size() : 0;
+	/* the views handed out of held events were valid until now */
+	if (held_events_.empty())
+		held_data_.clear();
 	return pop3_ ? pop3_->feed(bytes) : imap_->feed(bytes);
 }
 
@@ -181,13 +184,33 @@ void Retrieval::pending_stored()
 		return;
 	await_ = Await::None;
 	if (config_.saves_are_final) {
+		if (std::exchange(resume_, Resume::None) == Resume::Finish) {
+			/* the run ended while the record was written: the
+			   message is not delivered (it is pending: the next
+			   run fetches it again) */
+			act(Action::Type::Discard);
+			finish();
+			return;
+		}
 		/* the pending record covers the message: deliver it */
 		Saved &s = in_flight_.back();
 		Action &a = act(Action::Type::Save);
 		a.internal_date = s.internal_date;
 		a.flags = std::move(s.flags);
+		if (std::exchange(ledger_store_due_, false))
+			store_ledger(Resume::None);
 		return;
 	}
+	if (pending_.size() != batch_.size()) {
+		/* saves answered while the record was written: the commit
+		   makes them durable too, so the record must name them */
+		flush_batch(resume_);
+		return;
+	}
+	/* the batch is what this commit makes durable: saves answered
+	   from now on belong to the next one */
+	committing_ = std::move(batch_);
+	batch_.clear();
 	await_ = Await::Commit;
 	act(Action::Type::Commit);
 }
@@ -211,9 +234,15 @@ void Retrieval::saved()
 		return;
 	}
 	/* final: recorded at once; the pending record keeps the others in
-	   flight */
+	   flight. The answer can come while the pending record of the next
+	   message or an earlier ledger write is under way: then the ledger
+	   is written once that is answered (the stored pending record still
+	   names the message). */
 	record(s);
-	store_ledger(Resume::None);
+	if (await_ == Await::None)
+		store_ledger(Resume::None);
+	else
+		ledger_store_due_ = true;
 	message_done();
 }
 
@@ -239,9 +268,9 @@ void Retrieval::committed()
 	if (await_ != Await::Commit)
 		return;
 	await_ = Await::None;
-	for (Saved &s : batch_)
+	for (Saved &s : committing_)
 		record(s);
-	batch_.clear();
+	committing_.clear();
 	store_ledger(resume_);
 }
 
@@ -250,6 +279,7 @@ void Retrieval::commit_failed(std::string_view error)
 	if (await_ != Await::Commit)
 		return;
 	await_ = Await::None;
+	committing_.clear();
 	batch_.clear();
 	local_ok_ = false;
 	report_.failure = RunReport::Failure::Local;
@@ -261,6 +291,12 @@ void Retrieval::ledger_stored()
 	if (await_ != Await::LedgerStore)
 		return;
 	await_ = Await::None;
+	if (std::exchange(ledger_store_due_, false)) {
+		/* a final save was recorded while this write was under way:
+		   write again, then go on as this one would have */
+		store_ledger(resume_);
+		return;
+	}
 	ledger_dirty_ = false;
 	Resume resume = std::exchange(resume_, Resume::None);
 	switch (resume) {
@@ -268,6 +304,9 @@ void Retrieval::ledger_stored()
 		break;
 	case Resume::Connect:
 		connect();
+		return;
+	case Resume::Fetch:
+		start_fetch(std::exchange(fetch_after_store_, {}));
 		return;
 	case Resume::Finish:
 		finish();
@@ -289,6 +328,8 @@ void Retrieval::ledger_store_failed(std::string_view error)
 
 void Retrieval::abort(std::string_view error)
 {
+	if (finished_)
+		return;
 	if (step_ == Step::Idle)
 		started_ms_ = config_.now_ms();
 	local_ok_ = false;
@@ -309,7 +350,9 @@ void Retrieval::deadline()
 
 void Retrieval::note(std::string_view text)
 {
-	note_line(text);
+	/* the log was handed over with Finish */
+	if (!finished_)
+		note_line(text);
 }
 
 bool Retrieval::next_action(Action &action_r)
@@ -320,15 +363,40 @@ bool Retrieval::next_action(Action &action_r)
 	while (actions_.empty() && await_ == Await::None &&
 	       session_ != nullptr && !finished_) {
 		Event ev;
-		if (!session_->next_event(ev))
+		if (!held_events_.empty()) {
+			ev = std::move(held_events_.front());
+			held_events_.pop_front();
+		} else if (!session_->next_event(ev)) {
 			break;
+		}
 		on_event(ev);
 	}
-	if (actions_.empty())
+	if (actions_.empty()) {
+		hold_events();
 		return false;
+	}
 	action_r = std::move(actions_.front());
 	actions_.pop_front();
 	return true;
+}
+
+/* The adapter is done with this round of actions, and may free or reuse
+   the buffer it fed before it answers what is awaited (from the ioloop)
+   and feeds again: the events not taken yet keep copies of their data.
+   They are taken before the session's next ones. */
+void Retrieval::hold_events()
+{
+	Event ev;
+
+	if (await_ == Await::None || session_ == nullptr || finished_)
+		return;
+	while (session_->next_event(ev)) {
+		if (!ev.data.empty()) {
+			held_data_.emplace_back(ev.data);
+			ev.data = held_data_.back();
+		}
+		held_events_.push_back(std::move(ev));
+	}
 }
 
 /* ---- the session ---- */
@@ -338,6 +406,7 @@ void Retrieval::new_session()
 	session_ = nullptr;
 	pop3_.reset();
 	imap_.reset();
+	held_events_.clear();
 	session_done_ = false;
 	closed_ = false;
 	logged_in_ = false;
@@ -482,8 +551,9 @@ void Retrieval::on_folder_selected(const Event &ev)
 		return;
 	}
 	FolderLedger &fl = ledger_.folder(folder_);
+	bool new_uidvalidity = fl.uidvalidity != ev.uidvalidity;
 	fingerprints_ = false;
-	if (fl.uidvalidity != 0 && fl.uidvalidity != ev.uidvalidity) {
+	if (fl.uidvalidity != 0 && new_uidvalidity) {
 		note_line("folder " + folder_ + ": UIDVALIDITY changed from " +
 			  std::to_string(fl.uidvalidity) + " to " +
 			  std::to_string(ev.uidvalidity) +
@@ -491,12 +561,13 @@ void Retrieval::on_folder_selected(const Event &ev)
 		fl.reset_uids(ev.uidvalidity);
 		fingerprints_ = true;
 	}
-	if (fl.uidvalidity != ev.uidvalidity)
+	if (new_uidvalidity)
 		ledger_dirty_ = true;
 	fl.uidvalidity = ev.uidvalidity;
 	/* a pending baseline records fingerprints too (see on_listing) */
 	if (fl.baseline)
 		fingerprints_ = true;
+	uidvalidity_unstored_ = new_uidvalidity;
 	imap_->list(1, fingerprints_);
 }
 
@@ -555,6 +626,19 @@ void Retrieval::on_listing(Event &ev)
 	}
 	note_line(std::to_string(total) + " messages on the server" +
 		  folder_suffix() + ", " + std::to_string(fetch.size()) + " new");
+	if (imap_ && uidvalidity_unstored_ && !fetch.empty()) {
+		/* A pending record names UIDs without their UIDVALIDITY:
+		   Reconcile files them under the stored ledger's. So the
+		   stored ledger must hold this UIDVALIDITY (and the UIDs just
+		   matched by fingerprint) before a batch of this folder
+		   becomes pending; else a crash after its commit would have
+		   the next run reset the UIDs it found and deliver the batch
+		   again. Once per folder and UIDVALIDITY. */
+		uidvalidity_unstored_ = false;
+		fetch_after_store_ = std::move(fetch);
+		store_ledger(Resume::Fetch);
+		return;
+	}
 	start_fetch(std::move(fetch));
 }
 
@@ -914,8 +998,14 @@ void Retrieval::fail(std::string_view error)
 	if (report_.error.empty())
 		report_.error = text;
 	note_line("error: " + text);
-	if (failing_)
+	if (failing_) {
+		/* the local step the ending waited for failed itself
+		   (ledger_store_failed(), commit_failed()): nothing is
+		   awaited any more */
+		if (await_ == Await::None)
+			finish();
 		return;
+	}
 	failing_ = true;
 	drop_message();
 	close_session();
@@ -942,6 +1032,11 @@ void Retrieval::finish()
 		report_.error = "not started";
 	finished_ = true;
 	step_ = Step::Finished;
+	/* an answer still outstanding (abort() while a store was under
+	   way) is ignored like every other input from now on: it must not
+	   resume the run */
+	await_ = Await::None;
+	resume_ = Resume::None;
 	close_session();
 	if (report_.error.empty() && !message_errors_.empty()) {
 		report_.error = message_errors_.front();

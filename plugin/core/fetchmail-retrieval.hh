@@ -38,7 +38,8 @@
      StorePending  A: pending_stored()/pending_store_failed()   store
                    pending() (see "Exactly once") before the commit
      Save          A: saved()/save_failed()   deliver the complete
-                   message (internal_date, flags)
+                   message (internal_date, flags); Saves are answered
+                   in the order they were asked for
      Commit        A: committed()/commit_failed()   make every save since
                    the last Commit durable (a no-op for final saves)
      StoreLedger   A: ledger_stored()/ledger_store_failed()   store
@@ -269,9 +270,10 @@ private:
 	/* an answer the adapter gives before it carries out anything else */
 	enum class Await { None, PendingStore, Commit, LedgerStore };
 	/* what follows a ledger write */
-	enum class Resume { None, Connect, Finish };
+	enum class Resume { None, Connect, Fetch, Finish };
 
 	/* session */
+	void hold_events();
 	void new_session();
 	void on_event(Event &ev);
 	void on_session_error(const Event &ev);
@@ -326,6 +328,9 @@ private:
 	Step step_ = Step::Idle;
 	Await await_ = Await::None;
 	Resume resume_ = Resume::None;
+	/* a final save was recorded while another local step was awaited:
+	   the ledger is written when that is answered */
+	bool ledger_store_due_ = false;
 	bool finished_ = false;
 	bool failing_ = false;
 	bool local_ok_ = true;       /* no commit or store has failed */
@@ -334,6 +339,10 @@ private:
 	std::unique_ptr<Pop3Session> pop3_;
 	std::unique_ptr<ImapSession> imap_;
 	SessionBase *session_ = nullptr;
+	/* session events not taken yet while an answer is awaited, their
+	   data copied (see hold_events()) */
+	std::deque<Event> held_events_;
+	std::deque<std::string> held_data_;
 	bool session_done_ = false;  /* Done or Error seen */
 	bool closed_ = false;        /* Close was asked for */
 	bool token_retried_ = false;
@@ -343,6 +352,9 @@ private:
 	size_t folder_idx_ = 0;
 	std::string folder_;
 	bool fingerprints_ = false;
+	/* the folder's UIDVALIDITY is not the stored ledger's (yet) */
+	bool uidvalidity_unstored_ = false;
+	std::vector<RemoteMessage> fetch_after_store_;
 
 	/* the remote mailbox's summary as this run leaves it */
 	PollSummary summary_;
@@ -362,6 +374,7 @@ private:
 	std::string header_;
 	std::deque<Saved> in_flight_;  /* Save asked for, not answered */
 	std::vector<Saved> batch_;     /* saved, not yet committed */
+	std::vector<Saved> committing_; /* the batch a Commit is asked for */
 	std::vector<std::string> recorded_; /* to delete with keep = no */
 	std::vector<std::string> message_errors_;
 };

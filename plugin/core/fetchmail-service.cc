@@ -33,9 +33,7 @@ void ServicePlan::set_user(const std::string &user, uint32_t uid,
 		Entry e;
 		auto old = u.accounts.find(id);
 		if (old != u.accounts.end()) {
-			e.busy = old->second.busy;
 			e.again = old->second.again;
-			e.busy_since = old->second.busy_since;
 			/* a server without IDLE or a push that failed for good
 			   is asked again once the account was edited */
 			if (old->second.a.account.revision == a.account.revision)
@@ -123,24 +121,17 @@ int64_t ServicePlan::due_time(const ServiceAccount &a) const
 
 size_t ServicePlan::busy_count() const
 {
-	size_t n = 0;
-	for (const auto &[name, u] : users_) {
-		for (const auto &[id, e] : u.accounts)
-			n += e.busy ? 1 : 0;
-	}
-	return n;
+	return running_.size();
 }
 
-/* A free slot: fewer than max_parallel tasks that are not yet slow. */
+/* A free slot: fewer than max_parallel tasks that are not yet slow (the
+   tasks of accounts that are gone count too: they still run). */
 bool ServicePlan::slot_free(int64_t now) const
 {
 	size_t counted = 0;
-	for (const auto &[name, u] : users_) {
-		for (const auto &[id, e] : u.accounts) {
-			if (e.busy && now - e.busy_since <
-			    static_cast<int64_t>(limits_.slow_after_secs))
-				counted++;
-		}
+	for (const auto &[key, since] : running_) {
+		if (now - since < static_cast<int64_t>(limits_.slow_after_secs))
+			counted++;
 	}
 	return counted < limits_.max_parallel;
 }
@@ -152,7 +143,8 @@ std::vector<ServiceTask> ServicePlan::next_tasks(int64_t now)
 
 	for (const auto &[name, u] : users_) {
 		for (const auto &[id, e] : u.accounts) {
-			int64_t t = e.busy ? 0 : due_time(e.a);
+			int64_t t = running_.count(Key(name, id)) > 0 ? 0 :
+				due_time(e.a);
 			if (t == 0 || t > now)
 				continue;
 			due.emplace_back(t, u.order, name, id);
@@ -162,23 +154,27 @@ std::vector<ServiceTask> ServicePlan::next_tasks(int64_t now)
 	for (const auto &[when, order, name, id] : due) {
 		if (!slot_free(now))
 			break;
-		Entry &e = users_[name].accounts[id];
-		e.busy = true;
-		e.busy_since = now;
+		const Entry &e = users_[name].accounts[id];
+		running_[Key(name, id)] = now;
 		tasks.push_back(ServiceTask{ task_kind(e.a), name, id });
 	}
 	return tasks;
+}
+
+ServicePlan::Entry *ServicePlan::task_ended(const ServiceTask &task)
+{
+	running_.erase(Key(task.user, task.id));
+	return entry(task.user, task.id);
 }
 
 void ServicePlan::task_done(const ServiceTask &task,
 			    const AccountStatus &status,
 			    const PollSummary &summary, int64_t now)
 {
-	Entry *found = entry(task.user, task.id);
-	if (found == nullptr)
+	Entry *entry = task_ended(task);
+	if (entry == nullptr)
 		return;
-	Entry &e = *found;
-	e.busy = false;
+	Entry &e = *entry;
 	e.a.status = status;
 	e.a.summary = summary;
 	if (e.again) {
@@ -188,20 +184,24 @@ void ServicePlan::task_done(const ServiceTask &task,
 	}
 }
 
+/* A wake while the task was in flight is for that task: the account is
+   due as before (unstarted) or retried soon (lost), which fetches the new
+   mail; a mark left behind would only run it once more after the next
+   task. */
 void ServicePlan::task_unstarted(const ServiceTask &task)
 {
-	Entry *e = entry(task.user, task.id);
-	if (e != nullptr)
-		e->busy = false;
+	Entry *entry = task_ended(task);
+	if (entry != nullptr)
+		entry->again = false;
 }
 
 void ServicePlan::task_lost(const ServiceTask &task, int64_t now)
 {
-	Entry *found = entry(task.user, task.id);
-	if (found == nullptr)
+	Entry *entry = task_ended(task);
+	if (entry == nullptr)
 		return;
-	Entry &e = *found;
-	e.busy = false;
+	Entry &e = *entry;
+	e.again = false;
 	e.a.summary = PollSummary();
 	e.a.status.next_run = now + LOST_RETRY_SECS;
 }
@@ -212,7 +212,7 @@ int64_t ServicePlan::next_due() const
 
 	for (const auto &[name, u] : users_) {
 		for (const auto &[id, e] : u.accounts) {
-			if (e.busy)
+			if (running_.count(Key(name, id)) > 0)
 				continue;
 			int64_t t = due_time(e.a);
 			if (t > 0)
@@ -234,7 +234,8 @@ bool ServicePlan::look(const std::string &user, int64_t now)
 	bool any = false;
 	for (auto &[id, e] : u.accounts) {
 		const AccountStatus &st = e.a.status;
-		if (e.busy || account_due_time(e.a.account, st) == 0 ||
+		if (running_.count(Key(user, id)) > 0 ||
+		    account_due_time(e.a.account, st) == 0 ||
 		    now - st.last_run < static_cast<int64_t>(limits_.look_age_secs))
 			continue;
 		e.a.status.next_run = now;
@@ -252,7 +253,7 @@ void ServicePlan::wake(const std::string &user, const std::string &id,
 	if (found == nullptr)
 		return;
 	Entry &e = *found;
-	if (e.busy)
+	if (running_.count(Key(user, id)) > 0)
 		e.again = true;
 	else if (e.a.account.active && !e.a.status.held)
 		e.a.status.next_run = now;
@@ -311,8 +312,7 @@ ServicePlan::accounts_of(const std::string &user) const
 
 bool ServicePlan::busy(const std::string &user, const std::string &id) const
 {
-	const Entry *e = entry(user, id);
-	return e != nullptr && e->busy;
+	return running_.count(Key(user, id)) > 0;
 }
 
 /* ---- accounts as JSON ---- */
@@ -498,8 +498,11 @@ int service_status_decode(std::string_view json,
 			const Json::Value &v = root[id];
 			ServiceLiveStatus live;
 			std::string status;
+			/* the key is quoted: an error is one line of text */
 			if (!v.isObject())
-				return json_type_error(error_r, id, "an object");
+				return json_type_error(
+					error_r, "'" + account_quote_value(id) + "'",
+					"an object");
 			if (json_get(v, "status", status, error_r) < 0 ||
 			    json_get(v, "running", live.running, error_r) < 0 ||
 			    json_get(v, "push", live.push, error_r) < 0 ||

@@ -148,12 +148,19 @@ public:
 	explicit ServicePlan(ServiceLimits limits) : limits_(limits) {}
 
 	/* The user's accounts as a worker read them (uid: the uid the user's
-	   mail is written with). Accounts that are gone are dropped (a task
-	   in flight for one is forgotten when it ends); the summary of an
-	   account whose record did not change (same revision) is kept, and
-	   an account whose record changed is due at once. */
+	   mail is written with). Accounts that are gone are dropped; the
+	   summary of an account whose record did not change (same revision)
+	   is kept, and an account whose record changed is due at once. A
+	   task in flight is the plan's until it ends
+	   (task_done(), task_lost(), task_unstarted()), whatever happens to
+	   its account meanwhile: it stays busy and counts against
+	   max_parallel, and an account that comes back (set_user() without
+	   it and with it again, or remove_user() and set_user(), as after a
+	   failed lookup) gets no second task while the first runs. */
 	void set_user(const std::string &user, uint32_t uid, uint32_t gid,
 		      std::vector<ServiceAccount> accounts);
+	/* The user and their accounts are forgotten; their tasks in flight
+	   stay busy until they end (see set_user()). */
 	void remove_user(const std::string &user);
 	bool has_user(const std::string &user) const;
 	/* The uid and gid a user's mail is written with (the worker that
@@ -166,7 +173,7 @@ public:
 	   marked busy until task_done(). */
 	std::vector<ServiceTask> next_tasks(int64_t now);
 	/* A task ended with the account's new status and summary (from the
-	   worker). A task whose account is gone is ignored. */
+	   worker). For a task whose account is gone only its end counts. */
 	void task_done(const ServiceTask &task, const AccountStatus &status,
 		       const PollSummary &summary, int64_t now);
 	/* A task the caller could not start after all (no worker for it
@@ -209,11 +216,11 @@ public:
 private:
 	struct Entry {
 		ServiceAccount a;
-		bool busy = false;
 		bool again = false;            /* woken while busy */
-		int64_t busy_since = 0;
 		int64_t no_idle_until = 0;
 	};
+	/* (user, account id) */
+	using Key = std::pair<std::string, std::string>;
 	struct User {
 		uint32_t uid = 0, gid = 0;
 		uint64_t order = 0;            /* when the service learnt it */
@@ -224,11 +231,17 @@ private:
 	Entry *entry(const std::string &user, const std::string &id);
 	const Entry *entry(const std::string &user, const std::string &id) const;
 	bool slot_free(int64_t now) const;
+	/* a task ended: not busy any more; its entry, or nullptr when the
+	   account is gone */
+	Entry *task_ended(const ServiceTask &task);
 	int64_t due_time(const ServiceAccount &a) const;
 	static ServiceTask::Kind task_kind(const ServiceAccount &a);
 
 	ServiceLimits limits_;
 	std::map<std::string, User> users_;
+	/* the tasks in flight (when each started), kept apart from the
+	   accounts so that none is forgotten while it runs */
+	std::map<Key, int64_t> running_;
 	uint64_t next_order_ = 1;
 };
 

@@ -10,6 +10,7 @@
 
 #include "test-transcript.hh"
 
+#include <deque>
 #include <set>
 
 using namespace fetchmail;
@@ -24,9 +25,23 @@ struct Local {
 	std::set<std::string> save_fails;   /* uids whose save fails */
 	int commit_fails_at = 0;            /* the nth commit fails (1-based) */
 	int ledger_fails_at = 0;            /* the nth ledger write fails */
+	/* the first ledger write after a commit fails, as if the process
+	   had died between the two */
+	bool ledger_fails_after_commit = false;
 	std::vector<PendingMessage> found;  /* Reconcile's answer */
 	bool token_consent_needed = false;
 	std::string interrupt_after;        /* interrupt() after this Save */
+	/* Saves are answered late (as LMTP does, from the ioloop): each
+	   when the next StorePending is asked for, before that is
+	   answered; the last when nothing else moves */
+	bool saves_answered_late = false;
+	/* interrupt() before the nth StorePending is answered */
+	int interrupt_at_pending = 0;
+	/* this Save is answered when the next Commit is asked for, before
+	   that is answered */
+	std::string save_answered_at_commit;
+	/* StorePending is answered when nothing else moves */
+	bool pending_answered_late = false;
 };
 
 struct Scenario {
@@ -101,8 +116,18 @@ public:
 		r_.start();
 		drain(nullptr, 0);
 		for (int guard = 0; guard < 1000000 && !r_.finished(); guard++) {
-			if (!step(chunk))
+			if (step(chunk))
+				continue;
+			if (held_pending_) {
+				held_pending_ = false;
+				t_.add("(pending stored)");
+				r_.pending_stored();
+			} else if (!held_saves_.empty()) {
+				answer_held_saves();
+			} else {
 				break;
+			}
+			drain(nullptr, 0);
 		}
 		if (!r_.finished())
 			t_.problem("the run did not finish");
@@ -112,6 +137,10 @@ public:
 	}
 
 	const Retrieval &retrieval() const { return r_; }
+	/* what the writes that succeeded left: what a next run starts with */
+	const Ledger &stored_ledger() const { return stored_ledger_; }
+	const std::vector<PendingMessage> &stored_pending() const
+	{ return stored_pending_; }
 
 private:
 	bool step(const Chunker &chunk)
@@ -187,7 +216,10 @@ private:
 			uid_ = a.message.uid;
 			break;
 		case Action::Type::Data:
-			if (!in_buffer(a.data, buf, len))
+			/* what the core could not take before an answer
+			   given later comes from its own copies */
+			if (!in_buffer(a.data, buf, len) &&
+			    !sc_.local.pending_answered_late)
 				t_.problem("data view outside the fed buffer");
 			body_.append(a.data);
 			break;
@@ -196,6 +228,18 @@ private:
 			break;
 		case Action::Type::StorePending:
 			t_.add("StorePending " + pending_list(r_.pending()));
+			stored_pending_ = r_.pending();
+			if (sc_.local.pending_answered_late) {
+				t_.lines.back() += " (answered later)";
+				held_pending_ = true;
+				break;
+			}
+			if (sc_.local.saves_answered_late)
+				answer_held_saves();
+			if (++pending_writes_ == sc_.local.interrupt_at_pending) {
+				t_.add("(interrupt)");
+				r_.interrupt();
+			}
 			r_.pending_stored();
 			break;
 		case Action::Type::Save:
@@ -207,6 +251,8 @@ private:
 				r_.commit_failed("disk full");
 			} else {
 				t_.add("Commit");
+				committed_ = true;
+				answer_held_saves();
 				r_.committed();
 			}
 			break;
@@ -236,7 +282,11 @@ private:
 			intact |= body_ == msg(n);
 		if (!intact)
 			t_.problem("message " + uid_ + " arrived changed");
-		if (sc_.local.save_fails.count(uid_) > 0) {
+		if (sc_.local.saves_answered_late ||
+		    uid_ == sc_.local.save_answered_at_commit) {
+			t_.add(line + " (answered later)");
+			held_saves_.push_back(uid_);
+		} else if (sc_.local.save_fails.count(uid_) > 0) {
 			t_.add(line + " fails");
 			r_.save_failed("Quota exceeded (mailbox for user is full)");
 		} else {
@@ -249,6 +299,14 @@ private:
 		}
 	}
 
+	void answer_held_saves()
+	{
+		for (; !held_saves_.empty(); held_saves_.pop_front()) {
+			t_.add("(saved " + held_saves_.front() + ")");
+			r_.saved();
+		}
+	}
+
 	void store_ledger()
 	{
 		std::string line = "StoreLedger " +
@@ -256,11 +314,15 @@ private:
 			 pop3_ledger(r_.ledger()) : imap_ledger(r_.ledger()));
 		if (!r_.pending().empty())
 			line += " pending " + pending_list(r_.pending());
-		if (++ledger_writes_ == sc_.local.ledger_fails_at) {
+		if (++ledger_writes_ == sc_.local.ledger_fails_at ||
+		    (committed_ && sc_.local.ledger_fails_after_commit)) {
+			committed_ = false;
 			t_.add(line + " fails");
 			r_.ledger_store_failed("dict write failed");
 		} else {
 			t_.add(line);
+			stored_ledger_ = r_.ledger();
+			stored_pending_ = r_.pending();
 			r_.ledger_stored();
 		}
 	}
@@ -293,7 +355,12 @@ private:
 	Transcript t_;
 	bool connected_ = false, closed_ = false, eof_sent_ = false;
 	std::string body_, uid_;
-	int commits_ = 0, ledger_writes_ = 0;
+	int commits_ = 0, ledger_writes_ = 0, pending_writes_ = 0;
+	bool committed_ = false;
+	std::deque<std::string> held_saves_;
+	bool held_pending_ = false;
+	Ledger stored_ledger_ = sc_.ledger;
+	std::vector<PendingMessage> stored_pending_ = sc_.pending;
 };
 
 Transcript check(const Scenario &sc)
@@ -548,6 +615,73 @@ void test_reconcile(void **)
 	});
 }
 
+/* Takes the actions, answering none: for the tests that answer by hand
+   and late. */
+void drain_names(Retrieval &r, Transcript &t)
+{
+	static const char *const names[] = {
+		"Reconcile", "RefreshToken", "Connect", "StartTls", "Begin",
+		"Data", "Discard", "StorePending", "Save", "Commit",
+		"StoreLedger", "Close", "Finish",
+	};
+	Action a;
+	while (r.next_action(a))
+		t.add(names[static_cast<int>(a.type)]);
+}
+
+/* abort() while the ledger write after Reconcile is under way ends the
+   run at once; the write's late answer must not start the run again
+   (found by the retrieval fuzz target: a Connect after Finish) */
+void test_answer_after_abort(void **)
+{
+	Scenario sc = pop3_scenario(1, true);
+	sc.pending = { { "", "uid-a", message_identity(msg(1)) } };
+	Retrieval r(sc.config, sc.ledger, sc.pending);
+	Transcript t;
+	auto drain = [&] { drain_names(r, t); };
+	r.start();
+	drain();
+	r.reconciled({ sc.pending[0] });
+	drain();
+	t.add("(abort)");
+	r.abort("the destination mailbox is gone");
+	drain();
+	t.add("(ledger stored)");
+	r.ledger_stored();
+	drain();
+	expect(t, { "Reconcile", "StoreLedger", "(abort)", "Finish",
+		    "(ledger stored)" });
+	assert_true(r.finished());
+	assert_false(r.report().ok);
+	/* the Finish write still carries what Reconcile found */
+	assert_true(r.ledger_dirty() && r.ledger().pop3_has("uid-a"));
+}
+
+/* interrupt() while the ledger write after Reconcile is under way
+   waits for it; when that write fails the run must still finish (it
+   hung: found by the retrieval fuzz target) */
+void test_store_fails_while_ending(void **)
+{
+	Scenario sc = pop3_scenario(1, true);
+	sc.pending = { { "", "uid-a", message_identity(msg(1)) } };
+	Retrieval r(sc.config, sc.ledger, sc.pending);
+	Transcript t;
+	r.start();
+	drain_names(r, t);
+	r.reconciled({});
+	drain_names(r, t);
+	t.add("(interrupt)");
+	r.interrupt();
+	drain_names(r, t);
+	t.add("(ledger write fails)");
+	r.ledger_store_failed("dict write failed");
+	drain_names(r, t);
+	expect(t, { "Reconcile", "StoreLedger", "(interrupt)",
+		    "(ledger write fails)", "Finish" });
+	assert_true(r.finished());
+	assert_true(r.report().failure == RunReport::Failure::Local);
+}
+
 /* final saves (LMTP): the pending record before each save, the ledger
    after each */
 void test_final_saves(void **)
@@ -565,6 +699,103 @@ void test_final_saves(void **)
 		"StorePending uid-a", save("uid-a"), "StoreLedger uid-a",
 		"StorePending uid-b", save("uid-b"), "StoreLedger uid-a,uid-b",
 		"Close", "Finish ok fetched=2 deleted=2 skipped=0",
+	});
+}
+
+/* The pending record is stored later, from the ioloop, while the server's
+   next message arrives. The events the core cannot take before that
+   answer pointed into a buffer that lives only until the next feed():
+   the core handed out views of a freed buffer (found by the retrieval
+   fuzz target under AddressSanitizer); it keeps copies now. */
+void test_pending_answered_late(void **)
+{
+	Scenario sc = pop3_scenario(2, true);
+	sc.config.commit_batch_min = 1;
+	sc.local.pending_answered_late = true;
+	add_retr(sc, 1);
+	add_retr(sc, 2);
+	sc.steps.emplace_back("QUIT", "+OK\r\n");
+	Transcript t = check(sc);
+	expect(t, {
+		"Connect", save("uid-a"),
+		"StorePending uid-a (answered later)", "(pending stored)",
+		"Commit", "StoreLedger uid-a",
+		save("uid-b"),
+		"StorePending uid-b (answered later)", "(pending stored)",
+		"Commit", "StoreLedger uid-a,uid-b",
+		"Close", "Finish ok fetched=2 deleted=0 skipped=0",
+	});
+}
+
+/* A save answered while the commit of the batch before it is under way
+   is not made durable by that commit: it is not recorded with that batch
+   (it was, and with interrupt() never committed at all: found by the
+   retrieval fuzz target) */
+void test_save_answered_during_commit(void **)
+{
+	Scenario sc = pop3_scenario(3, true);
+	sc.config.commit_batch_min = 10;
+	sc.local.save_answered_at_commit = "uid-c";
+	sc.local.interrupt_after = "uid-c";
+	add_retr(sc, 1);
+	add_retr(sc, 2);
+	add_retr(sc, 3);
+	sc.eof_at_end = false;
+	Transcript t = check(sc);
+	expect(t, {
+		"Connect", save("uid-a"), save("uid-b"),
+		save("uid-c") + " (answered later)", "(interrupt)", "Close",
+		"StorePending uid-a,uid-b", "Commit", "(saved uid-c)",
+		"StoreLedger uid-a,uid-b",
+		"Finish error fetched=2 deleted=0 skipped=0 error=interrupted: "
+		"the process is stopping",
+	});
+}
+
+/* Final saves answered late (LMTP from the ioloop): the first save's
+   answer comes while the pending record of the second is being written.
+   That answer's ledger write took the place of the pending write the
+   core waited for, whose answer was then ignored: the second message
+   was never delivered and the run hung (found by the retrieval fuzz
+   target). */
+void test_final_saves_answered_late(void **)
+{
+	Scenario sc = pop3_scenario(2, true);
+	sc.config.saves_are_final = true;
+	sc.local.saves_answered_late = true;
+	add_retr(sc, 1);
+	add_retr(sc, 2);
+	sc.steps.emplace_back("QUIT", "+OK\r\n");
+	Transcript t = check(sc);
+	expect(t, {
+		"Connect",
+		"StorePending uid-a", save("uid-a") + " (answered later)",
+		"StorePending uid-a,uid-b", "(saved uid-a)",
+		save("uid-b") + " (answered later)",
+		"StoreLedger uid-a pending uid-b",
+		"(saved uid-b)", "StoreLedger uid-a,uid-b",
+		"Close", "Finish ok fetched=2 deleted=0 skipped=0",
+	});
+}
+
+/* interrupt() while the pending record of a final save is written: the
+   message is not delivered, the run finishes (it hung: the ledger write
+   after the save dropped the finish the core owed) */
+void test_final_save_interrupted(void **)
+{
+	Scenario sc = pop3_scenario(2, true);
+	sc.config.saves_are_final = true;
+	sc.local.interrupt_at_pending = 2;
+	add_retr(sc, 1);
+	add_retr(sc, 2);
+	sc.eof_at_end = false;
+	Transcript t = check(sc);
+	expect(t, {
+		"Connect",
+		"StorePending uid-a", save("uid-a"), "StoreLedger uid-a",
+		"StorePending uid-b", "(interrupt)", "Close", "Discard uid-b",
+		"Finish error fetched=1 deleted=0 skipped=0 error=interrupted: "
+		"the process is stopping",
 	});
 }
 
@@ -815,10 +1046,52 @@ void test_imap_uidvalidity_change(void **)
 	Transcript t = check(sc);
 	expect(t, {
 		"Connect",
+		/* the new UIDVALIDITY, with the UID matched by its
+		   fingerprint, is stored before a batch of it is pending
+		   (test_imap_uidvalidity_change_crash) */
+		"StoreLedger INBOX:9/1",
 		save("2", IMAP_META),
 		"StorePending INBOX/2", "Commit",
 		"StoreLedger INBOX:9/1:2",
 		"Close", "Finish ok fetched=1 deleted=0 skipped=0",
+	});
+}
+
+/* The process dies between the commit of the first batch after a
+   UIDVALIDITY change and the ledger write that records it. The pending
+   record names UID 2 without its UIDVALIDITY, and the next run's
+   Reconcile files the UIDs it finds under the stored ledger's: that must
+   be the new one already, or the UID is reset away at SELECT and the
+   message delivered a second time (found by the retrieval fuzz
+   target). */
+void test_imap_uidvalidity_change_crash(void **)
+{
+	Scenario sc = imap_scenario(true, 9, { 1, 2 });
+	FolderLedger &fl = sc.ledger.folder("INBOX");
+	fl.uidvalidity = 7;
+	fl.add_range(1, 40);
+	fl.add_fingerprint(message_fingerprint("<m1@example.net>",
+		msg(1).size(), "02-Nov-2026 10:00:00 +0000"));
+	sc.steps[2] = fingerprint_listing_1_2();
+	sc.steps.emplace_back("a4 UID FETCH 2 (BODY.PEEK[] INTERNALDATE FLAGS)",
+			      imap_fetch_reply(4, 2, 2, 2));
+	sc.local.ledger_fails_after_commit = true;
+	sc.eof_at_end = false;
+	Driver crashed(sc);
+	crashed.run(whole);
+
+	/* the next run: the adapter finds message 2 in the mailbox */
+	Scenario next = imap_scenario(true, 9, { 1, 2 });
+	next.ledger = crashed.stored_ledger();
+	next.pending = crashed.stored_pending();
+	next.local.found = next.pending;
+	next.steps.emplace_back("a4 LOGOUT", "a4 OK\r\n");
+	Transcript t = check(next);
+	expect(t, {
+		"Reconcile INBOX/2",
+		"StoreLedger INBOX:9/1:2",
+		"Connect", "Close",
+		"Finish ok fetched=0 deleted=0 skipped=0",
 	});
 }
 
@@ -863,6 +1136,7 @@ void test_imap_folders(void **)
 	Transcript t = check(sc);
 	expect(t, {
 		"Connect",
+		"StoreLedger INBOX:7/ Old:1/",
 		save("3", IMAP_META),
 		"StorePending INBOX/3", "Commit",
 		"StoreLedger INBOX:7/3 Old:1/",
@@ -876,6 +1150,7 @@ void test_imap_folders(void **)
 void test_imap_ledger_fails(void **)
 {
 	Scenario sc = imap_scenario(false, 7, { 4 });
+	sc.ledger.folder("INBOX").uidvalidity = 7;
 	sc.local.ledger_fails_at = 1;
 	sc.steps.emplace_back("a4 UID FETCH 4 (BODY.PEEK[] INTERNALDATE FLAGS)",
 			      imap_fetch_reply(4, 1, 4, 4));
@@ -1003,7 +1278,13 @@ int main(void)
 		cmocka_unit_test(test_pop3_max_size_and_no_uidl),
 		cmocka_unit_test(test_pop3_vanished),
 		cmocka_unit_test(test_reconcile),
+		cmocka_unit_test(test_answer_after_abort),
+		cmocka_unit_test(test_store_fails_while_ending),
 		cmocka_unit_test(test_final_saves),
+		cmocka_unit_test(test_final_saves_answered_late),
+		cmocka_unit_test(test_pending_answered_late),
+		cmocka_unit_test(test_save_answered_during_commit),
+		cmocka_unit_test(test_final_save_interrupted),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_oauth2_retry),
@@ -1014,6 +1295,7 @@ int main(void)
 		cmocka_unit_test(test_listing_bound),
 		cmocka_unit_test(test_imap_keep_no),
 		cmocka_unit_test(test_imap_uidvalidity_change),
+		cmocka_unit_test(test_imap_uidvalidity_change_crash),
 		cmocka_unit_test(test_imap_folders),
 		cmocka_unit_test(test_imap_ledger_fails),
 		cmocka_unit_test(test_check_pop3),

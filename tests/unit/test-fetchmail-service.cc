@@ -71,6 +71,89 @@ void test_due_and_limits(void **)
 	assert_false(plan.busy("u1", "b"));
 }
 
+/* A task in flight stays the plan's while its account is dropped and
+   comes back (a failed lookup removes the user, the next load sets it
+   again): no second task for the account, and it still counts against
+   max_parallel. Found by the service fuzz target: the busy mark lived in
+   the account's entry and went with it. */
+void test_task_outlives_its_account(void **)
+{
+	ServiceLimits lim;
+	lim.max_parallel = 1;
+	ServicePlan plan(lim);
+	plan.set_user("u1", 1000, 100, { acct("a", 100) });
+	assert_str(names(plan.next_tasks(200)), "u1/a:run");
+
+	plan.remove_user("u1");
+	assert_int_equal(plan.busy_count(), 1);
+	plan.set_user("u1", 1000, 100, { acct("a", 100) });
+	assert_true(plan.busy("u1", "a"));
+	assert_str(names(plan.next_tasks(210)), "");
+	assert_int_equal(plan.next_due(), 0);
+
+	/* dropped by a load without it: its task still takes the slot */
+	plan.set_user("u1", 1000, 100, { acct("b", 100) });
+	assert_int_equal(plan.busy_count(), 1);
+	assert_str(names(plan.next_tasks(220)), "");
+	assert_int_equal(plan.next_due(), 100);
+
+	/* it ends (its account gone: only the end counts); b starts */
+	AccountStatus st;
+	plan.task_done(ServiceTask{ ServiceTask::Kind::Run, "u1", "a" }, st,
+		       PollSummary(), 230);
+	assert_int_equal(plan.busy_count(), 0);
+	assert_null(plan.find("u1", "a"));
+	assert_str(names(plan.next_tasks(230)), "u1/b:run");
+
+	/* lost and unstarted tasks end the same way */
+	plan.remove_user("u1");
+	plan.task_lost(ServiceTask{ ServiceTask::Kind::Run, "u1", "b" }, 240);
+	assert_int_equal(plan.busy_count(), 0);
+	plan.set_user("u1", 1000, 100, { acct("b", 100) });
+	assert_str(names(plan.next_tasks(250)), "u1/b:run");
+	plan.set_user("u1", 1000, 100, {});
+	plan.task_unstarted(ServiceTask{ ServiceTask::Kind::Run, "u1", "b" });
+	assert_int_equal(plan.busy_count(), 0);
+}
+
+/* A wake during a task that is then lost or not started is used up:
+   the retry (or the next start) fetches the new mail, and the task after
+   it does not run the account once more. Found by the service fuzz
+   target. */
+void test_wake_ends_with_its_task(void **)
+{
+	ServicePlan plan{ ServiceLimits() };
+	AccountStatus st;
+	st.last_status = RunStatus::Ok;
+	st.next_run = 5000;
+
+	plan.set_user("u1", 1000, 100, { acct("a", 100) });
+	assert_str(names(plan.next_tasks(200)), "u1/a:run");
+	plan.wake("u1", "a", 210);
+	plan.task_lost(ServiceTask{ ServiceTask::Kind::Run, "u1", "a" }, 220);
+	assert_int_equal(plan.find("u1", "a")->status.next_run, 280);
+	assert_str(names(plan.next_tasks(280)), "u1/a:run");
+	plan.task_done(ServiceTask{ ServiceTask::Kind::Run, "u1", "a" }, st,
+		       PollSummary(), 300);
+	assert_int_equal(plan.find("u1", "a")->status.next_run, 5000);
+
+	plan.set_user("u1", 1000, 100, { acct("a", 100) });
+	assert_str(names(plan.next_tasks(400)), "u1/a:run");
+	plan.wake("u1", "a", 410);
+	plan.task_unstarted(ServiceTask{ ServiceTask::Kind::Run, "u1", "a" });
+	assert_str(names(plan.next_tasks(420)), "u1/a:run");
+	plan.task_done(ServiceTask{ ServiceTask::Kind::Run, "u1", "a" }, st,
+		       PollSummary(), 430);
+	assert_int_equal(plan.find("u1", "a")->status.next_run, 5000);
+
+	/* a wake during a task that ends well: due right after it */
+	assert_int_equal(plan.next_tasks(5000).size(), 1);
+	plan.wake("u1", "a", 5010);
+	plan.task_done(ServiceTask{ ServiceTask::Kind::Run, "u1", "a" }, st,
+		       PollSummary(), 5020);
+	assert_int_equal(plan.find("u1", "a")->status.next_run, 5020);
+}
+
 void test_kinds(void **)
 {
 	ServicePlan plan(ServiceLimits{});
@@ -346,6 +429,13 @@ void test_worker_messages(void **)
 	assert_true(back.nouser);
 	assert_int_equal(back.uid, 0);
 
+	/* a STATUS reply's errors are one line, whatever its keys hold
+	   (found by the service fuzz target: the key was quoted raw) */
+	std::map<std::string, ServiceLiveStatus> statuses;
+	assert_int_equal(service_status_decode("{\"a\\nb\\u0001\":7}",
+					       statuses, error), -1);
+	assert_str(error, "'a\\x0ab\\x01': expected an object");
+
 	assert_int_equal(worker_message_decode("{}", back, error), -1);
 	assert_int_equal(worker_message_decode("{\"do\":7}", back, error), -1);
 	assert_int_equal(worker_message_decode("not json", back, error), -1);
@@ -360,6 +450,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_due_and_limits),
+		cmocka_unit_test(test_task_outlives_its_account),
+		cmocka_unit_test(test_wake_ends_with_its_task),
 		cmocka_unit_test(test_kinds),
 		cmocka_unit_test(test_set_user_keeps_what_it_learnt),
 		cmocka_unit_test(test_wake),
