@@ -6,6 +6,7 @@
 #include "fetchmail-schedule.hh"
 
 #include <algorithm>
+#include <tuple>
 
 namespace fetchmail {
 
@@ -124,39 +125,74 @@ size_t ServicePlan::busy_count() const
 	return running_.size();
 }
 
-/* A free slot: fewer than max_parallel tasks that are not yet slow (the
+/* The free slots: max_parallel less the tasks that are not yet slow (the
    tasks of accounts that are gone count too: they still run). */
-bool ServicePlan::slot_free(int64_t now) const
+size_t ServicePlan::free_slots(int64_t now) const
 {
 	size_t counted = 0;
+
+	/* slow at once: no task counts */
+	if (limits_.slow_after_secs == 0)
+		return SIZE_MAX;
 	for (const auto &[key, since] : running_) {
 		if (now - since < static_cast<int64_t>(limits_.slow_after_secs))
 			counted++;
 	}
-	return counted < limits_.max_parallel;
+	return counted < limits_.max_parallel ?
+		limits_.max_parallel - counted : 0;
+}
+
+/* Every account in (user, id) order, and whether a task of it is in
+   flight: running_ has the same order, so one walk beside it does (this
+   runs after every task, over every account: no lookups, no copies). */
+template <typename Fn>
+void ServicePlan::each_account(Fn fn) const
+{
+	auto r = running_.begin();
+	for (const auto &[name, u] : users_) {
+		for (const auto &[id, e] : u.accounts) {
+			while (r != running_.end() &&
+			       (r->first.first < name ||
+				(r->first.first == name && r->first.second < id)))
+				++r;
+			bool running = r != running_.end() &&
+				r->first.first == name && r->first.second == id;
+			fn(name, u, id, e, running);
+		}
+	}
 }
 
 std::vector<ServiceTask> ServicePlan::next_tasks(int64_t now)
 {
-	std::vector<std::tuple<int64_t, uint64_t, std::string, std::string>> due;
+	struct Due {
+		int64_t when;
+		uint64_t order;
+		const std::string *name, *id;
+		const Entry *e;
+	};
+	std::vector<Due> due;
 	std::vector<ServiceTask> tasks;
+	size_t slots = free_slots(now);
 
-	for (const auto &[name, u] : users_) {
-		for (const auto &[id, e] : u.accounts) {
-			int64_t t = running_.count(Key(name, id)) > 0 ? 0 :
-				due_time(e.a);
-			if (t == 0 || t > now)
-				continue;
-			due.emplace_back(t, u.order, name, id);
-		}
-	}
-	std::sort(due.begin(), due.end());
-	for (const auto &[when, order, name, id] : due) {
-		if (!slot_free(now))
-			break;
-		const Entry &e = users_[name].accounts[id];
-		running_[Key(name, id)] = now;
-		tasks.push_back(ServiceTask{ task_kind(e.a), name, id });
+	if (slots == 0)
+		return tasks;
+	each_account([&](const std::string &name, const User &u,
+			 const std::string &id, const Entry &e, bool running) {
+		int64_t t = running ? 0 : due_time(e.a);
+		if (t != 0 && t <= now)
+			due.push_back(Due{ t, u.order, &name, &id, &e });
+	});
+	/* earliest due first, then the users the service learnt first */
+	auto first = [](const Due &a, const Due &b) {
+		return std::tie(a.when, a.order, *a.name, *a.id) <
+			std::tie(b.when, b.order, *b.name, *b.id);
+	};
+	size_t n = std::min(slots, due.size());
+	std::partial_sort(due.begin(), due.begin() + n, due.end(), first);
+	for (size_t i = 0; i < n; i++) {
+		running_[Key(*due[i].name, *due[i].id)] = now;
+		tasks.push_back(ServiceTask{ task_kind(due[i].e->a),
+					     *due[i].name, *due[i].id });
 	}
 	return tasks;
 }
@@ -210,15 +246,12 @@ int64_t ServicePlan::next_due() const
 {
 	int64_t due = 0;
 
-	for (const auto &[name, u] : users_) {
-		for (const auto &[id, e] : u.accounts) {
-			if (running_.count(Key(name, id)) > 0)
-				continue;
-			int64_t t = due_time(e.a);
-			if (t > 0)
-				due = due == 0 ? t : std::min(due, t);
-		}
-	}
+	each_account([&](const std::string &, const User &,
+			 const std::string &, const Entry &e, bool running) {
+		int64_t t = running ? 0 : due_time(e.a);
+		if (t > 0)
+			due = due == 0 ? t : std::min(due, t);
+	});
 	return due;
 }
 

@@ -230,7 +230,8 @@ private:
 
 	Entry *entry(const std::string &user, const std::string &id);
 	const Entry *entry(const std::string &user, const std::string &id) const;
-	bool slot_free(int64_t now) const;
+	size_t free_slots(int64_t now) const;
+	template <typename Fn> void each_account(Fn fn) const;
 	/* a task ended: not busy any more; its entry, or nullptr when the
 	   account is gone */
 	Entry *task_ended(const ServiceTask &task);
