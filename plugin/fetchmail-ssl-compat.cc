@@ -48,7 +48,7 @@ std::string ssl_compat_peer_subject(struct ssl_iostream *ssl_io)
 	return subject;
 }
 
-bool ssl_compat_set_bio_size(struct ssl_iostream *ssl_io, size_t size)
+bool ssl_compat_low_memory(struct ssl_iostream *ssl_io, size_t bio_size)
 {
 	BIO *bio_ext = ssl_io->bio_ext;
 	/* ssl-iostream's bio_int: the SSL's read and write BIO */
@@ -60,10 +60,13 @@ bool ssl_compat_set_bio_size(struct ssl_iostream *ssl_io, size_t size)
 		return false;
 	/* unpaired, a BIO takes a new size (its buffer is freed) and gets
 	   a buffer of that size when paired again */
-	return BIO_destroy_bio_pair(bio_ext) == 1 &&
-		BIO_set_write_buf_size(bio_int, size) == 1 &&
-		BIO_set_write_buf_size(bio_ext, size) == 1 &&
-		BIO_make_bio_pair(bio_int, bio_ext) == 1;
+	if (BIO_destroy_bio_pair(bio_ext) != 1 ||
+	    BIO_set_write_buf_size(bio_int, bio_size) != 1 ||
+	    BIO_set_write_buf_size(bio_ext, bio_size) != 1 ||
+	    BIO_make_bio_pair(bio_int, bio_ext) != 1)
+		return false;
+	SSL_set_mode(ssl_io->ssl, SSL_MODE_RELEASE_BUFFERS);
+	return true;
 }
 
 void SslSessionFree::operator()(SslSession *session) const

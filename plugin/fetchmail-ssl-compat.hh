@@ -19,14 +19,15 @@ namespace fetchmail {
    handshake that made the session (kept in the session). */
 std::string ssl_compat_peer_subject(struct ssl_iostream *ssl_io);
 
-/* Gives the BIO pair between OpenSSL and ssl-iostream's plain streams
-   buffers of size bytes each way instead of OpenSSL's default 17 kB (34
-   kB a connection, allocated for its whole life): for connections that
-   are mostly silent, such as a push connection in IDLE. Records larger
-   than that pass in pieces. Call it right after
-   io_stream_create_ssl_client(), before the handshake. false when the
-   pair could not be remade: the connection must not be used. */
-bool ssl_compat_set_bio_size(struct ssl_iostream *ssl_io, size_t size);
+/* For connections that are mostly silent, such as a push connection in
+   IDLE: gives the BIO pair between OpenSSL and ssl-iostream's plain
+   streams buffers of bio_size bytes each way instead of OpenSSL's default
+   17 kB (34 kB a connection, allocated for its whole life; records
+   larger than that pass in pieces), and has OpenSSL free its record
+   buffers while nothing is in them (SSL_MODE_RELEASE_BUFFERS). Call it
+   right after io_stream_create_ssl_client(), before the handshake. false
+   when the pair could not be remade: the connection must not be used. */
+bool ssl_compat_low_memory(struct ssl_iostream *ssl_io, size_t bio_size);
 
 /* ---- TLS session resumption (fetchmail-tls-cache.hh) ---- */
 

@@ -26,6 +26,7 @@
 
 #include "fetchmail-transport.hh"
 #include "fetchmail-dns.hh"
+#include "fetchmail-ostream-compat.hh"
 #include "fetchmail-ssl-compat.hh"
 #include "fetchmail-tls-cache.hh"
 
@@ -327,6 +328,7 @@ void Transport::Impl::connected()
 	input = i_stream_create_fd(fd, set.low_memory ? low_memory_buffer :
 				   input_max_buffer);
 	output = o_stream_create_fd(fd, SIZE_MAX);
+	ostream_compat_no_cork(output, fd);
 	i_stream_switch_ioloop_to(input, ioloop);
 	o_stream_switch_ioloop_to(output, ioloop);
 	i_stream_set_name(input, peer.c_str());
@@ -408,7 +410,7 @@ bool Transport::Impl::tls_wrap(std::string &error_r)
 		i_stream_switch_ioloop_to(input, ioloop);
 		o_stream_switch_ioloop_to(output, ioloop);
 		if (set.low_memory &&
-		    !ssl_compat_set_bio_size(ssl_io, low_memory_bio_size)) {
+		    !ssl_compat_low_memory(ssl_io, low_memory_bio_size)) {
 			error_r = "making the TLS buffers smaller failed";
 			return false;
 		}

@@ -56,10 +56,10 @@ struct TransportSettings {
 	/* A connection that is mostly silent (push, IDLE) and whose handler
 	   consumes whatever it is offered: input is read in pieces of at
 	   most 2 kB (a full buffer pauses reading until resume()); with TLS
-	   OpenSSL's BIO pair holds 4 kB each way instead of 17 kB
-	   (ssl_compat_set_bio_size()) and the socket's output buffer, which
-	   the handshake allocates, 2 kB instead of 8. Some 45 kB less for a
-	   TLS connection. */
+	   OpenSSL's BIO pair holds 4 kB each way instead of 17 kB and its
+	   record buffers are freed while idle (ssl_compat_low_memory()),
+	   and the socket's output buffer, which the handshake allocates, is
+	   2 kB instead of 8. */
 	bool low_memory = false;
 };
 
