@@ -155,6 +155,7 @@ struct Transport::Impl {
 	void tls_keep_session();
 	void tls_begin();
 	void tls_upgrade();
+	void tls_start(bool upgrade);
 	void tls_continue();
 	void tls_finished();
 	int tls_check(const char **error_r);
@@ -467,24 +468,12 @@ void Transport::Impl::tls_keep_session()
 /* Implicit TLS: right after the TCP connect. */
 void Transport::Impl::tls_begin()
 {
-	std::string error;
-
-	starttls = false;
-	if (!tls_wrap(error)) {
-		fail(TransportError::Tls, tls_error(error.c_str()));
-		return;
-	}
-	state = State::Handshake;
-	io = add_io_istream(ioloop, input, event_cb<&Impl::on_input>, this);
-	timeout_start();
-	tls_continue();
+	tls_start(false);
 }
 
 /* STARTTLS: the server accepted STLS/STARTTLS and its reply is consumed. */
 void Transport::Impl::tls_upgrade()
 {
-	std::string error;
-
 	if (state != State::Connected || ssl_io != nullptr) {
 		fail(TransportError::Tls, "start_tls(" + peer + ") failed: " +
 		     (ssl_io != nullptr ? "TLS is already on" : "not connected"));
@@ -496,7 +485,15 @@ void Transport::Impl::tls_upgrade()
 		return;
 	}
 	io_remove(&io);
-	starttls = true;
+	tls_start(true);
+}
+
+/* Wraps the connection in TLS and starts the handshake. */
+void Transport::Impl::tls_start(bool upgrade)
+{
+	std::string error;
+
+	starttls = upgrade;
 	if (!tls_wrap(error)) {
 		fail(TransportError::Tls, tls_error(error.c_str()));
 		return;
