@@ -376,25 +376,15 @@ void Service::want_load(const std::string &user)
 bool Service::route_load(const std::string &user)
 {
 	uint32_t uid, gid;
+	bool known = plan.user_ids(user, uid, gid);
+	Worker *w = known ? worker_for(Ident(uid, gid), true) : any_worker();
 
-	if (plan.user_ids(user, uid, gid)) {
-		Worker *w = worker_for(Ident(uid, gid), true);
-		if (w == nullptr)
-			return false;
-		WorkerMessage msg;
-		msg.verb = "load";
-		msg.user = user;
-		w->loads.insert(user);
-		send(w, msg);
-		return true;
-	}
-	Worker *w = any_worker();
 	if (w == nullptr)
 		return false;
 	WorkerMessage msg;
-	msg.verb = "resolve";
+	msg.verb = known ? "load" : "resolve";
 	msg.user = user;
-	w->resolves.insert(user);
+	(known ? w->loads : w->resolves).insert(user);
 	send(w, msg);
 	return true;
 }
