@@ -107,6 +107,8 @@ struct Worker {
 	std::set<std::string> loads;     /* users being read */
 	std::set<std::string> resolves;  /* users being looked up */
 	std::set<std::string> pushes;    /* task_key()s held */
+	/* task_key() -> revision of the accounts it keeps for checks */
+	std::map<std::string, uint64_t> known;
 	int64_t idle_since = 0;
 };
 
@@ -259,9 +261,18 @@ void Service::dispatch(const ServiceTask &task)
 	msg.user = task.user;
 	msg.id = task.id;
 	msg.kind = task.kind == ServiceTask::Kind::Check ? "check" : "run";
-	if (task.kind == ServiceTask::Kind::Check)
-		msg.accounts.push_back(*a);
 	std::string key = task_key(task.user, task.id);
+	if (task.kind == ServiceTask::Kind::Check) {
+		/* the whole account once; afterwards the worker has it */
+		auto known = w->known.find(key);
+		if (known != w->known.end() &&
+		    known->second == a->account.revision) {
+			msg.revision = a->account.revision;
+		} else {
+			msg.accounts.push_back(*a);
+			w->known[key] = a->account.revision;
+		}
+	}
 	w->tasks.insert(key);
 	running_tasks[key] = msg.kind;
 	send(w, msg);
@@ -648,13 +659,18 @@ void Service::worker_line(Worker *w, const char *line)
 		std::string key = task_key(msg.user, msg.id);
 		auto it = running_tasks.find(key);
 		w->tasks.erase(key);
+		if (!msg.has_status)
+			w->known.erase(key);
 		if (it != running_tasks.end()) {
 			ServiceTask task = task_of(key, it->second);
+			const ServiceAccount *a = plan.find(msg.user, msg.id);
 			running_tasks.erase(it);
-			if (msg.has_status)
-				plan.task_done(task, msg.status, msg.summary, now);
-			else
+			if (!msg.has_status)
 				plan.task_lost(task, now);
+			else if (!msg.has_summary && a != nullptr)
+				plan.task_done(task, msg.status, a->summary, now);
+			else
+				plan.task_done(task, msg.status, msg.summary, now);
 			mark_dirty(msg.user);
 		}
 	} else if (msg.verb == "push") {

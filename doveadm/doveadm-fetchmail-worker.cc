@@ -32,10 +32,12 @@ using namespace fetchmail;
    (the service routes them so, and every user opened is checked). Many
    accounts run at once in its one ioloop:
 
-     check  an account the service sent (record and encrypted password): a
-            cheap poll without the user's storage (RunMode::Check); when
-            the remote mailbox changed, or the poll failed, the account is
-            run at once (a failed poll's status is stored by the run)
+     check  an account the service sent (record and encrypted password),
+            or named by its revision when the worker keeps it already
+            (known_): a cheap poll without the user's storage
+            (RunMode::Check); when the remote mailbox changed, or the poll
+            failed, the account is run at once (a failed poll's status is
+            stored by the run)
      run    a full run of an account as read from the user's storage now
      load   the user's accounts, from the attributes
      resolve  only the user's uid and gid (a userdb lookup)
@@ -96,6 +98,7 @@ struct Push : public PushConnHandler {
 /* A check or run in progress. */
 struct Task {
 	std::string user, id, kind;
+	uint64_t revision = 0;         /* of the account it runs */
 	std::unique_ptr<AccountTask> run;
 	OpenUser *open = nullptr;      /* runs: the user it holds open */
 	bool active = false;           /* counted in open->runs_active */
@@ -148,6 +151,9 @@ private:
 	void start_run(Task &task);
 	void run_now(Task &task);
 	void task_done(const std::string &key, const RunReport *report);
+	void remember(const Task &task, const RunReport *report);
+	void forget_changed(const std::string &user,
+			    const std::vector<ServiceAccount> &loaded);
 	void maybe_exit();
 	void bury(Ended ended);
 	friend void worker_reap_cb(Worker *w);
@@ -168,6 +174,10 @@ private:
 	std::map<std::string, std::unique_ptr<OpenUser>> users_;
 	std::map<std::string, std::unique_ptr<Task>> tasks_;
 	std::map<std::string, std::unique_ptr<Push>> pushes_;
+	/* task_key() -> the account as the last check of it was sent, with
+	   the status and summary of its last task here: what the service
+	   has, so that it can name a check by the revision */
+	std::map<std::string, ServiceAccount> known_;
 	std::vector<Ended> ended_;
 	struct timeout *to_reap_ = nullptr;
 	struct timeout *to_exit_ = nullptr;
@@ -698,6 +708,8 @@ void Worker::do_load(const WorkerMessage &msg)
 	out.verb = "loaded";
 	out.user = msg.user;
 	if ((open = open_user(msg.user, out.nouser, out.error)) == nullptr) {
+		if (out.nouser)
+			forget_changed(msg.user, out.accounts);
 		reply(out);
 		return;
 	}
@@ -723,7 +735,34 @@ void Worker::do_load(const WorkerMessage &msg)
 	out.uid = uid_;
 	out.gid = gid_;
 	release_user(open);
+	forget_changed(msg.user, out.accounts);
 	reply(out);
+}
+
+/* The service takes the accounts as loaded (ServicePlan::set_user()):
+   known_ keeps the summaries of unchanged records, takes their stored
+   status and drops the rest. */
+void Worker::forget_changed(const std::string &user,
+			    const std::vector<ServiceAccount> &loaded)
+{
+	std::map<std::string, const ServiceAccount *> by_id;
+	for (const ServiceAccount &a : loaded)
+		by_id[a.account.id] = &a;
+
+	const std::string prefix = task_key(user, "");
+	auto it = known_.lower_bound(prefix);
+	while (it != known_.end() && it->first.compare(0, prefix.size(),
+						       prefix) == 0) {
+		auto now = by_id.find(it->first.substr(prefix.size()));
+		if (now != by_id.end() &&
+		    now->second->account.revision ==
+		    it->second.account.revision) {
+			it->second.status = now->second->status;
+			++it;
+		} else {
+			it = known_.erase(it);
+		}
+	}
 }
 
 void Worker::do_task(WorkerMessage &msg)
@@ -754,10 +793,21 @@ void Worker::do_task(WorkerMessage &msg)
 		if (open != nullptr)
 			release_user(open);
 	}
-	if (msg.kind == "check" && msg.accounts.size() == 1 && adopted_)
+	if (msg.kind == "check" && msg.accounts.size() == 1 && adopted_) {
+		known_[key] = msg.accounts[0];
 		start_check(t, std::move(msg.accounts[0]));
-	else
-		start_run(t);
+		return;
+	}
+	auto known = known_.find(key);
+	if (msg.kind == "check" && msg.accounts.empty() && adopted_ &&
+	    known != known_.end() &&
+	    known->second.account.revision == msg.revision) {
+		start_check(t, known->second);
+		return;
+	}
+	/* a run, or a check of an account this worker does not have (as
+	   the service has it): a run reads it from the storage */
+	start_run(t);
 }
 
 void Worker::start_check(Task &task, ServiceAccount account)
@@ -770,6 +820,7 @@ void Worker::start_check(Task &task, ServiceAccount account)
 	env.username = task.user;
 	env.ssl = mail_storage_service_user_get_ssl_settings(anchor_);
 	env.dns_client_socket = base_dir_ + "/dns-client";
+	task.revision = account.account.revision;
 	stored.account = std::move(account.account);
 	stored.password_blob = std::move(account.secret);
 	stored.status = account.status;
@@ -830,6 +881,7 @@ void Worker::run_now(Task &task)
 		return;
 	}
 	task.active = true;
+	task.revision = stored.account.revision;
 	open->runs_active++;
 	task.run = account_task_start(*open->store, *settings_of(open->user),
 		*open->http, std::move(stored), RunMode::Fetch,
@@ -860,8 +912,11 @@ void Worker::task_done(const std::string &key_ref, const RunReport *report)
 		out.error = report->error;
 		out.status = report->status;
 		out.has_status = true;
+		/* a check that found nothing new: the summary stays */
+		out.has_summary = task->kind != "check" || report->changed;
 		out.summary = report->summary;
 	}
+	remember(*task, report);
 	reply(out);
 	if (report == nullptr && !stopping) {
 		/* whatever went wrong, the service should know the user as
@@ -889,6 +944,23 @@ void Worker::task_done(const std::string &key_ref, const RunReport *report)
 	if (open != nullptr)
 		release_user(open);
 	maybe_exit();
+}
+
+/* What the service makes of a task's done event, made of known_ too. */
+void Worker::remember(const Task &task, const RunReport *report)
+{
+	auto it = known_.find(task_key(task.user, task.id));
+	if (it == known_.end())
+		return;
+	ServiceAccount &a = it->second;
+	if (report == nullptr || a.account.revision != task.revision) {
+		/* lost, or the run found another record: sent again */
+		known_.erase(it);
+		return;
+	}
+	a.status = report->status;
+	if (task.kind != "check" || report->changed)
+		a.summary = report->summary;
 }
 
 void worker_reap_cb(Worker *w)

@@ -420,8 +420,11 @@ std::string worker_message_encode(bool request, const WorkerMessage &msg)
 		if (msg.verb == "done") {
 			root["ok"] = msg.ok;
 			root["fetched"] = Json::UInt64(msg.fetched);
-			root["summary"] = poll_summary_encode(msg.summary);
 		}
+		if (msg.has_summary)
+			root["summary"] = poll_summary_encode(msg.summary);
+		if (msg.revision != 0)
+			root["rev"] = Json::UInt64(msg.revision);
 		if (msg.has_status)
 			root["status"] = status_record_encode(msg.status);
 		if ((msg.verb == "task" || msg.verb == "push") &&
@@ -457,7 +460,8 @@ static int worker_message_read(std::string_view line, WorkerMessage &m,
 	    json_get(root, "uid", m.uid, error_r) < 0 ||
 	    json_get(root, "gid", m.gid, error_r) < 0 ||
 	    json_get(root, "ok", m.ok, error_r) < 0 ||
-	    json_get(root, "fetched", m.fetched, error_r) < 0)
+	    json_get(root, "fetched", m.fetched, error_r) < 0 ||
+	    json_get(root, "rev", m.revision, error_r) < 0)
 		return -1;
 	if (m.verb.empty())
 		return json_type_error(error_r, "do/ev", "a verb");
@@ -466,10 +470,11 @@ static int worker_message_read(std::string_view line, WorkerMessage &m,
 	    (ret > 0 && status_record_decode(status, m.status, error_r) < 0))
 		return -1;
 	m.has_status = ret > 0;
-	if (json_get(root, "summary", summary, error_r) < 0 ||
-	    (!summary.empty() &&
-	     poll_summary_decode(summary, m.summary, error_r) < 0))
+	ret = json_get(root, "summary", summary, error_r);
+	if (ret < 0 || (!summary.empty() &&
+			poll_summary_decode(summary, m.summary, error_r) < 0))
 		return -1;
+	m.has_summary = ret > 0;
 	if (root.isMember("account")) {
 		ServiceAccount a;
 		if (account_from_json(root["account"], a, error_r) < 0)

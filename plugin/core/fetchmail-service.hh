@@ -87,6 +87,7 @@ struct ServiceTask {
    service -> worker   {"do":"load","user":U}
                        {"do":"task","kind":"check"|"run","user":U,"id":I,
                         "account":{...}}
+                       {"do":"task","kind":"check","user":U,"id":I,"rev":R}
                        {"do":"push","user":U,"id":I,"account":{...}}
                        {"do":"unpush","user":U,"id":I}
                        {"do":"stop"}
@@ -94,11 +95,17 @@ struct ServiceTask {
                         "accounts":[{...}]}
                        {"ev":"loaded","user":U,"error":E[,"nouser":true]}
                        {"ev":"done","user":U,"id":I,"ok":B,"fetched":N,
-                        "error":E,"status":{...},"summary":{...}}
+                        "error":E,"status":{...}[,"summary":{...}]}
                        {"ev":"push","user":U,"id":I,"state":S}
 
    An account is {"account":<record>,"status":<status record>,
-   "summary":<summary>} with the stored forms as strings. Push states:
+   "summary":<summary>} with the stored forms as strings. A check names
+   the account only by its revision ("rev") when the worker has it
+   already: each worker keeps the accounts it was sent with a check, their
+   status and summary as its own done events left them (the service sends
+   the whole account again when it changed, or the worker is new). A done
+   event without "summary" leaves the summary as it was (a check that
+   found nothing new). Push states:
    idling, unsupported (the server has no IDLE), lost (the connection
    ended; the worker reconnects by itself while the push is wanted). */
 struct WorkerMessage {
@@ -111,10 +118,12 @@ struct WorkerMessage {
 	bool nouser = false;
 	uint32_t uid = 0, gid = 0;
 	uint64_t fetched = 0;
+	uint64_t revision = 0;   /* check without its account */
 	std::vector<ServiceAccount> accounts;  /* loaded; task: one */
 	AccountStatus status;    /* done */
 	PollSummary summary;     /* done */
 	bool has_status = false;
+	bool has_summary = false;
 };
 
 /* One line (without the newline). */

@@ -9,8 +9,9 @@
      and as an event, decodes to the same message as far as that verb
      carries it (verb, user, id, kind, state, error, nouser, the status
      when there is one; uid and gid for loaded/resolved without error;
-     ok, fetched and the summary for done; the account of a task, the
-     accounts of loaded) and encodes to the same bytes again.
+     ok and fetched for done; the summary when there is one; the
+     revision of a check; the account of a task, the accounts of loaded)
+     and encodes to the same bytes again.
    1 service_status_decode(): the same for the STATUS reply (a refused
      one leaves the map untouched; an accepted one round trips).
    2 ServicePlan::decode_user() of the rest (a snapshot): refused, the
@@ -108,10 +109,11 @@ void check_worker_round_trip(const WorkerMessage &m, bool request)
 		FUZZ_CHECK(status_fields(b.status) == status_fields(m.status));
 	if ((m.verb == "loaded" || m.verb == "resolved") && m.error.empty())
 		FUZZ_CHECK(b.uid == m.uid && b.gid == m.gid);
-	if (m.verb == "done") {
+	if (m.verb == "done")
 		FUZZ_CHECK(b.ok == m.ok && b.fetched == m.fetched);
+	FUZZ_CHECK(b.has_summary == m.has_summary && b.revision == m.revision);
+	if (m.has_summary)
 		FUZZ_CHECK(b.summary == m.summary);
-	}
 	if (m.verb == "task" && !m.accounts.empty()) {
 		FUZZ_CHECK(b.accounts.size() == 1 &&
 			   same_account(b.accounts[0], m.accounts[0]));

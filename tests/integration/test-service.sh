@@ -47,6 +47,17 @@ sandbox_fill alice 2 2k
 assert_ok wait_until 30 same_count "$U1" S "$((n + 2))"
 assert_eq "$(msgids_local "$U1" S | uniq -d)" "" "no duplicates"
 
+check "an edited password reaches the service's next polls"
+# the service's cheap polls name an account its worker has by revision:
+# an edit must reach them (wrong password: error; right again: mail)
+assert_ok "${FM[@]}" edit -u "$U1" "$A" --password wrong-password-123
+a_is() { [[ $(field "$U1" "$A" last-status) == "$1" ]]; }
+assert_ok wait_until 30 a_is error
+assert_ok "${FM[@]}" edit -u "$U1" "$A" --password "$ALICE_PASSWORD"
+sandbox_fill alice 1 2k
+assert_ok wait_until 30 same_count "$U1" S "$((n + 3))"
+assert_ok wait_until 10 a_is ok
+
 check "an inactive account is not polled"
 assert_ok "${FM[@]}" edit -u "$U1" "$A" --active no
 sleep 1

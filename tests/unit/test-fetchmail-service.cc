@@ -385,7 +385,34 @@ void test_worker_messages(void **)
 	assert_str(back.error, done.error);
 	assert_true(back.has_status);
 	assert_int_equal(back.status.failures, 3);
-	assert_false(back.summary.known);
+	assert_false(back.has_summary);
+	assert_null(strstr(line.c_str(), "summary"));
+
+	/* a done with a summary carries it; one without leaves it alone */
+	done.has_summary = true;
+	done.summary = acct("x", 1, true).summary;
+	line = worker_message_encode(false, done);
+	assert_int_equal(worker_message_decode(line, back, error), 0);
+	assert_true(back.has_summary);
+	assert_true(back.summary == done.summary);
+
+	/* a check the worker has the account of: named by its revision,
+	   nothing of the account on the line */
+	WorkerMessage slim;
+	slim.verb = "task";
+	slim.kind = "check";
+	slim.user = "u@example.org";
+	slim.id = "fm-abc";
+	slim.revision = 1234567890123ULL;
+	line = worker_message_encode(true, slim);
+	assert_null(strstr(line.c_str(), "account"));
+	assert_null(strstr(line.c_str(), "blob"));
+	assert_int_equal(worker_message_decode(line, back, error), 0);
+	assert_int_equal(back.revision, 1234567890123ULL);
+	assert_true(back.accounts.empty());
+	assert_false(back.has_summary);
+	assert_int_equal(worker_message_decode(
+		"{\"do\":\"task\",\"rev\":-1}", back, error), -1);
 
 	WorkerMessage loaded;
 	loaded.verb = "loaded";
