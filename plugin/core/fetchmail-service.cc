@@ -53,12 +53,58 @@ void ServicePlan::set_user(const std::string &user, uint32_t uid,
 		e.a = std::move(a);
 		fresh.emplace(id, std::move(e));
 	}
+	unqueue(user, u);
 	u.accounts = std::move(fresh);
+	for (const auto &[id, e] : u.accounts)
+		requeue(user, id);
 }
 
 void ServicePlan::remove_user(const std::string &user)
 {
-	users_.erase(user);
+	auto it = users_.find(user);
+	if (it == users_.end())
+		return;
+	unqueue(user, it->second);
+	users_.erase(it);
+}
+
+void ServicePlan::requeue(const std::string &user, const std::string &id)
+{
+	auto u = users_.find(user);
+	if (u == users_.end())
+		return;
+	auto it = u->second.accounts.find(id);
+	if (it == u->second.accounts.end())
+		return;
+	Entry &e = it->second;
+	const Account &a = e.a.account;
+	uint64_t order = u->second.order;
+
+	if (e.queued != 0)
+		due_.erase(Due(e.queued, order, user, id));
+	e.queued = running_.count(Key(user, id)) > 0 ? 0 : due_time(e.a);
+	if (e.queued != 0)
+		due_.emplace(e.queued, order, user, id);
+
+	bool push = a.push && a.active && a.protocol == Protocol::Imap &&
+		!e.a.status.held;
+	if (push && !e.push)
+		pushes_.emplace(order, user, id);
+	else if (!push && e.push)
+		pushes_.erase(PushKey(order, user, id));
+	e.push = push;
+}
+
+void ServicePlan::unqueue(const std::string &user, User &u)
+{
+	for (auto &[id, e] : u.accounts) {
+		if (e.queued != 0)
+			due_.erase(Due(e.queued, u.order, user, id));
+		if (e.push)
+			pushes_.erase(PushKey(u.order, user, id));
+		e.queued = 0;
+		e.push = false;
+	}
 }
 
 bool ServicePlan::has_user(const std::string &user) const
@@ -142,57 +188,19 @@ size_t ServicePlan::free_slots(int64_t now) const
 		limits_.max_parallel - counted : 0;
 }
 
-/* Every account in (user, id) order, and whether a task of it is in
-   flight: running_ has the same order, so one walk beside it does (this
-   runs after every task, over every account: no lookups, no copies). */
-template <typename Fn>
-void ServicePlan::each_account(Fn fn) const
-{
-	auto r = running_.begin();
-	for (const auto &[name, u] : users_) {
-		for (const auto &[id, e] : u.accounts) {
-			while (r != running_.end() &&
-			       (r->first.first < name ||
-				(r->first.first == name && r->first.second < id)))
-				++r;
-			bool running = r != running_.end() &&
-				r->first.first == name && r->first.second == id;
-			fn(name, u, id, e, running);
-		}
-	}
-}
-
 std::vector<ServiceTask> ServicePlan::next_tasks(int64_t now)
 {
-	struct Due {
-		int64_t when;
-		uint64_t order;
-		const std::string *name, *id;
-		const Entry *e;
-	};
-	std::vector<Due> due;
 	std::vector<ServiceTask> tasks;
 	size_t slots = free_slots(now);
 
-	if (slots == 0)
-		return tasks;
-	each_account([&](const std::string &name, const User &u,
-			 const std::string &id, const Entry &e, bool running) {
-		int64_t t = running ? 0 : due_time(e.a);
-		if (t != 0 && t <= now)
-			due.push_back(Due{ t, u.order, &name, &id, &e });
-	});
-	/* earliest due first, then the users the service learnt first */
-	auto first = [](const Due &a, const Due &b) {
-		return std::tie(a.when, a.order, *a.name, *a.id) <
-			std::tie(b.when, b.order, *b.name, *b.id);
-	};
-	size_t n = std::min(slots, due.size());
-	std::partial_sort(due.begin(), due.begin() + n, due.end(), first);
-	for (size_t i = 0; i < n; i++) {
-		running_[Key(*due[i].name, *due[i].id)] = now;
-		tasks.push_back(ServiceTask{ task_kind(due[i].e->a),
-					     *due[i].name, *due[i].id });
+	while (tasks.size() < slots && !due_.empty() &&
+	       std::get<0>(*due_.begin()) <= now) {
+		auto first = due_.extract(due_.begin());
+		const auto &[when, order, user, id] = first.value();
+		Entry *e = entry(user, id);
+		e->queued = 0;
+		running_[Key(user, id)] = now;
+		tasks.push_back(ServiceTask{ task_kind(e->a), user, id });
 	}
 	return tasks;
 }
@@ -218,6 +226,7 @@ void ServicePlan::task_done(const ServiceTask &task,
 		if (e.a.account.active && !e.a.status.held)
 			e.a.status.next_run = now;
 	}
+	requeue(task.user, task.id);
 }
 
 /* A wake while the task was in flight is for that task: the account is
@@ -227,8 +236,10 @@ void ServicePlan::task_done(const ServiceTask &task,
 void ServicePlan::task_unstarted(const ServiceTask &task)
 {
 	Entry *entry = task_ended(task);
-	if (entry != nullptr)
-		entry->again = false;
+	if (entry == nullptr)
+		return;
+	entry->again = false;
+	requeue(task.user, task.id);
 }
 
 void ServicePlan::task_lost(const ServiceTask &task, int64_t now)
@@ -240,19 +251,12 @@ void ServicePlan::task_lost(const ServiceTask &task, int64_t now)
 	e.again = false;
 	e.a.summary = PollSummary();
 	e.a.status.next_run = now + LOST_RETRY_SECS;
+	requeue(task.user, task.id);
 }
 
 int64_t ServicePlan::next_due() const
 {
-	int64_t due = 0;
-
-	each_account([&](const std::string &, const User &,
-			 const std::string &, const Entry &e, bool running) {
-		int64_t t = running ? 0 : due_time(e.a);
-		if (t > 0)
-			due = due == 0 ? t : std::min(due, t);
-	});
-	return due;
+	return due_.empty() ? 0 : std::get<0>(*due_.begin());
 }
 
 bool ServicePlan::look(const std::string &user, int64_t now)
@@ -272,6 +276,7 @@ bool ServicePlan::look(const std::string &user, int64_t now)
 		    now - st.last_run < static_cast<int64_t>(limits_.look_age_secs))
 			continue;
 		e.a.status.next_run = now;
+		requeue(user, id);
 		any = true;
 	}
 	if (any)
@@ -286,32 +291,24 @@ void ServicePlan::wake(const std::string &user, const std::string &id,
 	if (found == nullptr)
 		return;
 	Entry &e = *found;
-	if (running_.count(Key(user, id)) > 0)
+	if (running_.count(Key(user, id)) > 0) {
 		e.again = true;
-	else if (e.a.account.active && !e.a.status.held)
+	} else if (e.a.account.active && !e.a.status.held) {
 		e.a.status.next_run = now;
+		requeue(user, id);
+	}
 }
 
 std::vector<std::pair<std::string, std::string>>
 ServicePlan::push_wanted(int64_t now) const
 {
-	std::vector<std::tuple<uint64_t, std::string, std::string>> want;
 	std::vector<std::pair<std::string, std::string>> list;
 
-	for (const auto &[name, u] : users_) {
-		for (const auto &[id, e] : u.accounts) {
-			const Account &a = e.a.account;
-			if (!a.push || !a.active || a.protocol != Protocol::Imap ||
-			    e.a.status.held || e.no_idle_until > now)
-				continue;
-			want.emplace_back(u.order, name, id);
-		}
-	}
-	std::sort(want.begin(), want.end());
-	for (const auto &[order, name, id] : want) {
+	for (const auto &[order, user, id] : pushes_) {
 		if (list.size() >= limits_.max_push)
 			break;
-		list.emplace_back(name, id);
+		if (entry(user, id)->no_idle_until <= now)
+			list.emplace_back(user, id);
 	}
 	return list;
 }

@@ -47,6 +47,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -227,6 +228,8 @@ private:
 		ServiceAccount a;
 		bool again = false;            /* woken while busy */
 		int64_t no_idle_until = 0;
+		int64_t queued = 0;            /* its time in due_, or 0 */
+		bool push = false;             /* in pushes_ */
 	};
 	/* (user, account id) */
 	using Key = std::pair<std::string, std::string>;
@@ -240,9 +243,13 @@ private:
 	Entry *entry(const std::string &user, const std::string &id);
 	const Entry *entry(const std::string &user, const std::string &id) const;
 	size_t free_slots(int64_t now) const;
-	template <typename Fn> void each_account(Fn fn) const;
-	/* a task ended: not busy any more; its entry, or nullptr when the
-	   account is gone */
+	/* an account changed (its status, record or task): due_ and
+	   pushes_ follow */
+	void requeue(const std::string &user, const std::string &id);
+	/* the user's accounts leave due_ and pushes_ (before they go) */
+	void unqueue(const std::string &user, User &u);
+	/* a task ended: not busy any more; its entry (the caller requeues
+	   it after its changes), or nullptr when the account is gone */
 	Entry *task_ended(const ServiceTask &task);
 	int64_t due_time(const ServiceAccount &a) const;
 	static ServiceTask::Kind task_kind(const ServiceAccount &a);
@@ -252,6 +259,15 @@ private:
 	/* the tasks in flight (when each started), kept apart from the
 	   accounts so that none is forgotten while it runs */
 	std::map<Key, int64_t> running_;
+	/* the accounts that are due some time and not busy, earliest first
+	   (then the users the service learnt first): a round costs
+	   O(log n) per task, not a walk over every account */
+	using Due = std::tuple<int64_t, uint64_t, std::string, std::string>;
+	std::set<Due> due_;
+	/* the push accounts that may hold a connection (IMAP, push, active,
+	   not held), in push_wanted()'s order */
+	using PushKey = std::tuple<uint64_t, std::string, std::string>;
+	std::set<PushKey> pushes_;
 	uint64_t next_order_ = 1;
 };
 
