@@ -94,6 +94,8 @@
 #include "fetchmail-sasl.hh"
 #include "fetchmail-strings.hh"
 
+#include "test-wire.hh"
+
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -102,6 +104,7 @@
 #include <vector>
 
 using namespace fetchmail;
+using fetchmail_test::pop3_stuffed;
 
 namespace {
 
@@ -164,19 +167,6 @@ std::string make_body(int k, const std::string &mid, uint8_t pad)
 		body += ".dot-stuffed line " + std::to_string(i) +
 			" of the body\r\n";
 	return body + "end\r\n";
-}
-
-std::string dot_stuff(const std::string &raw)
-{
-	std::string out;
-	bool line_start = true;
-	for (char c : raw) {
-		if (line_start && c == '.')
-			out += '.';
-		out += c;
-		line_start = c == '\n';
-	}
-	return out + ".\r\n";
 }
 
 /* "4:6,8" and "1:*" against the folder's UIDs */
@@ -572,7 +562,7 @@ void Server::pop3(const std::string &text)
 		Msg *m = numbered();
 		reply(m == nullptr ? "-ERR no such message\r\n" :
 		      "+OK " + std::to_string(m->body.size()) + " octets\r\n" +
-		      dot_stuff(m->body));
+		      pop3_stuffed(m->body));
 	} else if (cmd == "DELE") {
 		Msg *m = numbered();
 		if (m == nullptr) {

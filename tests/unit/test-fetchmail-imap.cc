@@ -1,27 +1,20 @@
 /* Unit tests for the IMAP session (fetchmail-imap.hh): scripted server
    transcripts, each re-run with the server's bytes split at every byte
-   position and fed byte by byte, which must give the same events, the same
-   reassembled bodies and the same client output. */
+   position and fed byte by byte (test-transcript.hh), which must give the
+   same events, the same reassembled bodies and the same client output. */
 
 #include "fetchmail-imap.hh"
 
-#include <cstring>
+#include "test-transcript.hh"
+
+#include <algorithm>
 #include <functional>
 #include <iterator>
-#include <memory>
 #include <string>
 #include <vector>
 
-/* cmocka last: its fail() macro clashes with the C++ library */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-extern "C" {
-#include <cmocka.h>
-}
-
 using namespace fetchmail;
+using namespace fetchmail_test;
 
 namespace {
 
@@ -56,32 +49,12 @@ std::string lit(const std::string &body)
 	return "{" + std::to_string(body.size()) + "}\r\n" + body;
 }
 
-struct Transcript {
-	std::vector<std::string> events;  /* MessageData merged per message */
-	std::string output;               /* client bytes, "|" before actions */
-	std::vector<long> consumed;       /* per server step; -1: finished */
-};
-
 const char *const type_names[] = {
 	"NeedTls", "LoggedIn", "FolderSelected", "Listing", "Begin", "Data",
 	"End", "Removed", "Done", "Error", "Log", "Failed", "FolderFailed",
 	"Idling", "MailboxChanged", "IdleDone", "IdleFailed",
 };
 static_assert(std::size(type_names) == (size_t)EventType::IdleFailed + 1);
-
-const char *const kind_names[] = {
-	"None", "Protocol", "Auth", "TlsUnavailable", "Server", "Closed",
-	"Unsupported",
-};
-static_assert(std::size(kind_names) == (size_t)ErrorKind::Unsupported + 1);
-
-std::string join(const std::vector<std::string> &list)
-{
-	std::string out;
-	for (const std::string &s : list)
-		out += (out.empty() ? "" : ",") + s;
-	return out;
-}
 
 std::string describe(const Event &ev)
 {
@@ -106,11 +79,11 @@ std::string describe(const Event &ev)
 	case EventType::MessageBegin:
 	case EventType::MessageEnd:
 		return out + " " + msg.uid + " " + std::to_string(msg.size) +
-			" [" + ev.internal_date + "] [" + join(ev.flags) + "]";
+			" [" + ev.internal_date + "] [" + join(ev.flags, ",") + "]";
 	case EventType::MessageFailed:
 		return out + " " + msg.uid + ": " + ev.text;
 	case EventType::Removed:
-		return out + (ev.uids.empty() ? "" : " " + join(ev.uids));
+		return out + (ev.uids.empty() ? "" : " " + join(ev.uids, ","));
 	case EventType::IdleDone:
 		return out + " " + std::to_string(ev.count);
 	case EventType::MailboxChanged:
@@ -119,7 +92,7 @@ std::string describe(const Event &ev)
 			 " recent=" + std::to_string(ev.recent) : "");
 	case EventType::Error:
 	case EventType::IdleFailed:
-		return out + " " + kind_names[(int)ev.error_kind] + ": " + ev.text;
+		return out + " " + error_kind_name(ev.error_kind) + ": " + ev.text;
 	case EventType::Log:
 		return (ev.outgoing ? "C: " : "S: ") + ev.text;
 	default:
@@ -131,36 +104,16 @@ void add_event(Transcript &t, const Event &ev)
 {
 	for (const std::string &text : { ev.text, describe(ev) }) {
 		if (text.find(password) != std::string::npos)
-			fail_msg("password leaked: %s", text.c_str());
+			t.problem("password leaked: " + text);
 	}
 	if (ev.type != EventType::MessageData) {
-		t.events.push_back(describe(ev));
+		t.add(describe(ev));
 		return;
 	}
 	std::string prefix = "Data " + ev.message.uid + " ";
-	if (t.events.empty() || t.events.back().rfind(prefix, 0) != 0)
-		t.events.push_back(prefix);
-	t.events.back().append(ev.data);
-}
-
-using Chunker = std::function<std::vector<size_t>(size_t)>;
-
-std::vector<size_t> whole(size_t len)
-{
-	return { len };
-}
-
-std::vector<size_t> bytewise(size_t len)
-{
-	return std::vector<size_t>(len, 1);
-}
-
-Chunker split_at(size_t pos)
-{
-	return [pos](size_t len) {
-		return pos < len ? std::vector<size_t>{ pos, len - pos } :
-			std::vector<size_t>{ len };
-	};
+	if (t.lines.empty() || t.lines.back().rfind(prefix, 0) != 0)
+		t.add(prefix);
+	t.lines.back().append(ev.data);
 }
 
 SessionConfig config(SessionConfig::Tls tls = SessionConfig::Tls::Implicit)
@@ -172,78 +125,57 @@ SessionConfig config(SessionConfig::Tls tls = SessionConfig::Tls::Implicit)
 	return cfg;
 }
 
+/* Runs the steps: the driver's actions, and the server's steps each cut
+   by chunk (a chunk never spans two steps) until the session takes less
+   than a chunk. */
 Transcript run(const SessionConfig &cfg, const std::vector<Step> &steps,
-	       const Chunker &chunker)
+	       const Chunker &chunk)
 {
 	ImapSession session(cfg);
 	Transcript t;
-	auto drain = [&] {
+	auto feed = [&](std::string_view bytes) { return session.feed(bytes); };
+	auto drain = [&](const char *, size_t) {
 		Event ev;
 		while (session.next_event(ev))
 			add_event(t, ev);
 		t.output += session.take_output();
 	};
-	drain();
+	drain(nullptr, 0);
 	for (const Step &step : steps) {
 		if (!step.server) {
 			t.output += "|";
 			step.action(session);
-			drain();
+			drain(nullptr, 0);
 			continue;
 		}
-		size_t pos = 0;
-		for (size_t len : chunker(step.bytes.size())) {
-			/* a fresh heap copy per feed: views kept too long
-			   show up under ASan */
-			std::unique_ptr<char[]> buf(new char[len + 1]);
-			memcpy(buf.get(), step.bytes.data() + pos, len);
-			size_t n = session.feed(std::string_view(buf.get(), len));
-			assert_true(n <= len);
-			drain();
-			pos += n;
-			if (n < len)
-				break;
+		std::string_view bytes = step.bytes;
+		size_t pos = 0, n = 0, used = 0;
+		while (pos < bytes.size() && used == n) {
+			n = chunk(pos, bytes.size());
+			used = feed_copy(bytes.substr(pos, n), feed, drain, t);
+			pos += used;
 		}
 		t.consumed.push_back(session.finished() ? -1 : (long)pos);
 	}
 	return t;
 }
 
-void compare(const Transcript &a, const Transcript &b, const char *what,
-	     size_t pos)
-{
-	for (size_t i = 0; i < a.events.size() || i < b.events.size(); i++) {
-		const char *x = i < a.events.size() ? a.events[i].c_str() : "(none)";
-		const char *y = i < b.events.size() ? b.events[i].c_str() : "(none)";
-		if (strcmp(x, y) != 0)
-			fail_msg("%s %zu: event %zu differs:\n  %s\n  %s",
-				 what, pos, i, x, y);
-	}
-	if (a.output != b.output)
-		fail_msg("%s %zu: output differs:\n%s\n%s", what, pos,
-			 a.output.c_str(), b.output.c_str());
-	if (a.consumed != b.consumed)
-		fail_msg("%s %zu: consumed differs", what, pos);
-}
-
 /* Runs the script whole, split at every position and byte by byte;
    returns the whole run's transcript. */
 Transcript check_splits(const SessionConfig &cfg, const std::vector<Step> &steps)
 {
-	Transcript base = run(cfg, steps, whole);
 	size_t longest = 0;
 	for (const Step &step : steps)
 		longest = std::max(longest, step.bytes.size());
-	for (size_t pos = 1; pos < longest; pos++)
-		compare(base, run(cfg, steps, split_at(pos)), "split at", pos);
-	compare(base, run(cfg, steps, bytewise), "byte by byte", 0);
-	return base;
+	return fetchmail_test::check_splits(
+		[&](const Chunker &chunk) { return run(cfg, steps, chunk); },
+		longest);
 }
 
 std::vector<std::string> without_logs(const Transcript &t)
 {
 	std::vector<std::string> out;
-	for (const std::string &ev : t.events) {
+	for (const std::string &ev : t.lines) {
 		if (ev.rfind("C: ", 0) != 0 && ev.rfind("S: ", 0) != 0)
 			out.push_back(ev);
 	}
@@ -252,22 +184,7 @@ std::vector<std::string> without_logs(const Transcript &t)
 
 void expect_events(const Transcript &t, const std::vector<std::string> &expected)
 {
-	std::vector<std::string> got = without_logs(t);
-	for (size_t i = 0; i < got.size() || i < expected.size(); i++) {
-		const char *x = i < expected.size() ? expected[i].c_str() : "(none)";
-		const char *y = i < got.size() ? got[i].c_str() : "(none)";
-		if (strcmp(x, y) != 0)
-			fail_msg("event %zu:\n  expected %s\n  got      %s", i, x, y);
-	}
-}
-
-bool has_event(const Transcript &t, const std::string &event)
-{
-	for (const std::string &ev : t.events) {
-		if (ev == event)
-			return true;
-	}
-	return false;
+	expect_lines(without_logs(t), expected);
 }
 
 void expect_output(const Transcript &t, const std::string &expected)
@@ -396,15 +313,15 @@ void test_full_session(void **)
 		"Done",
 	});
 	/* the run log: commands, status lines, summaries, no bodies */
-	assert_true(has_event(t, "C: a1 LOGIN \"bob\" ***"));
-	assert_true(has_event(t, "S: * OK [UIDVALIDITY 1700000000] UIDs valid"));
-	assert_true(has_event(t, "S: (3 FETCH lines not logged)"));
-	assert_true(has_event(t, "S: * 1 FETCH (UID 1 FLAGS (\\Seen) INTERNALDATE "
+	assert_true(has_line(t, "C: a1 LOGIN \"bob\" ***"));
+	assert_true(has_line(t, "S: * OK [UIDVALIDITY 1700000000] UIDs valid"));
+	assert_true(has_line(t, "S: (3 FETCH lines not logged)"));
+	assert_true(has_line(t, "S: * 1 FETCH (UID 1 FLAGS (\\Seen) INTERNALDATE "
 			      "\"17-Jul-2023 02:44:25 +0200\" BODY[] {" +
 			      std::to_string(body1.size()) + "} ...)"));
-	assert_true(has_event(t, "S: * 3 FETCH (FLAGS (\\Seen \\Flagged))"));
-	assert_true(has_event(t, "S: a9 OK Logout completed (0.001 + 0.000 secs)."));
-	for (const std::string &ev : t.events) {
+	assert_true(has_line(t, "S: * 3 FETCH (FLAGS (\\Seen \\Flagged))"));
+	assert_true(has_line(t, "S: a9 OK Logout completed (0.001 + 0.000 secs)."));
+	for (const std::string &ev : t.lines) {
 		assert_true(ev.find("Subject") == std::string::npos ||
 			    ev.rfind("Data ", 0) == 0);
 	}
@@ -507,8 +424,8 @@ void test_logindisabled(void **)
 	expect_output(t, "a1 AUTHENTICATE PLAIN\r\n"
 		      "AGJvYgBodW50ZXIycGFzcw==\r\n");
 	expect_events(t, { "LoggedIn" });
-	assert_true(has_event(t, "C: ***"));
-	assert_true(has_event(t, "C: a1 AUTHENTICATE PLAIN"));
+	assert_true(has_line(t, "C: ***"));
+	assert_true(has_line(t, "C: a1 AUTHENTICATE PLAIN"));
 
 	t = check_splits(config(), {
 		S("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED STARTTLS] ready.\r\n"),
@@ -528,9 +445,9 @@ void test_authenticate_plain_sasl_ir(void **)
 	});
 	expect_output(t, "a1 AUTHENTICATE PLAIN AGJvYgBodW50ZXIycGFzcw==\r\n");
 	expect_events(t, { "LoggedIn" });
-	assert_true(has_event(t, "C: a1 AUTHENTICATE PLAIN ***"));
+	assert_true(has_line(t, "C: a1 AUTHENTICATE PLAIN ***"));
 	/* the encoded credentials are never logged */
-	for (const std::string &ev : t.events)
+	for (const std::string &ev : t.lines)
 		assert_true(ev.find("AGJvYgBo") == std::string::npos);
 }
 
@@ -562,7 +479,7 @@ void test_authenticate_oauth(void **)
 		      "aHVudGVyMnBhc3MBAQ==\r\n\r\n");
 	expect_events(t, { "Error Auth: "
 			   "[AUTHENTICATIONFAILED] Invalid credentials (Failure)" });
-	assert_true(has_event(t, "C: (empty response)"));
+	assert_true(has_line(t, "C: (empty response)"));
 
 	cfg.sasl_mech = "OAUTHBEARER";
 	cfg.user = "b,o=b";
@@ -592,7 +509,7 @@ void test_wrong_password(void **)
 	});
 	expect_events(t, { "Error Auth: [AUTHENTICATIONFAILED] "
 			   "Authentication failed." });
-	assert_true(has_event(t, "S: a1 NO [AUTHENTICATIONFAILED] "
+	assert_true(has_line(t, "S: a1 NO [AUTHENTICATIONFAILED] "
 			      "Authentication failed."));
 
 	/* a server that echoes the password gets it redacted */
@@ -603,7 +520,7 @@ void test_wrong_password(void **)
 	});
 	expect_events(t, { "Error Auth: [AUTHENTICATIONFAILED] "
 			   "bad password ***" });
-	assert_true(has_event(t, "S: * OK ***? really?"));
+	assert_true(has_line(t, "S: * OK ***? really?"));
 
 	/* RFC 5530 server-side failures are not a bad password */
 	t = check_splits(config(), {
@@ -625,7 +542,7 @@ void test_password_quoted(void **)
 	});
 	expect_output(t, "a1 LOGIN \"bob\\\"o'\" \"a\\\"b\\\\c d\"\r\n"
 		      "a2 CAPABILITY\r\n");
-	for (const std::string &ev : t.events)
+	for (const std::string &ev : t.lines)
 		assert_true(ev.find("b\\\\c") == std::string::npos);
 }
 
@@ -642,7 +559,7 @@ void test_password_literal(void **)
 	expect_output(t, "a1 LOGIN \"bob\" {" + std::to_string(pass.size()) +
 		      "+}\r\n" + pass + "\r\n");
 	expect_events(t, { "LoggedIn" });
-	for (const std::string &ev : t.events)
+	for (const std::string &ev : t.lines)
 		assert_true(ev.find("p\xc3\xa4ss") == std::string::npos);
 
 	/* synchronizing: the password only after "+" */
@@ -659,7 +576,7 @@ void test_password_literal(void **)
 	expect_output(t, "a1 LOGIN {4}\r\n|b\xc3\xb6" "b {" +
 		      std::to_string(pass.size()) + "}\r\n|" + pass + "\r\n|");
 	expect_events(t, { "LoggedIn" });
-	assert_true(has_event(t, "C: a1 LOGIN \"b\xc3\xb6" "b\" ***"));
+	assert_true(has_line(t, "C: a1 LOGIN \"b\xc3\xb6" "b\" ***"));
 
 	/* refused before the literal is sent */
 	t = check_splits(cfg, {
@@ -747,7 +664,7 @@ void test_listing_fingerprints(void **)
 		"Listing",
 		"Listing 2:120 3:4000 4:5",
 	});
-	for (const std::string &ev : t.events)
+	for (const std::string &ev : t.lines)
 		assert_true(ev.find("S: * 2 FETCH") == std::string::npos);
 }
 
@@ -1007,7 +924,7 @@ void test_body_uid_after_literal(void **)
 		"Failed 7: message not returned by the server (expunged?)",
 		"Failed 8: UID FETCH failed: Error in IMAP command",
 	});
-	assert_true(has_event(t, "S: * 9 FETCH (UID 99 BODY[] {5} ...) "
+	assert_true(has_line(t, "S: * 9 FETCH (UID 99 BODY[] {5} ...) "
 			      "ignored: not requested"));
 }
 
@@ -1129,9 +1046,9 @@ void test_unknown_responses(void **)
 		"FolderFailed INBOX: UID FETCH failed: [SERVERBUG] Internal error",
 		"Listing 1:5",
 	});
-	assert_true(has_event(t, "S: * 5 XFOO (a {3}"));
-	assert_true(has_event(t, "S: * NO [ALERT] Quota warning"));
-	for (const std::string &ev : t.events)
+	assert_true(has_line(t, "S: * 5 XFOO (a {3}"));
+	assert_true(has_line(t, "S: * NO [ALERT] Quota warning"));
+	for (const std::string &ev : t.lines)
 		assert_true(ev.find("abc") == std::string::npos);
 }
 
@@ -1149,7 +1066,7 @@ void test_line_too_long(void **)
 	Transcript t = check_splits(cfg, { S(greeting),
 			      S("* OK " + std::string(995, 'x') + "\r"),
 			      A([](ImapSession &s) { s.feed("\n"); }) });
-	assert_false(has_event(t, "Error Protocol: line too long"));
+	assert_false(has_line(t, "Error Protocol: line too long"));
 	/* a response with many literals is bounded as a whole */
 	std::string list = "* LIST () \"/\" (";
 	for (int i = 0; i < 20; i++)
@@ -1178,7 +1095,7 @@ void test_literal_too_big(void **)
 	cfg.max_message = 5;
 	Transcript t = check_splits(cfg, fetching(
 		"* 1 FETCH (UID 1 BODY[] {5}\r\nhello)\r\na3 OK\r\n"));
-	assert_true(has_event(t, "End 1 5 [] []"));
+	assert_true(has_line(t, "End 1 5 [] []"));
 }
 
 void test_uint32_overflow(void **)
@@ -1373,12 +1290,12 @@ void test_idle_changes(void **)
 		"MailboxChanged EXPUNGE 3",
 		"IdleDone 5",
 	});
-	assert_true(has_event(t, "C: a3 IDLE"));
-	assert_true(has_event(t, "S: + idling"));
-	assert_true(has_event(t, "C: DONE"));
-	assert_true(has_event(t, "S: * OK Still here"));
-	assert_true(has_event(t, "S: * 2 FETCH (FLAGS (\\Seen))"));
-	assert_true(has_event(t, "S: a3 OK Idle completed "
+	assert_true(has_line(t, "C: a3 IDLE"));
+	assert_true(has_line(t, "S: + idling"));
+	assert_true(has_line(t, "C: DONE"));
+	assert_true(has_line(t, "S: * OK Still here"));
+	assert_true(has_line(t, "S: * 2 FETCH (FLAGS (\\Seen))"));
+	assert_true(has_line(t, "S: a3 OK Idle completed "
 			      "(0.001 + 12.000 + 11.999 secs)."));
 
 	/* changes before the "+" count too */
@@ -1592,7 +1509,7 @@ void test_idle_ended_by_server(void **)
 		      "a4 UID FETCH 1:* (UID RFC822.SIZE)\r\n");
 	expect_events(t, idle_events + std::vector<std::string>{
 		"IdleDone 3", "Listing 1:5" });
-	assert_true(has_event(t, "S: DONE BAD Error in IMAP command "
+	assert_true(has_line(t, "S: DONE BAD Error in IMAP command "
 			      "received by server."));
 
 	/* but only right after an IDLE that DONE went out for */

@@ -1,33 +1,25 @@
 /* Unit tests for the POP3 session state machine.
 
-   Most tests run a scripted server: a list of (client command, server
-   reply) steps answered as the session sends the commands, and a driver
-   that reacts to events like the Dovecot glue does (tls_started() on
-   NeedTls, fetch() on Listing, remove() when everything is fetched,
-   quit()). Every transcript is run with the server bytes fed whole, split
-   in two at every byte position, and byte by byte: the events and the
-   reassembled bodies must be identical each time. */
+   Most tests run a scripted server (test-transcript.hh): a list of
+   (client command, server reply) steps answered as the session sends the
+   commands, and a driver that reacts to events like the Dovecot glue does
+   (tls_started() on NeedTls, fetch() on Listing, remove() when everything
+   is fetched, quit()). Every transcript is run with the server bytes fed
+   whole, split in two at every byte position, and byte by byte: the
+   events and the reassembled bodies must be identical each time. */
 
 #include "fetchmail-pop3.hh"
 
+#include "test-transcript.hh"
+#include "test-wire.hh"
+
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <cstring>
-#include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-extern "C" {
-#include <cmocka.h>
-}
-
 using namespace fetchmail;
+using namespace fetchmail_test;
 
 namespace {
 
@@ -38,26 +30,22 @@ const char *const token = "ya29.secret-token";
 struct Scenario {
 	SessionConfig config;
 	std::string greeting = "+OK POP3 ready\r\n";
-	std::vector<std::pair<std::string, std::string>> steps;
+	ScriptedServer::Steps steps;
 	bool fetch = true;
 	std::vector<std::string> remove;
 	bool quit = true;
 	bool eof_at_end = false;
 };
 
-struct Run {
-	std::vector<std::string> events;
-	std::vector<std::string> bodies;   /* one per "Data" entry */
-	std::vector<std::string> outputs;  /* take_output() chunks */
-	std::string server;                /* everything the server sent */
-	size_t fed = 0;
-	size_t steps_used = 0;
-	std::string problem;
-	bool finished = false;
-};
+/* A run: its transcript (events as lines, a "Data <size>" line for each
+   body), the session's take_output() chunks and the server as the run
+   left it. */
+struct Run : Transcript {
+	explicit Run(const Scenario &sc) : server(sc.greeting, sc.steps) {}
 
-/* size of the next chunk to feed, given what was fed and what is there */
-using Chunker = std::function<size_t(size_t fed, size_t avail)>;
+	std::vector<std::string> outputs;
+	ScriptedServer server;
+};
 
 SessionConfig config(SessionConfig::Tls tls = SessionConfig::Tls::Implicit,
 		     std::string mech = "", std::string pass = password)
@@ -68,34 +56,6 @@ SessionConfig config(SessionConfig::Tls tls = SessionConfig::Tls::Implicit,
 	c.password = std::move(pass);
 	c.sasl_mech = std::move(mech);
 	return c;
-}
-
-/* The wire form of a message: dot-stuffed, with the terminator. */
-std::string stuff(std::string_view raw)
-{
-	std::string out;
-	bool line_start = true;
-	for (char c : raw) {
-		if (line_start && c == '.')
-			out += '.';
-		out += c;
-		line_start = c == '\n';
-	}
-	return out + ".\r\n";
-}
-
-const char *kind_name(ErrorKind kind)
-{
-	switch (kind) {
-	case ErrorKind::None: return "None";
-	case ErrorKind::Protocol: return "Protocol";
-	case ErrorKind::Auth: return "Auth";
-	case ErrorKind::TlsUnavailable: return "TlsUnavailable";
-	case ErrorKind::Server: return "Server";
-	case ErrorKind::Closed: return "Closed";
-	case ErrorKind::Unsupported: return "Unsupported";
-	}
-	return "?";
 }
 
 std::string describe(const Event &ev)
@@ -126,8 +86,8 @@ std::string describe(const Event &ev)
 	}
 	case EventType::Done: return "Done" + (ev.text.empty() ? "" : " " + ev.text);
 	case EventType::Error:
-		return std::string("Error ") + kind_name(ev.error_kind) + ": " +
-			ev.text;
+		return std::string("Error ") + error_kind_name(ev.error_kind) +
+			": " + ev.text;
 	case EventType::Log:
 		return (ev.outgoing ? "C: " : "S: ") + ev.text;
 	default:
@@ -138,11 +98,11 @@ std::string describe(const Event &ev)
 
 class Harness {
 public:
-	Harness(const Scenario &sc) : sc(sc), session(sc.config) {}
+	explicit Harness(const Scenario &sc)
+		: sc(sc), session(sc.config), r(sc) {}
 
 	Run run(const Chunker &chunk)
 	{
-		r.server = sc.greeting;
 		for (int guard = 0; guard < 100000000; guard++) {
 			if (!step(chunk))
 				break;
@@ -152,58 +112,31 @@ public:
 			drain(nullptr, 0);
 		}
 		flush_body();
-		r.finished = session.finished();
-		if (r.finished && !session.take_output().empty())
-			r.problem += "output after finish; ";
+		if (!session.finished())
+			r.problem("the session did not finish");
+		else if (!session.take_output().empty())
+			r.problem("output after finish");
 		return std::move(r);
 	}
 
 private:
 	bool step(const Chunker &chunk)
 	{
-		bool progress = false;
-		std::string out = session.take_output();
-		if (!out.empty()) {
+		std::string out = r.server.take_output(session, r);
+		bool progress = !out.empty();
+		if (progress)
 			r.outputs.push_back(out);
-			serve(out);
-			progress = true;
-		}
-		if (r.fed < r.server.size() && !session.finished()) {
-			size_t n = chunk(r.fed, r.server.size());
-			/* an exact-size heap copy: ASan sees any overread */
-			std::unique_ptr<char[]> buf(new char[n]);
-			memcpy(buf.get(), r.server.data() + r.fed, n);
-			size_t used = session.feed(std::string_view(buf.get(), n));
-			if (used > n)
-				r.problem += "feed consumed too much; ";
-			r.fed += used;
-			progress |= used > 0;
-			progress |= drain(buf.get(), n);
+		if (r.server.unread() && !session.finished()) {
+			bool events = false;
+			progress |= r.server.feed(session, chunk,
+				[&](const char *buf, size_t size) {
+					events = drain(buf, size);
+				}, r) > 0;
+			progress |= events;
 		} else {
 			progress |= drain(nullptr, 0);
 		}
 		return progress;
-	}
-
-	/* the scripted server: one reply per complete command line */
-	void serve(const std::string &out)
-	{
-		client += out;
-		size_t pos;
-		while ((pos = client.find("\r\n")) != std::string::npos) {
-			std::string line = client.substr(0, pos);
-			client.erase(0, pos + 2);
-			if (r.steps_used >= sc.steps.size()) {
-				r.problem += "unexpected command [" + line + "]; ";
-				continue;
-			}
-			const auto &st = sc.steps[r.steps_used++];
-			if (line != st.first) {
-				r.problem += "expected [" + st.first + "] got [" +
-					line + "]; ";
-			}
-			r.server += st.second;
-		}
 	}
 
 	bool drain(const char *buf, size_t size)
@@ -219,7 +152,7 @@ private:
 				continue;
 			}
 			flush_body();
-			r.events.push_back(describe(ev));
+			r.add(describe(ev));
 			react(ev);
 		}
 		return any;
@@ -228,18 +161,16 @@ private:
 	void check_view(std::string_view data, const char *buf, size_t size)
 	{
 		if (data.empty())
-			r.problem += "empty data chunk; ";
-		bool inside = buf != nullptr && data.data() >= buf &&
-			data.data() + data.size() <= buf + size;
-		if (!inside && data != "\r")
-			r.problem += "data view outside the fed buffer; ";
+			r.problem("empty data chunk");
+		if (!in_buffer(data, buf, size))
+			r.problem("data view outside the fed buffer");
 	}
 
 	void flush_body()
 	{
 		if (!in_data)
 			return;
-		r.events.push_back("Data " + std::to_string(body.size()));
+		r.add("Data " + std::to_string(body.size()));
 		r.bodies.push_back(std::move(body));
 		body.clear();
 		in_data = false;
@@ -284,84 +215,32 @@ private:
 	const Scenario &sc;
 	Pop3Session session;
 	Run r;
-	std::string client;
 	std::string body;
 	bool in_data = false;
 	size_t fetching = 0;
 };
 
-Run run_whole(const Scenario &sc)
-{
-	return Harness(sc).run([](size_t fed, size_t avail) {
-		return avail - fed;
-	});
-}
-
-std::string join(const std::vector<std::string> &v)
-{
-	std::string s;
-	for (const std::string &e : v)
-		s += "  " + e + "\n";
-	return s;
-}
-
-void assert_same(const Run &a, const Run &b, const char *what)
-{
-	if (a.events == b.events && a.bodies == b.bodies &&
-	    a.server == b.server && b.problem.empty() &&
-	    a.finished == b.finished)
-		return;
-	print_error("%s differs:\nexpected:\n%sgot:\n%sproblem: %s\n", what,
-		    join(a.events).c_str(), join(b.events).c_str(),
-		    b.problem.c_str());
-	fail();
-}
-
-/* Runs sc whole, split at every byte, and byte by byte; returns the
-   whole run after checking that all agree. */
+/* Runs sc whole, split at every byte of the server's stream, and byte by
+   byte; returns the whole run after checking that all agree. */
 Run check_splits(const Scenario &sc)
 {
-	Run base = run_whole(sc);
-	if (!base.problem.empty()) {
-		print_error("problem: %s\nevents:\n%s", base.problem.c_str(),
-			    join(base.events).c_str());
-		fail();
-	}
-	for (size_t k = 1; k < base.server.size(); k++) {
-		Run r = Harness(sc).run([k](size_t fed, size_t avail) {
-			size_t limit = fed < k ? std::min(avail, k) : avail;
-			return limit - fed;
-		});
-		char what[64];
-		snprintf(what, sizeof(what), "split at %zu", k);
-		assert_same(base, r, what);
-	}
-	Run bytes = Harness(sc).run([](size_t, size_t) { return size_t(1); });
-	assert_same(base, bytes, "byte by byte");
-	return base;
-}
-
-bool has_event(const Run &r, const std::string &ev)
-{
-	for (const std::string &e : r.events) {
-		if (e == ev)
-			return true;
-	}
-	return false;
+	return fetchmail_test::check_splits(
+		[&](const Chunker &chunk) { return Harness(sc).run(chunk); },
+		ScriptedServer::script_size(sc.greeting, sc.steps));
 }
 
 void assert_event(const Run &r, const std::string &ev)
 {
-	if (has_event(r, ev))
+	if (has_line(r, ev))
 		return;
-	print_error("missing event [%s] in:\n%s", ev.c_str(),
-		    join(r.events).c_str());
+	print_error("missing event [%s] in:\n  %s\n", ev.c_str(),
+		    join(r.lines).c_str());
 	fail();
 }
 
 void assert_no_secret(const Run &r, const std::string &secret)
 {
-	for (const std::string &e : r.events) {
+	for (const std::string &e : r.lines) {
 		if (e.find(secret) != std::string::npos) {
 			print_error("secret in event [%s]\n", e.c_str());
 			fail();
@@ -371,7 +250,7 @@ void assert_no_secret(const Run &r, const std::string &secret)
 
 std::string last_event(const Run &r)
 {
-	return r.events.empty() ? std::string() : r.events.back();
+	return r.lines.empty() ? std::string() : r.lines.back();
 }
 
 const std::string m1 =
@@ -400,9 +279,9 @@ Scenario standard(std::string caps)
 		{"LIST", "+OK 3 messages:\r\n1 " + std::to_string(m1.size()) +
 			 "\r\n2 0\r\n3 " + std::to_string(m3_raw.size()) +
 			 " extra\r\n.\r\n"},
-		{"RETR 1", "+OK message follows\r\n" + stuff(m1)},
+		{"RETR 1", "+OK message follows\r\n" + pop3_stuffed(m1)},
 		{"RETR 2", "+OK\r\n.\r\n"},
-		{"RETR 3", "+OK\r\n" + stuff(m3_raw)},
+		{"RETR 3", "+OK\r\n" + pop3_stuffed(m3_raw)},
 		{"QUIT", "+OK Logging out.\r\n"},
 	};
 	return sc;
@@ -449,21 +328,12 @@ std::vector<std::string> standard_events(const std::string &caps_summary)
 	};
 }
 
-void assert_events(const Run &r, const std::vector<std::string> &expected)
-{
-	if (r.events == expected)
-		return;
-	print_error("expected:\n%sgot:\n%s", join(expected).c_str(),
-		    join(r.events).c_str());
-	fail();
-}
-
 /* ---- tests ---- */
 
 void test_user_pass_retr(void **)
 {
 	Run r = check_splits(standard("TOP\r\nUIDL\r\nUSER\r\n"));
-	assert_events(r, standard_events(" TOP UIDL USER"));
+	expect_lines(r.lines, standard_events(" TOP UIDL USER"));
 	assert_int_equal(r.bodies.size(), 2);
 	assert_true(r.bodies[0] == m1);
 	assert_true(r.bodies[1] == m3_raw);
@@ -489,7 +359,7 @@ void test_pipelining(void **)
 	move_after("C: RETR 2", "C: RETR 1");
 	move_after("C: RETR 3", "C: RETR 2");
 	move_after("C: QUIT", "End 3 uid-c");
-	assert_events(r, expected);
+	expect_lines(r.lines, expected);
 	assert_true(r.bodies[0] == m1);
 	assert_true(r.bodies[1] == m3_raw);
 	bool together = false;
@@ -578,7 +448,7 @@ void test_stls(void **)
 	assert_event(r, "NeedTls");
 	assert_event(r, "Listing 0:");
 	assert_string_equal(last_event(r).c_str(), "Done");
-	assert_int_equal(r.steps_used, sc.steps.size());
+	assert_int_equal(r.server.used(), sc.steps.size());
 	/* PIPELINING was only offered before TLS: not used */
 	for (const std::string &out : r.outputs)
 		assert_true(out != "UIDL\r\nLIST\r\n");
@@ -650,7 +520,7 @@ void assert_logged_in(const Run &r, const Scenario &sc)
 	assert_event(r, "LoggedIn");
 	assert_event(r, "Listing 1: 1/u1/10");
 	assert_string_equal(last_event(r).c_str(), "Done");
-	assert_int_equal(r.steps_used, sc.steps.size());
+	assert_int_equal(r.server.used(), sc.steps.size());
 }
 
 void test_auth_plain(void **)
@@ -775,7 +645,7 @@ void test_wrong_password(void **)
 			    "Error Auth: [AUTH] Authentication failed.");
 	assert_event(r, "C: PASS ***");
 	assert_no_secret(r, password);
-	assert_true(r.finished);
+	/* finished: check_splits() fails a run that does not finish */
 
 	/* a server that echoes the password does not get it into the log */
 	sc.steps[2].second = "-ERR bad password s3cret-Pa55 for alice\r\n";
@@ -810,7 +680,7 @@ void test_dele_quit(void **)
 	assert_event(r, "Failed 3 uid-c: message 3 already deleted");
 	assert_event(r, "Removed uid-a uid-b");
 	assert_string_equal(last_event(r).c_str(), "Done");
-	assert_int_equal(r.steps_used, sc.steps.size());
+	assert_int_equal(r.server.used(), sc.steps.size());
 	bool together = false;
 	for (const std::string &out : r.outputs) {
 		if (out == "DELE 1\r\nDELE 2\r\nDELE 3\r\n")
@@ -916,8 +786,8 @@ void test_line_too_long(void **)
 	assert_string_equal(last_event(r).c_str(),
 			    "Error Protocol: line too long");
 	/* the 100-byte CAPA line was fine, the 101-byte one was not */
-	assert_int_equal(r.steps_used, 1);
-	assert_true(r.fed < r.server.size());
+	assert_int_equal(r.server.used(), 1);
+	assert_true(r.server.fed() < r.server.stream().size());
 
 	sc.greeting = "+OK " + std::string(97, 'x') + "\n";
 	sc.steps.clear();
@@ -935,7 +805,7 @@ void test_message_too_long(void **)
 	Run r = check_splits(sc);
 	assert_string_equal(last_event(r).c_str(), "Error Protocol: "
 		"message 1 is larger than the maximum message size");
-	assert_false(has_event(r, "End 1 uid-a"));
+	assert_false(has_line(r, "End 1 uid-a"));
 	assert_int_equal(r.bodies.size(), 1);
 	assert_int_equal(r.bodies[0].size(), 20);
 
@@ -953,15 +823,14 @@ void test_eof_in_retr(void **)
 	sc.steps[5].second = "+OK\r\nSubject: partial\r\n\r\nbody";
 	sc.eof_at_end = true;
 	Run r = check_splits(sc);
-	Run tail;
-	tail.events.assign(r.events.end() - 4, r.events.end());
-	assert_events(tail, {
+	std::vector<std::string> tail(r.lines.end() - 4, r.lines.end());
+	expect_lines(tail, {
 		"S: +OK",
 		"Begin 1 uid-a " + std::to_string(m1.size()),
 		"Data 24",
 		"Error Closed: connection closed by server",
 	});
-	assert_false(has_event(r, "End 1 uid-a"));
+	assert_false(has_line(r, "End 1 uid-a"));
 
 	/* EOF in the middle of a status line or the greeting */
 	sc.greeting = "+OK hel";

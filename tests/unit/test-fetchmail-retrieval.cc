@@ -9,6 +9,7 @@
 #include "fetchmail-message.hh"
 
 #include "test-transcript.hh"
+#include "test-wire.hh"
 
 #include <deque>
 #include <set>
@@ -145,29 +146,14 @@ public:
 private:
 	bool step(const Chunker &chunk)
 	{
-		bool progress = false;
-		std::string out = r_.take_output();
-		if (!out.empty()) {
-			t_.output += out;
-			server_.client(out, t_);
-			progress = true;
-		}
-		size_t avail = server_.stream().size();
-		if (connected_ && !closed_ && server_.fed() < avail) {
-			size_t n = std::min(chunk(server_.fed(), avail),
-					    avail - server_.fed());
-			std::string_view bytes(server_.stream().data() +
-					       server_.fed(), n);
-			size_t used = feed_copy(bytes,
-				[&](std::string_view b) { return r_.feed(b); },
+		bool progress = !server_.take_output(r_, t_).empty();
+		bool open = connected_ && !closed_;
+		if (open && server_.unread()) {
+			progress |= server_.feed(r_, chunk,
 				[&](const char *buf, size_t len) {
 					drain(buf, len);
-				}, t_);
-			server_.fed() += used;
-			progress |= used > 0;
-		} else if (connected_ && !closed_ && sc_.eof_at_end &&
-			   server_.all_used() && server_.fed() == avail) {
-			eof_sent_ = true;
+				}, t_) > 0;
+		} else if (open && sc_.eof_at_end && server_.all_used()) {
 			closed_ = true;
 			t_.add("(server closes)");
 			r_.transport_failed(NetError::Closed, "closed");
@@ -353,7 +339,7 @@ private:
 	Retrieval r_;
 	ScriptedServer server_;
 	Transcript t_;
-	bool connected_ = false, closed_ = false, eof_sent_ = false;
+	bool connected_ = false, closed_ = false;
 	std::string body_, uid_;
 	int commits_ = 0, ledger_writes_ = 0, pending_writes_ = 0;
 	bool committed_ = false;
@@ -365,23 +351,13 @@ private:
 
 Transcript check(const Scenario &sc)
 {
-	size_t longest = 0;
-	for (const auto &[cmd, reply] : sc.steps)
-		longest += reply.size();
-	longest += sc.greeting.size();
 	return check_splits([&](const Chunker &c) { return Driver(sc).run(c); },
-			    longest);
+			    ScriptedServer::script_size(sc.greeting, sc.steps));
 }
 
 void expect(const Transcript &t, const std::vector<std::string> &lines)
 {
-	for (size_t i = 0; i < t.lines.size() || i < lines.size(); i++) {
-		const char *x = i < lines.size() ? lines[i].c_str() : "(none)";
-		const char *y = i < t.lines.size() ? t.lines[i].c_str() : "(none)";
-		if (strcmp(x, y) != 0)
-			fail_msg("line %zu:\n  expected %s\n  got      %s\nall:\n  %s",
-				 i, x, y, join(t.lines).c_str());
-	}
+	expect_lines(t.lines, lines);
 }
 
 RetrievalConfig base_config(Protocol protocol)
@@ -399,19 +375,6 @@ RetrievalConfig base_config(Protocol protocol)
 }
 
 /* ---- POP3 ---- */
-
-std::string pop3_stuffed(const std::string &raw)
-{
-	std::string out;
-	bool line_start = true;
-	for (char c : raw) {
-		if (line_start && c == '.')
-			out += '.';
-		out += c;
-		line_start = c == '\n';
-	}
-	return out + ".\r\n";
-}
 
 Scenario pop3_scenario(int messages, bool keep)
 {

@@ -4,22 +4,25 @@
 /* The transcript harness shared by the tests of everything that is fed
    server bytes: the POP3 and IMAP sessions and the retrieval core.
 
-   A test runs a scenario into a Transcript (what happened, as lines, and
-   the client's bytes) with a Chunker that decides how the server's bytes
-   are cut into feed() calls. check_splits() runs it whole, split in two at
-   every byte position, and byte by byte, and fails unless every run gives
-   the same transcript: the state machines must not depend on how their
-   input arrives. feed_copy() hands each chunk over in an exact-size heap
-   buffer, so that a view kept past its feed() shows up under ASan, and
-   in_buffer() checks that data views point into it.
+   A test runs a scenario into a Transcript (what happened, as lines, the
+   message bodies and the client's bytes) with a Chunker that decides how
+   the server's bytes are cut into feed() calls. check_splits() runs it
+   whole, split in two at every byte position, and byte by byte, and fails
+   unless every run gives the same transcript: the state machines must not
+   depend on how their input arrives. feed_copy() hands each chunk over in
+   an exact-size heap buffer, so that a view kept past its feed() shows up
+   under ASan, and in_buffer() checks that data views point into it.
 
    ScriptedServer plays a server that answers each complete command line
-   with a scripted reply, checking the command against the script. */
+   with a scripted reply, checking the command against the script, and
+   feeds the client what it sent, chunk by chunk. */
 
 #include "fetchmail-proto.hh"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,7 +61,11 @@ inline Chunker split_at(size_t k)
 
 struct Transcript {
 	std::vector<std::string> lines;   /* events or actions, described */
+	std::vector<std::string> bodies;  /* messages, as their data came */
 	std::string output;               /* every byte the client sent */
+	/* with a script of server steps (IMAP's): the bytes the client
+	   took of each, -1 where it had finished */
+	std::vector<long> consumed;
 	std::string problems;             /* contract violations seen */
 
 	void add(std::string line) { lines.push_back(std::move(line)); }
@@ -95,6 +102,7 @@ inline const char *error_kind_name(ErrorKind kind)
 		"None", "Protocol", "Auth", "TlsUnavailable", "Server", "Closed",
 		"Unsupported",
 	};
+	static_assert(std::size(names) == size_t(ErrorKind::Unsupported) + 1);
 	return names[static_cast<int>(kind)];
 }
 
@@ -105,6 +113,26 @@ inline std::string join(const std::vector<std::string> &list,
 	for (const std::string &s : list)
 		out += (out.empty() ? "" : sep) + s;
 	return out;
+}
+
+/* Fails unless got is expected, line by line. */
+inline void expect_lines(const std::vector<std::string> &got,
+			 const std::vector<std::string> &expected)
+{
+	for (size_t i = 0; i < got.size() || i < expected.size(); i++) {
+		const char *x = i < expected.size() ? expected[i].c_str() :
+			"(none)";
+		const char *y = i < got.size() ? got[i].c_str() : "(none)";
+		if (strcmp(x, y) != 0)
+			fail_msg("line %zu:\n  expected %s\n  got      %s\nall:\n  %s",
+				 i, x, y, join(got).c_str());
+	}
+}
+
+inline bool has_line(const Transcript &t, const std::string &line)
+{
+	return std::find(t.lines.begin(), t.lines.end(), line) !=
+		t.lines.end();
 }
 
 inline void expect_same(const Transcript &base, const Transcript &t,
@@ -121,19 +149,25 @@ inline void expect_same(const Transcript &base, const Transcript &t,
 			fail_msg("%s %zu: line %zu differs:\n  whole: %s\n  here:  %s",
 				 how, k, i, x, y);
 	}
+	if (base.bodies != t.bodies)
+		fail_msg("%s %zu: the bodies differ:\n%s\n---\n%s", how, k,
+			 join(base.bodies, "\n--\n").c_str(),
+			 join(t.bodies, "\n--\n").c_str());
 	if (base.output != t.output)
 		fail_msg("%s %zu: the client's bytes differ:\n%s\n---\n%s", how,
 			 k, base.output.c_str(), t.output.c_str());
+	if (base.consumed != t.consumed)
+		fail_msg("%s %zu: the bytes taken of a step differ", how, k);
 }
 
-/* Runs run(chunker) whole, split at every position below the length of
-   the longest server stream (longest(whole run)), and byte by byte;
-   returns the whole run after checking that all agree. */
-inline Transcript
-check_splits(const std::function<Transcript(const Chunker &)> &run,
-	     size_t longest)
+/* Runs run(chunker), which returns a Transcript (or a struct derived
+   from it), whole, split at every position below longest (the length of
+   the longest server stream), and byte by byte; returns the whole run
+   after checking that all agree. */
+template <typename RunFn>
+auto check_splits(const RunFn &run, size_t longest)
 {
-	Transcript base = run(whole);
+	auto base = run(whole);
 	if (!base.problems.empty())
 		fail_msg("%s\n  %s", base.problems.c_str(),
 			 join(base.lines).c_str());
@@ -144,40 +178,80 @@ check_splits(const std::function<Transcript(const Chunker &)> &run,
 }
 
 /* A server that answers each complete client line with the next scripted
-   reply. */
+   reply, and feeds the client what it sent. */
 class ScriptedServer {
 public:
+	/* (the command line expected, the reply to it) */
 	using Steps = std::vector<std::pair<std::string, std::string>>;
 
 	ScriptedServer(std::string greeting, Steps steps)
 		: stream_(std::move(greeting)), steps_(std::move(steps)) {}
 
-	/* The client sent bytes: answer every complete line. */
-	void client(std::string_view bytes, Transcript &t)
+	/* How long the server's stream gets when every step is used. */
+	static size_t script_size(const std::string &greeting,
+				  const Steps &steps)
 	{
-		pending_ += bytes;
+		size_t size = greeting.size();
+		for (const auto &[command, reply] : steps)
+			size += reply.size();
+		return size;
+	}
+
+	/* Takes what client (anything with take_output()) sent, adds it to
+	   t.output and answers every complete line. Returns what it took. */
+	template <typename Client>
+	std::string take_output(Client &client, Transcript &t)
+	{
+		std::string out = client.take_output();
+		t.output += out;
+		pending_ += out;
 		size_t pos;
 		while ((pos = pending_.find("\r\n")) != std::string::npos) {
 			std::string line = pending_.substr(0, pos);
 			pending_.erase(0, pos + 2);
-			if (used_ >= steps_.size()) {
-				t.problem("unexpected command [" + line + "]");
-				continue;
-			}
-			const auto &[expected, reply] = steps_[used_++];
-			if (line != expected)
-				t.problem("expected [" + expected + "] got [" +
-					  line + "]");
-			stream_ += reply;
+			answer(line, t);
 		}
+		return out;
 	}
-	/* Everything the server sent so far, and how much the client read. */
+
+	/* The server sent bytes that the client has not taken. */
+	bool unread() const { return fed_ < stream_.size(); }
+
+	/* Feeds client (anything with feed()) the next chunk of what it has
+	   not taken, as chunk cuts it, through feed_copy() (drain as there).
+	   Returns what the client took. */
+	template <typename Client, typename Drain>
+	size_t feed(Client &client, const Chunker &chunk, Drain &&drain,
+		    Transcript &t)
+	{
+		size_t avail = stream_.size();
+		size_t n = std::min(chunk(fed_, avail), avail - fed_);
+		size_t used = feed_copy(std::string_view(stream_).substr(fed_, n),
+			[&](std::string_view bytes) { return client.feed(bytes); },
+			drain, t);
+		fed_ += used;
+		return used;
+	}
+
+	/* Everything the server sent so far, and how much the client took. */
 	const std::string &stream() const { return stream_; }
-	size_t &fed() { return fed_; }
+	size_t fed() const { return fed_; }
 	bool all_used() const { return used_ == steps_.size(); }
 	size_t used() const { return used_; }
 
 private:
+	void answer(const std::string &line, Transcript &t)
+	{
+		if (used_ >= steps_.size()) {
+			t.problem("unexpected command [" + line + "]");
+			return;
+		}
+		const auto &[expected, reply] = steps_[used_++];
+		if (line != expected)
+			t.problem("expected [" + expected + "] got [" + line + "]");
+		stream_ += reply;
+	}
+
 	std::string stream_;
 	std::string pending_;
 	Steps steps_;
