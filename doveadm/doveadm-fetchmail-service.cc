@@ -8,6 +8,7 @@ extern "C" {
 #include "connection.h"
 #include "doveadm-settings.h"
 #include "fd-util.h"
+#include "lib-signals.h"
 #include "master-interface.h"
 #include "master-service.h"
 #include "strescape.h"
@@ -15,6 +16,7 @@ extern "C" {
 
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -51,9 +53,12 @@ using namespace fetchmail;
    accounts again; opening INBOX (LOOK) is fetch-on-look; STATUS is the
    live status that list and show print.
 
-   On SIGTERM (Dovecot stopping) the workers are told to stop, which ends
-   their runs safely (what is committed stays, nothing more is deleted),
-   and are waited for; the registry is written.
+   When Dovecot stops (its master closes the pipe every service watches,
+   and sends SIGQUIT to what is left a few seconds later), and on SIGTERM,
+   the workers are told to stop, which ends their runs safely (what is
+   committed stays, nothing more is deleted), and are waited for; the
+   registry is written. doveadm runs standalone, so lib-master does not
+   watch that pipe for it: the service does.
 
    --once: read every user, run what is due, then stop (tests, benches). */
 
@@ -153,6 +158,7 @@ struct Service {
 
 	struct timeout *to_plan = nullptr;
 	struct timeout *to_plan_now = nullptr;
+	struct io *io_master_dead = nullptr;
 
 	int init(std::string &error_r);
 	void deinit();
@@ -921,6 +927,23 @@ void service_accept_cb(Service *s)
 
 /* ---- setup ---- */
 
+/* Dovecot is stopping (or its master died): stop as on SIGTERM. */
+void service_master_dead_cb(Service *s)
+{
+	io_remove(&s->io_master_dead);
+	/* the log may be gone already: don't die of it */
+	i_set_failure_ignore_errors(TRUE);
+	master_service_stop(master_service);
+}
+
+/* The master's last word before it exits: we are late, stop now (the
+   workers end their runs safely by themselves when our line closes). */
+void service_sigquit(const siginfo_t *si ATTR_UNUSED, void *context)
+{
+	(void)context;
+	master_service_stop(master_service);
+}
+
 int Service::init(std::string &error_r)
 {
 	char exe[PATH_MAX];
@@ -994,6 +1017,13 @@ int Service::init(std::string &error_r)
 	/* the master's pipes stay ours, not the workers' */
 	fd_close_on_exec(MASTER_STATUS_FD, TRUE);
 	fd_close_on_exec(MASTER_DEAD_FD, TRUE);
+	if (getenv(MASTER_SERVICE_ENV) != nullptr &&
+	    fcntl(MASTER_DEAD_FD, F_GETFD) != -1) {
+		io_master_dead = (io_add)(MASTER_DEAD_FD, IO_ERROR, __FILE__,
+			__LINE__, (io_callback_t *)service_master_dead_cb, this);
+	}
+	lib_signals_set_handler(SIGQUIT, LIBSIG_FLAG_DELAYED,
+				service_sigquit, this);
 
 	clients = service_client_list_init();
 	worker_list = fetchmail_worker_line_list_init(
@@ -1009,6 +1039,9 @@ int Service::init(std::string &error_r)
 
 void Service::deinit()
 {
+	lib_signals_unset_handler(SIGQUIT, service_sigquit, this);
+	if (io_master_dead != nullptr)
+		io_remove(&io_master_dead);
 	if (to_plan != nullptr)
 		timeout_remove(&to_plan);
 	if (to_plan_now != nullptr)

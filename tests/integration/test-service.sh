@@ -124,9 +124,16 @@ started() { [[ $(count_local "$U2" Big) -gt 0 ]]; }
 assert_ok wait_until 60 started
 mid=$(count_local "$U2" Big)
 master=$(cat "$LOCAL_BASE_DIR/master.pid")
+stops=$(grep -c "fetchmail service: stopped" "$LOCAL_LOG" || true)
+t0=$SECONDS
 doveadm -c "$LOCAL_CONF" stop
 gone() { ! kill -0 "$master" 2>/dev/null; }
 assert_ok wait_until 30 gone
+# the master waits 5 s for services that do not stop, then SIGQUITs them
+[[ $((SECONDS - t0)) -lt 5 ]] && pass "Dovecot stopped in $((SECONDS - t0)) s" ||
+	fail "Dovecot took $((SECONDS - t0)) s to stop: the service did not stop by itself"
+assert_eq "$(grep -c "fetchmail service: stopped" "$LOCAL_LOG")" "$((stops + 1))" \
+	"the service stopped (not killed)"
 say "stopped with $mid of 1500 delivered"
 [[ $mid -gt 0 && $mid -lt 1500 ]] && pass "stopped in the middle ($mid of 1500)" ||
 	fail "not stopped in the middle of the fetch ($mid of 1500)"

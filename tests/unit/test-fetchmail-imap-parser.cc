@@ -97,7 +97,7 @@ void test_malformed(void **)
 {
 	static const char *const bad[] = {
 		"(UID 5", "UID 5)", "\"unterminated", "BODY[HEADER", "{5", "{5}x",
-		"{}", "{x}", "{99999999999999999999}", "(a \"b\\", "a\x01" "b",
+		"{}", "{x}", "{99999999999999999999}", "(a \"b\\", ("a\x01" "b"),
 		"\"a\rb\"", "BODY[a\x01]",
 	};
 	for (const char *line : bad) {
