@@ -16,6 +16,9 @@ extern "C" {
 }
 
 #include <unistd.h>
+#ifdef __GLIBC__
+#  include <malloc.h>
+#endif
 
 #include <deque>
 #include <map>
@@ -678,6 +681,13 @@ void Worker::close_user(OpenUser *open)
 	if (open->suser != nullptr)
 		mail_storage_service_user_unref(&open->suser);
 	users_.erase(open->name);
+#ifdef __GLIBC__
+	/* the last storage closed: what the users' runs and loads left
+	   free inside the heap goes back to the system (a worker lives
+	   long, mostly between bursts of work) */
+	if (users_.empty())
+		malloc_trim(0);
+#endif
 }
 
 /* ---- requests ---- */
