@@ -19,7 +19,9 @@
                    raw, which is not base64), the required columns valid
                    and every other column NULL.
    The canary is "Kq7-CANARY-pw" plus the tail, optionally repeated past
-   the 1024 bytes a password may have.
+   the 1024 bytes a password may have. An input whose file already holds
+   one of the canary's forms (libFuzzer learns them from the comparisons)
+   is parsed without one.
 
    Checked: no crash, overread or undefined behaviour; parsing is
    deterministic (twice the same accounts, notes and skips); a failed
@@ -328,6 +330,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 	}
+	/* the fuzzer learns the canary's forms from the comparisons and may
+	   write them into the file itself: then they prove nothing */
+	if (canary.planted && canary.in(file))
+		canary.planted = false;
 	if (!canary.planted) {
 		canary.forms.clear();
 		text = file;
