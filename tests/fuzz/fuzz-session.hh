@@ -136,7 +136,8 @@ protected:
 	/* Protocol-specific promises about an event and message data. */
 	virtual void check_event(const Event &) {}
 	virtual void check_data(std::string_view, const char *, size_t) {}
-	/* What the session sent (CRLF-terminated lines). */
+	/* What the session sent (CRLF-terminated lines), checked after the
+	   events of the same feed. */
 	virtual void check_sent(std::string_view) {}
 
 	/* Actions made by react(), recorded for the checks. */
@@ -203,7 +204,6 @@ private:
 		std::string out = s.take_output();
 		if (!out.empty()) {
 			check_output(out);
-			check_sent(out);
 			output += out;
 		}
 		Event ev;
@@ -217,6 +217,10 @@ private:
 			if (ev.type != EventType::Log)
 				pending_.push_back(std::move(ev));
 		}
+		/* after this feed's events: what it sent may answer one of
+		   them (IMAP's DONE follows the "+" that ends an IDLE) */
+		if (!out.empty())
+			check_sent(out);
 		FUZZ_CHECK(s.finished() == (done_ || failed_));
 		/* a SASL response is a secret once it was sent (events of
 		   the same feed() may come from before it was sent) */
