@@ -117,8 +117,12 @@ bool model_parse_uids(std::string_view s,
 		      std::vector<std::pair<uint32_t, uint32_t>> &ranges_r)
 {
 	auto uid = [](std::string_view d, uint32_t &uid_r) {
-		if (d.empty() || d.size() > 10 ||
-		    d.find_first_not_of("0123456789") != d.npos)
+		if (d.empty() || d.find_first_not_of("0123456789") != d.npos)
+			return false;
+		/* leading zeros are allowed (parse_u32's contract) */
+		size_t digit = d.find_first_not_of('0');
+		d = digit == d.npos ? "0" : d.substr(digit);
+		if (d.size() > 10)
 			return false;
 		uint64_t n = std::stoull(std::string(d));
 		uid_r = static_cast<uint32_t>(n);
