@@ -50,6 +50,11 @@ constexpr size_t input_max_buffer = 256 * 1024;
    kept), the BIO pair's buffers */
 constexpr size_t low_memory_buffer = 2048;
 constexpr size_t low_memory_bio_size = 4096;
+/* The most read in one ioloop pass: a server that sends faster than the
+   handler takes it (a large fetch saved to slow storage) must not keep the
+   ioloop from everything else in the process (other connections,
+   timeouts, the fetch service's "stop"). */
+constexpr size_t read_pass_max = 64 * 1024;
 
 enum class State { Idle, Connecting, Handshake, Connected, Closed };
 
@@ -626,11 +631,16 @@ void Transport::Impl::on_input()
 	read_loop(false);
 }
 
-/* Reads what there is (TLS streams must be read empty, or buffered
-   plaintext would wait for a socket event that never comes) and offers it
-   to the handler after every read. */
+/* Reads what there is and offers it to the handler after every read, up
+   to read_pass_max bytes; then reading pauses until the next ioloop pass,
+   after the other events and timeouts. (A TLS stream must be read empty:
+   plaintext it has buffered gets no socket event, so it marks its io
+   pending, and a pending io is called again in the same pass unless it
+   is removed.) */
 void Transport::Impl::read_loop(bool offer_first)
 {
+	size_t read_now = 0;
+
 	if (offer_first && i_stream_get_data_size(input) > 0) {
 		if (!offer())
 			return;
@@ -644,6 +654,13 @@ void Transport::Impl::read_loop(bool offer_first)
 				tls_keep_session();
 			if (!offer())
 				return;
+			read_now += static_cast<size_t>(ret);
+			if (read_now >= read_pass_max) {
+				pause_input();
+				defer_resume = true;
+				defer();
+				return;
+			}
 			continue;
 		}
 		if (ret == 0)

@@ -23,6 +23,10 @@
    certificate matches the host name and is still valid. With verify on,
    anything else fails the handshake, as a bad certificate does.
 
+   Input is read and handed over as it comes, at most 64 KiB per ioloop
+   pass (the rest in the next pass, after the process's other events and
+   timeouts).
+
    All notifications go to a TransportHandler, from ioloop callbacks. The
    handler may destroy the Transport only outside those callbacks or at
    their very end (after it returns nothing else touches it). */

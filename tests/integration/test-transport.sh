@@ -270,6 +270,24 @@ for mode in implicit none; do
 	assert_contains "$OUT" $'last: .\nbytes_in: ' "up to the final dot ($mode)"
 done
 
+check "a reader slower than the server does not hold the ioloop"
+# the handler sleeps 1 ms per input callback, so the server always has
+# more queued: without a bound per ioloop pass (64 KiB) the 2 MB were read
+# in one or two passes and a 5 ms timeout ran 0-3 times (no other run,
+# push connection or the service's stop got a turn); with it, about 30
+for mode in implicit none; do
+	port=$EXT_POP3S_PORT
+	[[ $mode == implicit ]] || port=$EXT_POP3_PORT
+	expect_ok "2 MB RETR read slowly ($mode)" \
+		--host "$EXT_HOST" --port "$port" --tls "$mode" --ca-file "$CA_FILE" \
+		--send "USER alice\r\nPASS $ALICE_PASSWORD\r\nRETR $big\r\n" \
+		--slow-input-ms 1 --tick-ms 5
+	assert_match "$OUT" "reply: [0-9]+ lines, [0-9]{7,} bytes" "2 MB arrived ($mode)"
+	ticks=$(sed -n 's/^ticks during the reply: //p' <<<"$OUT")
+	[[ ${ticks:-0} -ge 10 ]] && pass "timeouts ran during the reply: $ticks ($mode)" ||
+		fail "timeouts ran ${ticks:-0} times during the reply ($mode)"
+done
+
 # ------------------------------------------------ ownership from callbacks
 
 check "the handler deletes the transport inside its callbacks"

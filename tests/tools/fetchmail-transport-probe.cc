@@ -15,6 +15,12 @@
    buffer fills up and reading pauses), then calls Transport::resume().
    Only the first 20 reply lines are shown, then a summary.
 
+   --slow-input-ms N sleeps N ms in every input callback of the reply (a
+   handler slower than the server, as saves to slow storage are);
+   --tick-ms N runs a timeout every N ms and prints "ticks during the
+   reply: N", how often it ran between the reply's first and last line
+   (0 when reading keeps the ioloop from its timeouts).
+
    For tests of the ownership rules, --drop-in connected|input|tls deletes
    the Transport inside that handler callback (then exits 0).
 
@@ -65,6 +71,8 @@ struct Options {
 	std::string drop_in;   /* "connected", "input", "tls" or empty */
 	unsigned int quiet_msecs = 500;
 	unsigned int hold_msecs = 0;
+	unsigned int slow_input_msecs = 0;
+	unsigned int tick_msecs = 0;
 	unsigned int repeat = 1;
 	bool brief = false;
 };
@@ -138,10 +146,14 @@ public:
 		io_loop_run(current_ioloop);
 		timeout_remove(&to_quiet_);
 		timeout_remove(&to_hold_);
+		timeout_remove(&to_tick_);
 		if (phase_ == Phase::Reply && !opt_.brief) {
 			printf("reply: %u lines, %llu bytes, last: %s\n",
 			       reply_lines_, (unsigned long long)reply_bytes_,
 			       last_line_.c_str());
+			if (opt_.tick_msecs > 0)
+				printf("ticks during the reply: %u\n",
+				       ticks_at_last_ - ticks_at_first_);
 		}
 		if (transport_ && !opt_.brief) {
 			printf("bytes_in: %llu\n",
@@ -178,6 +190,8 @@ public:
 			return 0;
 		if (to_hold_ != nullptr)
 			return 0;
+		if (phase_ == Phase::Reply && opt_.slow_input_msecs > 0)
+			usleep(opt_.slow_input_msecs * 1000);
 
 		while (!finished_) {
 			size_t end = data.find('\n', pos);
@@ -237,6 +251,9 @@ private:
 	bool line_received(std::string_view line)
 	{
 		if (phase_ == Phase::Reply) {
+			if (reply_lines_ == 0)
+				ticks_at_first_ = ticks_;
+			ticks_at_last_ = ticks_;
 			reply_bytes_ += line.size() + 2;
 			last_line_ = printable(line);
 			if (++reply_lines_ > reply_lines_shown) {
@@ -307,6 +324,15 @@ private:
 			to_hold_ = (timeout_add)(opt_.hold_msecs, __FILE__,
 						 __LINE__, hold_timeout, this);
 		}
+		if (opt_.tick_msecs > 0) {
+			to_tick_ = (timeout_add_short)(opt_.tick_msecs, __FILE__,
+						       __LINE__, tick, this);
+		}
+	}
+
+	static void tick(void *context)
+	{
+		static_cast<Probe *>(context)->ticks_++;
 	}
 
 	static void hold_timeout(void *context)
@@ -371,6 +397,8 @@ private:
 	Phase phase_ = Phase::Greeting;
 	struct timeout *to_quiet_ = nullptr;
 	struct timeout *to_hold_ = nullptr;
+	struct timeout *to_tick_ = nullptr;
+	unsigned int ticks_ = 0, ticks_at_first_ = 0, ticks_at_last_ = 0;
 	unsigned int reply_lines_ = 0;
 	uint64_t reply_bytes_ = 0;
 	std::string last_line_;
@@ -386,7 +414,8 @@ private:
 		"usage: fetchmail-transport-probe --host H --port P\n"
 		"       [--tls implicit|starttls-pop3|starttls-imap|none] [--no-verify|--verify]\n"
 		"       [--ca-file F] [--dns-socket S] [--timeout-ms N] [--send DATA]\n"
-		"       [--quiet-ms N] [--hold-ms N] [--drop-in connected|input|tls]\n"
+		"       [--quiet-ms N] [--hold-ms N] [--slow-input-ms N] [--tick-ms N]\n"
+		"       [--drop-in connected|input|tls]\n"
 		"       [--repeat N] [--next CONNECTION-OPTIONS...]\n"
 		"       [--tls-cache-max N] [--tls-cache-max-age SECS] [--pause-ms N]\n"
 		"       [--brief] [--rusage]\n");
@@ -484,6 +513,10 @@ Plan parse_args(int argc, char *argv[])
 			opt.quiet_msecs = strtoul(v, nullptr, 10);
 		else if (a == "--hold-ms")
 			opt.hold_msecs = strtoul(v, nullptr, 10);
+		else if (a == "--slow-input-ms")
+			opt.slow_input_msecs = strtoul(v, nullptr, 10);
+		else if (a == "--tick-ms")
+			opt.tick_msecs = strtoul(v, nullptr, 10);
 		else if (a == "--drop-in")
 			opt.drop_in = v;
 		else
