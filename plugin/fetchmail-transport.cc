@@ -127,7 +127,8 @@ struct Transport::Impl {
 	bool session_pending = false; /* none kept from this connection yet */
 	bool in_input = false;     /* inside handler.transport_input() */
 	bool tls_requested = false;/* start_tls() while in_input */
-	bool paused = false;       /* input buffer full: not reading */
+	bool paused = false;       /* not reading: input buffer full, or
+				      this pass read read_pass_max */
 	bool defer_tls = false;
 	bool defer_resume = false;
 	bool defer_fail = false;
