@@ -657,9 +657,9 @@ void Transport::Impl::read_loop(bool offer_first)
 				return;
 			read_now += static_cast<size_t>(ret);
 			if (read_now >= read_pass_max) {
+				/* resume() goes on in the next pass */
 				pause_input();
-				defer_resume = true;
-				defer();
+				transport.resume();
 				return;
 			}
 			continue;
